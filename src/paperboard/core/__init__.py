@@ -1,0 +1,1 @@
+"""Cross-cutting pieces every stage uses: settings, errors, paper identifiers."""

@@ -1,0 +1,150 @@
+"""Settings: environment variables (``PAPERBOARD_*``) over an optional TOML file over defaults.
+
+The TOML file is the one named by ``PAPERBOARD_CONFIG``, else ``paperboard.toml`` in the working
+directory when it exists. Keys in the file are the setting names without the prefix, lower case
+(``home = "/srv/paperboard"``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from paperboard.core.errors import ConfigError
+
+ARXIV_MIN_DELAY = 3.0
+"""arXiv's terms of use ask for at least three seconds between requests to its servers."""
+
+
+def _config_file() -> Path | None:
+    explicit = os.environ.get("PAPERBOARD_CONFIG")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"PAPERBOARD_CONFIG names {path}, which is not a readable file")
+        return path
+    local = Path("paperboard.toml")
+    return local if local.is_file() else None
+
+
+class Settings(BaseSettings):
+    """Everything configurable about a paperboard deployment."""
+
+    model_config = SettingsConfigDict(env_prefix="PAPERBOARD_", extra="ignore")
+
+    home: Path = Field(Path("paperboard-data"), description="Data folder: database, indexes, logs.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default: SQLite file paperboard.db in the home folder."
+    )
+    arxiv_api_url: str = "https://export.arxiv.org/api/query"
+    arxiv_oai_url: str = "https://oaipmh.arxiv.org/oai"
+    hf_api_url: str = "https://huggingface.co"
+    arxiv_delay: float = Field(
+        ARXIV_MIN_DELAY,
+        ge=0,
+        description="Seconds between requests to arXiv; never below 3 for arxiv.org hosts.",
+    )
+    http_timeout: float = Field(30.0, gt=0)
+    http_retries: int = Field(5, ge=0, le=20)
+    http_backoff: float = Field(
+        2.0, ge=0, description="First retry pause in seconds; doubles with each retry."
+    )
+    contact_email: str | None = Field(
+        None, description="Put in the User-Agent so arXiv can reach the operator."
+    )
+    batch_size: int = Field(2000, ge=1, le=100_000)
+
+    @field_validator("arxiv_api_url", "arxiv_oai_url", "hf_api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"must be an http(s) URL, got {value!r}")
+        return value.rstrip("/") if parts.path not in ("", "/") else value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError(
+                "must start with sqlite:/// or postgresql+psycopg://, got " + repr(value.split(":")[0])
+            )
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _config_file()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @property
+    def db_url(self) -> str:
+        """The database URL in force (the default SQLite file when none is set)."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'paperboard.db').resolve()}"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs"
+
+    def arxiv_delay_for(self, url: str) -> float:
+        """The pause between requests to ``url``: arXiv's own hosts never get less than 3 s."""
+        host = urlsplit(url).hostname or ""
+        if host == "arxiv.org" or host.endswith(".arxiv.org"):
+            return max(self.arxiv_delay, ARXIV_MIN_DELAY)
+        return self.arxiv_delay
+
+    @property
+    def user_agent(self) -> str:
+        from paperboard import __version__
+
+        contact = f"; mailto:{self.contact_email}" if self.contact_email else ""
+        return f"paperboard/{__version__} (+https://github.com/paperboard/paperboard{contact})"
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    name = "PAPERBOARD_" + "_".join(str(p) for p in first["loc"]).upper()
+    value = first.get("input")
+    shown = "" if isinstance(value, dict) else f" (got {value!r})"
+    return f"invalid setting {name}: {first['msg']}{shown}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, turning any validation problem into a one-line :class:`ConfigError`."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config file is not valid TOML: {error}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings, read once."""
+    return load_settings()

@@ -1,0 +1,1 @@
+"""The command line: ``paperboard <command>``; each module holds one group of commands."""

@@ -1,0 +1,100 @@
+"""What the CLI commands share: consoles, opening the store, printing JSON, reporting an import."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import orjson
+import typer
+from rich.console import Console
+
+from paperboard.core.config import Settings, load_settings
+from paperboard.sources.base import Skip, Source
+from paperboard.sources.importer import ImportReport, run_import
+from paperboard.store.papers import PaperStore
+
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+SHOW_SKIPS = 20  # skip lines printed on the terminal; all of them go to the log file
+
+
+def settings() -> Settings:
+    return load_settings()
+
+
+@contextmanager
+def open_store() -> Any:
+    """The configured store, schema upgraded, closed afterwards."""
+    store = PaperStore.open(settings())
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+class SkipLog:
+    """Prints the first skips to stderr and every one of them to a log file in the home folder."""
+
+    def __init__(self, source: str, quiet: bool) -> None:
+        self.quiet = quiet
+        self.count = 0
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        self.path: Path = settings().log_dir / f"ingest-{source}-{stamp}.log"
+        self._file: TextIO | None = None
+
+    def __call__(self, skip: Skip) -> None:
+        self.count += 1
+        line = f"skipped {skip}"
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+        self._file.write(line + "\n")
+        if not self.quiet and self.count <= SHOW_SKIPS:
+            err_console.print(line, markup=False)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            if self.count > SHOW_SKIPS and not self.quiet:
+                err_console.print(
+                    f"... {self.count - SHOW_SKIPS:,} more skipped; all are listed in {self.path}",
+                    markup=False,
+                )
+
+
+def import_and_report(
+    source: Source, *, dry_run: bool, quiet: bool, batch_size: int | None = None
+) -> ImportReport:
+    """Run an import with progress and skip reporting, print the summary, exit 1 if it failed."""
+    skip_log = SkipLog(source.name, quiet)
+    try:
+        with open_store() as store:
+            report = run_import(
+                store,
+                source,
+                batch_size=batch_size or settings().batch_size,
+                dry_run=dry_run,
+                on_skip=skip_log,
+                show_progress=not quiet and err_console.is_terminal,
+                console=err_console,
+            )
+    finally:
+        skip_log.close()
+    if not quiet or not report.ok:
+        console.print(report.summary(), markup=False)
+    if report.failure:
+        err_console.print(f"paperboard: error: {report.failure}", markup=False)
+    elif not report.ok:
+        err_console.print(f"paperboard: error: nothing could be read from {source.name}", markup=False)
+    if not report.ok:
+        raise typer.Exit(1)
+    return report

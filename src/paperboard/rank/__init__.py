@@ -1,0 +1,1 @@
+"""Ordering papers for people: feed periods (day, week, month) and, later, trending scores."""

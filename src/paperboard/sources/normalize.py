@@ -1,0 +1,228 @@
+"""Text clean-up shared by all sources: arXiv's hard-wrapped abstracts, titles, author names,
+dates in the formats arXiv and Hugging Face use, and code/project links found in free text.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from email.utils import parsedate_to_datetime
+from functools import lru_cache
+
+from paperboard.sources.base import PaperRecord
+
+_SPACES = re.compile(r"\s+")
+_URL = re.compile(
+    r"(?:https?://|(?<![\w@/.])www\.|(?<![\w@/.])(?=(?:github|gitlab)\.com/))[^\s<>\"'{}\\|^`]+",
+    re.IGNORECASE,
+)
+_TRAILING = ".,;:!?'\"*"
+_CODE_HOSTS = {
+    "github.com",
+    "gitlab.com",
+    "bitbucket.org",
+    "codeberg.org",
+    "sourceforge.net",
+    "git.sr.ht",
+}
+_NOT_PROJECT_HOSTS = {
+    "arxiv.org",
+    "export.arxiv.org",
+    "doi.org",
+    "dx.doi.org",
+    "creativecommons.org",
+    "orcid.org",
+}
+_GITHUB_RESERVED = {"orgs", "sponsors", "features", "topics", "collections", "about", "login"}
+
+
+def clean_line(text: str | None) -> str | None:
+    """Collapse all whitespace runs to one space (titles, comments, names)."""
+    if text is None:
+        return None
+    cleaned = _SPACES.sub(" ", text).strip()
+    return cleaned or None
+
+
+def normalize_abstract(text: str | None) -> str | None:
+    """Undo arXiv's hard line wrapping while keeping paragraph breaks.
+
+    arXiv wraps abstracts at about 80 columns; a new paragraph is a line that starts indented or
+    follows a blank line. Paragraphs come back separated by one blank line.
+    """
+    if text is None:
+        return None
+    paragraphs: list[list[str]] = [[]]
+    for index, line in enumerate(text.strip("\n").split("\n")):
+        stripped = line.strip()
+        if not stripped:
+            if paragraphs[-1]:
+                paragraphs.append([])
+            continue
+        if index > 0 and line[:1] in (" ", "\t") and paragraphs[-1]:
+            paragraphs.append([])
+        paragraphs[-1].append(stripped)
+    joined = "\n\n".join(_SPACES.sub(" ", " ".join(p)) for p in paragraphs if p)
+    return joined or None
+
+
+@lru_cache(maxsize=1)
+def _latex_converter():  # type: ignore[no-untyped-def]
+    from pylatexenc.latex2text import LatexNodes2Text
+
+    return LatexNodes2Text(math_mode="verbatim", strict_latex_spaces=True)
+
+
+def latex_to_unicode(text: str) -> str:
+    """Turn LaTeX accents in names (``M\\"uller``) into Unicode; other text passes unchanged."""
+    if "\\" not in text and "{" not in text:
+        return text
+    try:
+        return clean_line(_latex_converter().latex_to_text(text)) or text
+    except Exception:  # pylatexenc can choke on malformed input; the raw name is still useful
+        return text
+
+
+def author_name(last: str, first: str = "", suffix: str = "") -> str:
+    """Join arXiv's parsed name parts into display order: ``First Last Suffix``."""
+    name = " ".join(part for part in (first.strip(), last.strip(), suffix.strip()) if part)
+    return latex_to_unicode(_SPACES.sub(" ", name))
+
+
+_AUTHOR_SPLIT = re.compile(r",\s*(?:and\s+)?|\s+and\s+")
+
+
+def split_authors(text: str) -> list[str]:
+    """Split arXiv's one-string author list (``A, B and C``), dropping affiliations in parens."""
+    depth = 0
+    flat = []
+    for char in text:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth = max(0, depth - 1)
+        elif depth == 0:
+            flat.append(char)
+    names = (clean_line(part) for part in _AUTHOR_SPLIT.split("".join(flat)))
+    return [latex_to_unicode(name) for name in names if name]
+
+
+def parse_datetime(text: str | None) -> datetime | None:
+    """Parse ISO 8601 (``2025-03-18T00:00:00Z``, ``2025-03-18``) or RFC 2822 dates into UTC.
+
+    Returns ``None`` for empty input; raises ``ValueError`` for text that is no date.
+    """
+    if text is None:
+        return None
+    text = text.strip()
+    if not text:
+        return None
+    if text[:1].isdigit():
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    else:
+        try:
+            value = parsedate_to_datetime(text)
+        except (TypeError, IndexError) as error:
+            raise ValueError(f"not a date: {text[:40]!r}") from error
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def parse_date(text: str | None) -> date | None:
+    """A calendar date from ISO or RFC 2822 text (time and zone ignored)."""
+    value = parse_datetime(text)
+    return value.date() if value else None
+
+
+def _strip_trailing(url: str) -> str:
+    while url:
+        last = url[-1]
+        if last in _TRAILING:
+            url = url[:-1]
+        elif last == ")" and url.count("(") < url.count(")"):
+            url = url[:-1]
+        elif last == "]" and url.count("[") < url.count("]"):
+            url = url[:-1]
+        else:
+            break
+    return url
+
+
+def _normalize_code_url(host: str, path_parts: list[str]) -> str | None:
+    if host == "github.com":
+        if len(path_parts) < 2 or path_parts[0].lower() in _GITHUB_RESERVED:
+            return None
+        repo = path_parts[1]
+        if repo.endswith(".git"):
+            repo = repo[:-4]
+        return f"https://github.com/{path_parts[0]}/{repo}" if repo else None
+    if not path_parts:
+        return None
+    path = "/".join(path_parts)
+    if path.endswith(".git"):
+        path = path[:-4]
+    return f"https://{host}/{path}"
+
+
+def find_links(*texts: str | None) -> tuple[list[str], list[str]]:
+    """Code links and project links mentioned in free text, in order of appearance, deduplicated.
+
+    GitHub links are reduced to the repository (``https://github.com/owner/repo``); trailing
+    sentence punctuation and unbalanced closing brackets are dropped.
+    """
+    code: list[str] = []
+    project: list[str] = []
+    for text in texts:
+        if not text or ("http" not in text and "www." not in text and ".com/" not in text):
+            continue
+        for match in _URL.finditer(text):
+            url = _strip_trailing(match.group(0))
+            if "://" not in url:
+                url = "https://" + url
+            scheme, _, rest = url.partition("://")
+            host, _, path = rest.partition("/")
+            host = host.lower().split(":")[0]
+            if host.startswith("www."):
+                host = host[4:]
+            if not host or "." not in host:
+                continue
+            parts = [p for p in path.split("?")[0].split("#")[0].split("/") if p]
+            if host in _CODE_HOSTS:
+                normalized = _normalize_code_url(host, parts)
+                if normalized and normalized not in code:
+                    code.append(normalized)
+            elif host not in _NOT_PROJECT_HOSTS and not host.endswith(".arxiv.org"):
+                normalized = f"{scheme.lower()}://{host}/{path}".rstrip("/")
+                if normalized not in project:
+                    project.append(normalized)
+    return code, project
+
+
+def prepare(record: PaperRecord) -> PaperRecord:
+    """Normalize a source's record in place (idempotent) and return it.
+
+    Titles and comments lose line breaks, abstracts lose arXiv's hard wrapping, categories are
+    deduplicated with the primary kept first, and code/project links mentioned in the abstract or
+    comments join those the source gave.
+    """
+    record.title = clean_line(record.title)
+    record.abstract = normalize_abstract(record.abstract)
+    record.comments = clean_line(record.comments)
+    record.journal_ref = clean_line(record.journal_ref)
+    record.doi = clean_line(record.doi)
+    record.license = clean_line(record.license)
+    if record.authors is not None:
+        record.authors = [name for name in (clean_line(a) for a in record.authors) if name]
+        if record.authors:
+            record.author_count = len(record.authors)
+    if record.categories is not None:
+        record.categories = list(dict.fromkeys(c.strip() for c in record.categories if c.strip()))
+    code, project = find_links(record.abstract, record.comments)
+    for url in code:
+        if url not in record.code_urls:
+            record.code_urls.append(url)
+    for url in project:
+        if url not in record.project_urls and url not in record.code_urls:
+            record.project_urls.append(url)
+    return record

@@ -1,0 +1,108 @@
+"""Engines and migrations: SQLite in WAL mode by default, PostgreSQL through psycopg 3.
+
+``open_engine`` makes an engine for a URL; ``upgrade`` brings its schema to the newest Alembic
+revision; ``ensure_schema`` does that only when the database is behind (cheap to call at start-up).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from paperboard.core.errors import ConfigError, PaperboardError
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own handling defers it badly).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    # Writers ask for BEGIN IMMEDIATE so that two importers queue for the lock up front instead of
+    # failing when a read transaction tries to become a write transaction.
+    mode = connection.get_execution_options().get("sqlite_begin", "")
+    connection.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+def open_engine(url: str) -> Engine:
+    """An engine for ``url``; creates the folder of a SQLite file. Raises ConfigError on a bad URL."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"not a database URL: {url!r}") from None
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            parsed, json_serializer=_json_dumps, json_deserializer=orjson.loads
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return create_engine(
+            parsed,
+            json_serializer=_json_dumps,
+            json_deserializer=orjson.loads,
+            pool_pre_ping=True,
+        )
+    raise ConfigError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply migrations up to ``revision``."""
+    config = _alembic_config()
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+    except OperationalError as error:
+        raise PaperboardError(f"cannot reach the database: {error.orig}") from None
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Upgrade the database if it is behind the code's newest migration."""
+    try:
+        behind = current_revision(engine) != head_revision()
+    except OperationalError as error:
+        raise PaperboardError(f"cannot reach the database: {error.orig}") from None
+    if behind:
+        upgrade(engine)

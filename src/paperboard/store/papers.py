@@ -1,0 +1,311 @@
+"""The paper store: the only code that reads or writes paper rows.
+
+``PaperStore.write`` takes a batch of source records and applies :func:`~paperboard.store.merge.merge`
+to each inside one transaction, together with the checkpoint that follows the batch, so a crash
+loses nothing and a rerun duplicates nothing. Reads return plain dicts of column values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from paperboard.core.config import Settings
+from paperboard.core.errors import PaperboardError
+from paperboard.sources.base import Checkpoint, PaperRecord
+from paperboard.store.database import ensure_schema, open_engine
+from paperboard.store.merge import is_changed, merge
+from paperboard.store.schema import Harvest, IngestRun, Paper, PaperCategory
+
+papers = Paper.__table__
+paper_categories = PaperCategory.__table__
+harvests = Harvest.__table__
+ingest_runs = IngestRun.__table__
+
+_CHUNK = 900  # stays below every backend's limit on bound parameters per statement
+_UPDATE_COLUMNS = [c.name for c in papers.columns if c.name not in ("id", "added_at")]
+
+
+@dataclass(slots=True)
+class WriteCounts:
+    """What a write did: records that created a paper, changed one, or changed nothing."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def add(self, other: WriteCounts) -> None:
+        self.new += other.new
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def category_condition(category: str) -> Any:
+    """Papers listed in ``category`` (any position); an archive such as ``cs`` matches ``cs.*``."""
+    column = paper_categories.c.category
+    condition = column == category
+    if "." not in category:
+        condition = or_(condition, column.like(f"{category}.%"))
+    return papers.c.id.in_(select(paper_categories.c.paper_id).where(condition))
+
+
+class PaperStore:
+    """Papers, harvest checkpoints and import runs in one SQL database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, settings: Settings) -> PaperStore:
+        """Open the configured database, upgrading its schema if needed."""
+        engine = open_engine(settings.db_url)
+        ensure_schema(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _write_connection(self) -> Connection:
+        return self.engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def write(
+        self,
+        records: Sequence[PaperRecord],
+        checkpoint: Checkpoint | None = None,
+        *,
+        dry_run: bool = False,
+    ) -> WriteCounts:
+        """Merge ``records`` into the store and save ``checkpoint``, all in one transaction.
+
+        With ``dry_run`` the counts are computed exactly and the transaction is rolled back.
+        """
+        for attempt in range(3):
+            try:
+                with self._write_connection() as connection:
+                    transaction = connection.begin()
+                    try:
+                        counts = self._write(connection, records)
+                        if checkpoint is not None:
+                            self._save_checkpoint(connection, checkpoint)
+                    except BaseException:
+                        transaction.rollback()
+                        raise
+                    if dry_run:
+                        transaction.rollback()
+                    else:
+                        transaction.commit()
+                    return counts
+            except IntegrityError:
+                # Another writer inserted one of these papers between our read and our insert
+                # (PostgreSQL; SQLite writers queue on BEGIN IMMEDIATE). Reading again resolves it.
+                if attempt == 2:
+                    raise
+            except OperationalError as error:
+                raise PaperboardError(f"database write failed: {error.orig}") from None
+        raise AssertionError("unreachable")
+
+    def _write(self, connection: Connection, records: Sequence[PaperRecord]) -> WriteCounts:
+        counts = WriteCounts()
+        if not records:
+            return counts
+        now = datetime.now(UTC)
+        ids = list(dict.fromkeys(record.id for record in records))
+        stored: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(ids):
+            for row in connection.execute(select(papers).where(papers.c.id.in_(chunk))):
+                stored[row.id] = dict(row._mapping)
+        current = dict(stored)
+        for record in records:
+            before = current.get(record.id)
+            merged = merge(before, record, now)
+            if before is None:
+                merged["changed_at"] = now
+                counts.new += 1
+            elif is_changed(before, merged):
+                merged["changed_at"] = now
+                counts.updated += 1
+            else:
+                counts.unchanged += 1
+                continue
+            current[record.id] = merged
+
+        inserts = [row for pid, row in current.items() if pid not in stored]
+        updates = [
+            row for pid, row in current.items() if pid in stored and row is not stored[pid]
+        ]
+        if inserts:
+            connection.execute(insert(papers), inserts)
+        if updates:
+            statement = (
+                update(papers)
+                .where(papers.c.id == bindparam("_id"))
+                .values({name: bindparam(name) for name in _UPDATE_COLUMNS})
+            )
+            connection.execute(
+                statement, [{"_id": row["id"], **{n: row[n] for n in _UPDATE_COLUMNS}} for row in updates]
+            )
+        recategorized = [
+            row for row in updates if row["categories"] != stored[row["id"]]["categories"]
+        ]
+        for chunk in _chunks([row["id"] for row in recategorized]):
+            connection.execute(delete(paper_categories).where(paper_categories.c.paper_id.in_(chunk)))
+        category_rows = [
+            {"paper_id": row["id"], "category": category, "position": position}
+            for row in (*inserts, *recategorized)
+            for position, category in enumerate(dict.fromkeys(row["categories"]))
+        ]
+        if category_rows:
+            connection.execute(insert(paper_categories), category_rows)
+        return counts
+
+    def _save_checkpoint(self, connection: Connection, checkpoint: Checkpoint) -> None:
+        if checkpoint.state is None:
+            connection.execute(delete(harvests).where(harvests.c.key == checkpoint.key))
+            return
+        now = datetime.now(UTC)
+        result = connection.execute(
+            update(harvests)
+            .where(harvests.c.key == checkpoint.key)
+            .values(state=checkpoint.state, updated_at=now)
+        )
+        if result.rowcount == 0:
+            connection.execute(
+                insert(harvests).values(key=checkpoint.key, state=checkpoint.state, updated_at=now)
+            )
+
+    def harvest_state(self, key: str) -> str | None:
+        """The saved resume state of the harvest ``key``, if one was interrupted."""
+        with self.engine.connect() as connection:
+            return connection.execute(
+                select(harvests.c.state).where(harvests.c.key == key)
+            ).scalar_one_or_none()
+
+    def clear_harvest(self, key: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(delete(harvests).where(harvests.c.key == key))
+
+    def delete(self, paper_id: str) -> bool:
+        """Remove a paper; True if it existed."""
+        with self.engine.begin() as connection:
+            connection.execute(
+                delete(paper_categories).where(paper_categories.c.paper_id == paper_id)
+            )
+            return connection.execute(delete(papers).where(papers.c.id == paper_id)).rowcount > 0
+
+    # -- import runs ----------------------------------------------------------------------------
+
+    def start_run(self, source: str, target: str | None) -> int:
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                insert(ingest_runs).values(
+                    source=source, target=target, started_at=datetime.now(UTC), status="running"
+                )
+            )
+            return int(result.inserted_primary_key[0])
+
+    def finish_run(
+        self, run_id: int, status: str, counts: WriteCounts, skipped: int, detail: str | None
+    ) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(ingest_runs)
+                .where(ingest_runs.c.id == run_id)
+                .values(
+                    status=status,
+                    finished_at=datetime.now(UTC),
+                    new=counts.new,
+                    updated=counts.updated,
+                    unchanged=counts.unchanged,
+                    skipped=skipped,
+                    detail=detail,
+                )
+            )
+
+    def recent_runs(self, limit: int = 10) -> list[dict[str, Any]]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(ingest_runs).order_by(ingest_runs.c.id.desc()).limit(limit)
+            )
+            return [dict(row._mapping) for row in rows]
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def get(self, paper_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(papers).where(papers.c.id == paper_id)).first()
+            return dict(row._mapping) if row else None
+
+    def count(self) -> int:
+        with self.engine.connect() as connection:
+            return int(connection.execute(select(func.count()).select_from(papers)).scalar_one())
+
+    def list_papers(
+        self,
+        start: date,
+        end: date,
+        *,
+        category: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Papers whose feed day lies in ``[start, end]``, most upvoted first, then newest."""
+        query = select(papers).where(papers.c.feed_date >= start, papers.c.feed_date <= end)
+        if category:
+            query = query.where(category_condition(category))
+        query = query.order_by(
+            func.coalesce(papers.c.upvotes, 0).desc(), papers.c.published_at.desc(), papers.c.id
+        ).offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as connection:
+            return [dict(row._mapping) for row in connection.execute(query)]
+
+    def latest_feed_date(self, category: str | None = None) -> date | None:
+        query = select(func.max(papers.c.feed_date))
+        if category:
+            query = query.where(category_condition(category))
+        with self.engine.connect() as connection:
+            return connection.execute(query).scalar_one_or_none()
+
+    def stats(self) -> dict[str, Any]:
+        """Totals, counts by source and by primary category, and the date ranges covered."""
+        dialect = self.engine.dialect.name
+        by_source_sql = (
+            "SELECT s.value, count(*) FROM papers, json_each(papers.sources) AS s GROUP BY s.value"
+            if dialect == "sqlite"
+            else "SELECT s, count(*) FROM papers, jsonb_array_elements_text(papers.sources) AS s "
+            "GROUP BY s"
+        )
+        with self.engine.connect() as connection:
+            total = connection.execute(select(func.count()).select_from(papers)).scalar_one()
+            by_source = dict(connection.execute(text(by_source_sql)).tuples().all())
+            by_category = connection.execute(
+                select(papers.c.primary_category, func.count())
+                .group_by(papers.c.primary_category)
+                .order_by(func.count().desc(), papers.c.primary_category)
+            ).tuples().all()
+            first, last = connection.execute(
+                select(func.min(papers.c.published_at), func.max(papers.c.published_at))
+            ).one()
+            feed_first, feed_last = connection.execute(
+                select(func.min(papers.c.feed_date), func.max(papers.c.feed_date))
+            ).one()
+        return {
+            "papers": int(total),
+            "by_source": {k: int(v) for k, v in sorted(by_source.items(), key=lambda kv: -kv[1])},
+            "by_primary_category": {(k or "unknown"): int(v) for k, v in by_category},
+            "published": {"first": first, "last": last},
+            "feed_days": {"first": feed_first, "last": feed_last},
+        }

@@ -1,0 +1,287 @@
+"""Shared fixtures: real databases (a SQLite file and a PostgreSQL server started here), a
+paperboard home per test, the CLI, and a local HTTP server that plays recorded responses.
+
+Any test that uses ``db_url``, ``settings``, ``store`` or ``cli`` runs twice: on SQLite and on
+PostgreSQL. Set ``PAPERBOARD_TEST_BACKENDS=sqlite`` to run only one while developing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from glob import glob
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from typer.testing import CliRunner
+
+from paperboard.core.config import Settings, load_settings
+from paperboard.store.papers import PaperStore
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+SHARED_DATA = SHARED / "data" / "arxiv-2025.jsonl.gz"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+BACKENDS = [b for b in os.environ.get("PAPERBOARD_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
+
+
+# -- PostgreSQL -----------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _pg_bin(name: str) -> str:
+    found = sorted(glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if found:
+        return found[-1]
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(
+            f"PostgreSQL's {name} is not installed: run ./scripts/test (it installs Debian's "
+            "postgresql package) or set PAPERBOARD_TEST_BACKENDS=sqlite"
+        )
+    return path
+
+
+@dataclass
+class PostgresServer:
+    port: int
+    socket_dir: str
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def admin(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(
+            host="127.0.0.1", port=self.port, user="postgres", dbname="postgres", autocommit=True
+        ) as connection:
+            connection.execute(sql)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL cluster on a free loopback port, removed at the end."""
+    external = os.environ.get("PAPERBOARD_TEST_POSTGRES_PORT")
+    if external:
+        yield PostgresServer(int(external), "")
+        return
+    base = Path(tempfile.mkdtemp(prefix="paperboard-pg-"))
+    data, sockets = base / "data", base / "sock"
+    sockets.mkdir()
+    as_root = os.geteuid() == 0
+    prefix: list[str] = ["runuser", "-u", "postgres", "--"] if as_root else []
+    if as_root:
+        shutil.chown(base, "postgres")
+        shutil.chown(sockets, "postgres")
+    port = _free_port()
+    subprocess.run(
+        [*prefix, _pg_bin("initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
+         "--no-sync"],
+        check=True,
+        capture_output=True,
+    )
+    options = (
+        f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off "
+        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+    )
+    subprocess.run(
+        [*prefix, _pg_bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "log"),
+         "-w", "start"],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield PostgresServer(port, str(sockets))
+    finally:
+        subprocess.run(
+            [*prefix, _pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new, empty database: a SQLite file, or a fresh database on the test PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'paperboard.db'}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    name = "t_" + uuid.uuid4().hex[:12]
+    server.admin(f"CREATE DATABASE {name}")
+    yield server.url(name)
+    server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+# -- paperboard home, settings, store, CLI --------------------------------------------------------
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    path = tmp_path / "home"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, home: Path, db_url: str) -> dict[str, str]:
+    """Environment of a test deployment: its own home and database, no pauses between requests.
+
+    Tests add endpoint variables (``PAPERBOARD_ARXIV_API_URL`` ...) with ``monkeypatch.setenv``.
+    """
+    for name in list(os.environ):
+        if name.startswith("PAPERBOARD_") and not name.startswith("PAPERBOARD_TEST_"):
+            monkeypatch.delenv(name)
+    values = {
+        "PAPERBOARD_HOME": str(home),
+        "PAPERBOARD_DATABASE_URL": db_url,
+        "PAPERBOARD_ARXIV_DELAY": "0",
+        "PAPERBOARD_HTTP_BACKOFF": "0",
+        "PAPERBOARD_HTTP_TIMEOUT": "5",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(home)
+    return values
+
+
+@pytest.fixture
+def settings(env: dict[str, str]) -> Settings:
+    return load_settings()
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[PaperStore]:
+    paper_store = PaperStore.open(settings)
+    yield paper_store
+    paper_store.close()
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@pytest.fixture
+def cli(env: dict[str, str]) -> Callable[..., CliResult]:
+    """Run ``paperboard ARGS`` in-process; returns exit code, stdout and stderr."""
+    from paperboard.present.cli.main import app
+
+    def invoke(*args: str, input: str | None = None) -> CliResult:
+        runner = CliRunner()
+        result = runner.invoke(app, list(args), input=input, catch_exceptions=False)
+        return CliResult(result.exit_code, result.stdout, result.stderr)
+
+    return invoke
+
+
+# -- a local HTTP server playing recorded responses ------------------------------------------------
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes | str = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/xml; charset=utf-8"
+
+
+@dataclass
+class SeenRequest:
+    path: str
+    query: dict[str, list[str]]
+    at: float
+    headers: dict[str, str]
+
+
+class FakeServer:
+    """Serves scripted replies on 127.0.0.1. ``route(path, replies...)`` queues replies for a path
+    (the last one repeats); ``route(path, handler)`` computes one from the request instead."""
+
+    def __init__(self) -> None:
+        self.requests: list[SeenRequest] = []
+        self._routes: dict[str, list[Reply] | Callable[[SeenRequest], Reply]] = {}
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                parts = urlsplit(self.path)
+                seen = SeenRequest(
+                    parts.path, parse_qs(parts.query), time.monotonic(), dict(self.headers)
+                )
+                reply = server._reply(seen)
+                body = reply.body.encode() if isinstance(reply.body, str) else reply.body
+                self.send_response(reply.status)
+                self.send_header("Content-Type", reply.content_type)
+                self.send_header("Content-Length", str(len(body)))
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def route(self, path: str, *replies: Reply | Callable[[SeenRequest], Reply]) -> None:
+        with self._lock:
+            if len(replies) == 1 and callable(replies[0]) and not isinstance(replies[0], Reply):
+                self._routes[path] = replies[0]
+            else:
+                self._routes[path] = list(replies)  # type: ignore[arg-type]
+
+    def _reply(self, seen: SeenRequest) -> Reply:
+        with self._lock:
+            self.requests.append(seen)
+            route = self._routes.get(seen.path)
+            if route is None:
+                return Reply(404, f"no route for {seen.path}", content_type="text/plain")
+            if callable(route):
+                handler = route
+            else:
+                return route.pop(0) if len(route) > 1 else route[0]
+        return handler(seen)
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+@pytest.fixture
+def fake_server() -> Iterator[FakeServer]:
+    server = FakeServer()
+    yield server
+    server.close()
