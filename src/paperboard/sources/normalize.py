@@ -12,10 +12,9 @@ from functools import lru_cache
 from paperboard.sources.base import PaperRecord
 
 _SPACES = re.compile(r"\s+")
-_URL = re.compile(
-    r"(?:https?://|(?<![\w@/.])www\.|(?<![\w@/.])(?=(?:github|gitlab)\.com/))[^\s<>\"'{}\\|^`]+",
-    re.IGNORECASE,
-)
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]|\n\s*\n")
+_URL = re.compile(r"(?:https?://|www\.|(?:github|gitlab)\.com/)[^\s<>\"'{}\\|^`]+", re.IGNORECASE)
+_URL_HINTS = ("://", "www.", "github.com/", "gitlab.com/")
 _TRAILING = ".,;:!?'\"*"
 _CODE_HOSTS = {
     "github.com",
@@ -40,8 +39,7 @@ def clean_line(text: str | None) -> str | None:
     """Collapse all whitespace runs to one space (titles, comments, names)."""
     if text is None:
         return None
-    cleaned = _SPACES.sub(" ", text).strip()
-    return cleaned or None
+    return " ".join(text.split()) or None
 
 
 def normalize_abstract(text: str | None) -> str | None:
@@ -52,6 +50,12 @@ def normalize_abstract(text: str | None) -> str | None:
     """
     if text is None:
         return None
+    stripped = text.strip()
+    if not _PARAGRAPH_BREAK.search(stripped):  # one paragraph: the common case, made fast
+        flat = stripped.replace("\n", " ")
+        if "  " in flat or "\t" in flat or "\r" in flat:
+            flat = " ".join(flat.split())
+        return flat or None
     paragraphs: list[list[str]] = [[]]
     for index, line in enumerate(text.strip("\n").split("\n")):
         stripped = line.strip()
@@ -62,7 +66,7 @@ def normalize_abstract(text: str | None) -> str | None:
         if index > 0 and line[:1] in (" ", "\t") and paragraphs[-1]:
             paragraphs.append([])
         paragraphs[-1].append(stripped)
-    joined = "\n\n".join(_SPACES.sub(" ", " ".join(p)) for p in paragraphs if p)
+    joined = "\n\n".join(" ".join(" ".join(p).split()) for p in paragraphs if p)
     return joined or None
 
 
@@ -174,9 +178,12 @@ def find_links(*texts: str | None) -> tuple[list[str], list[str]]:
     code: list[str] = []
     project: list[str] = []
     for text in texts:
-        if not text or ("http" not in text and "www." not in text and ".com/" not in text):
+        if not text or not any(hint in text for hint in _URL_HINTS):
             continue
         for match in _URL.finditer(text):
+            before = text[match.start() - 1 : match.start()]
+            if before and (before.isalnum() or before in "@/.") and "://" not in match.group(0)[:8]:
+                continue  # "xgithub.com/..." or "user@www..." is not a link of its own
             url = _strip_trailing(match.group(0))
             if "://" not in url:
                 url = "https://" + url
@@ -213,7 +220,7 @@ def prepare(record: PaperRecord) -> PaperRecord:
     record.doi = clean_line(record.doi)
     record.license = clean_line(record.license)
     if record.authors is not None:
-        record.authors = [name for name in (clean_line(a) for a in record.authors) if name]
+        record.authors = [name for name in (" ".join(a.split()) for a in record.authors) if name]
         if record.authors:
             record.author_count = len(record.authors)
     if record.categories is not None:

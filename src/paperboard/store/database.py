@@ -23,6 +23,11 @@ from paperboard.core.errors import ConfigError, PaperboardError
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
+def db_error(error: Exception) -> str:
+    """A driver's error message on one line (psycopg's span several)."""
+    return " ".join(str(getattr(error, "orig", None) or error).split())
+
+
 def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
@@ -95,7 +100,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
     except OperationalError as error:
-        raise PaperboardError(f"cannot reach the database: {error.orig}") from None
+        raise PaperboardError(f"cannot reach the database: {db_error(error)}") from None
 
 
 def ensure_schema(engine: Engine) -> None:
@@ -103,6 +108,6 @@ def ensure_schema(engine: Engine) -> None:
     try:
         behind = current_revision(engine) != head_revision()
     except OperationalError as error:
-        raise PaperboardError(f"cannot reach the database: {error.orig}") from None
+        raise PaperboardError(f"cannot reach the database: {db_error(error)}") from None
     if behind:
         upgrade(engine)

@@ -71,12 +71,7 @@ def merge(existing: dict[str, Any] | None, record: PaperRecord, now: datetime) -
     ``changed_at`` is left as it was; the caller sets it when :func:`is_changed` says so.
     """
     if existing is None:
-        row: dict[str, Any] = {name: None for name in CONTENT_COLUMNS}
-        row["id"] = record.id
-        row["authors"] = []
-        row["categories"] = []
-        row["added_at"] = now
-        stored_version = -1
+        return _first_row(record, now)
     else:
         row = dict(existing)
         stored_version = existing.get("version") or 0
@@ -109,6 +104,41 @@ def merge(existing: dict[str, Any] | None, record: PaperRecord, now: datetime) -
     published = row.get("published_at")
     row["feed_date"] = row.get("submitted_on_daily") or (published.date() if published else None)
     return row
+
+
+def _first_row(record: PaperRecord, now: datetime) -> dict[str, Any]:
+    """``merge(None, record)``, written out because bulk imports are mostly new papers."""
+    authors = record.authors or []
+    categories = record.categories or []
+    published = record.published_at
+    submitted = record.submitted_on_daily
+    return {
+        "id": record.id,
+        "version": record.version,
+        "title": record.title,
+        "abstract": record.abstract,
+        "authors": authors,
+        "author_count": len(authors) if authors else record.author_count,
+        "categories": categories,
+        "published_at": published,
+        "updated_at": record.updated_at,
+        "versions": record.versions,
+        "comments": record.comments,
+        "doi": record.doi,
+        "journal_ref": record.journal_ref,
+        "report_no": record.report_no,
+        "license": record.license,
+        "submitter": record.submitter,
+        "primary_category": categories[0] if categories else None,
+        "code_urls": list(dict.fromkeys(record.code_urls)),
+        "project_urls": list(dict.fromkeys(record.project_urls)),
+        "sources": [record.source],
+        "upvotes": record.upvotes,
+        "submitted_on_daily": submitted,
+        "submitted_by": record.submitted_by,
+        "feed_date": submitted or (published.date() if published else None),
+        "added_at": now,
+    }
 
 
 def is_changed(existing: dict[str, Any], merged: dict[str, Any]) -> bool:

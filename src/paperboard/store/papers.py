@@ -7,20 +7,36 @@ loses nothing and a rerun duplicates nothing. Reads return plain dicts of column
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, or_, select, text, update
+import orjson
+from sqlalchemy import (
+    JSON,
+    Connection,
+    Date,
+    Engine,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from paperboard.core.config import Settings
 from paperboard.core.errors import PaperboardError
 from paperboard.sources.base import Checkpoint, PaperRecord
-from paperboard.store.database import ensure_schema, open_engine
+from paperboard.store.database import db_error, ensure_schema, open_engine
 from paperboard.store.merge import is_changed, merge
-from paperboard.store.schema import Harvest, IngestRun, Paper, PaperCategory
+from paperboard.store.schema import Harvest, IngestRun, Paper, PaperCategory, UTCDateTime
 
 papers = Paper.__table__
 paper_categories = PaperCategory.__table__
@@ -48,6 +64,39 @@ class WriteCounts:
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _sqlite_encoder(column_type: Any) -> Callable[[Any], Any] | None:
+    # The same text SQLAlchemy's own SQLite types write (and read back with fromisoformat).
+    if isinstance(column_type, UTCDateTime):
+        return lambda value: value.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
+    if isinstance(column_type, Date):
+        return date.isoformat
+    if isinstance(column_type, JSON):
+        return lambda value: orjson.dumps(value).decode()
+    return None
+
+
+def _bulk_insert(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """INSERT many rows. On SQLite this skips SQLAlchemy's per-value processing, which is most of
+    the cost of a bulk import; values are encoded exactly as SQLAlchemy's SQLite types encode them.
+    """
+    if connection.dialect.name != "sqlite":
+        connection.execute(insert(table), rows)
+        return
+    columns = [(column.name, _sqlite_encoder(column.type)) for column in table.columns]
+    names = ", ".join(f'"{name}"' for name, _ in columns)
+    marks = ", ".join("?" for _ in columns)
+    values_of = itemgetter(*(name for name, _ in columns))
+    encoded = [(index, encode) for index, (_, encode) in enumerate(columns) if encode is not None]
+    params = []
+    for row in rows:
+        values = list(values_of(row))
+        for index, encode in encoded:
+            if values[index] is not None:
+                values[index] = encode(values[index])
+        params.append(tuple(values))
+    connection.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', params)
 
 
 def category_condition(category: str) -> Any:
@@ -113,7 +162,7 @@ class PaperStore:
                 if attempt == 2:
                     raise
             except OperationalError as error:
-                raise PaperboardError(f"database write failed: {error.orig}") from None
+                raise PaperboardError(f"database write failed: {db_error(error)}") from None
         raise AssertionError("unreachable")
 
     def _write(self, connection: Connection, records: Sequence[PaperRecord]) -> WriteCounts:
@@ -146,7 +195,7 @@ class PaperStore:
             row for pid, row in current.items() if pid in stored and row is not stored[pid]
         ]
         if inserts:
-            connection.execute(insert(papers), inserts)
+            _bulk_insert(connection, papers, inserts)
         if updates:
             statement = (
                 update(papers)
@@ -167,7 +216,7 @@ class PaperStore:
             for position, category in enumerate(dict.fromkeys(row["categories"]))
         ]
         if category_rows:
-            connection.execute(insert(paper_categories), category_rows)
+            _bulk_insert(connection, paper_categories, category_rows)
         return counts
 
     def _save_checkpoint(self, connection: Connection, checkpoint: Checkpoint) -> None:

@@ -14,7 +14,7 @@ app = typer.Typer(help="Manage the database schema.\n\nExample: paperboard db up
 def upgrade_command() -> None:
     """Bring the database schema up to date (commands that need it do this on their own).
 
-    Example: PAPERBOARD_DATABASE_URL=postgresql+psycopg://localhost/paperboard paperboard db upgrade
+    Example: paperboard db upgrade
     """
     engine = open_engine(settings().db_url)
     try:

@@ -1,0 +1,5 @@
+"""``python -m paperboard``: the same as the ``paperboard`` command."""
+
+from paperboard.present.cli.main import run
+
+run()

@@ -1,0 +1,148 @@
+"""The store keeps exactly one record per paper, whatever the source and the order of imports."""
+
+import threading
+from datetime import UTC, date, datetime
+
+from paperboard.sources.base import Checkpoint, PaperRecord
+from paperboard.sources.normalize import prepare
+from paperboard.store.papers import PaperStore
+
+
+def record(version: int | None = 1, source: str = "arxiv", id: str = "2503.11731", **fields: object) -> PaperRecord:
+    values: dict[str, object] = {
+        "title": f"Title v{version}",
+        "abstract": f"Abstract of version {version}.",
+        "authors": ["Ada Lovelace", "Alan Turing"],
+        "categories": ["cs.LG", "stat.ML"],
+        "published_at": datetime(2025, 3, 18, tzinfo=UTC),
+    }
+    values.update(fields)
+    return prepare(PaperRecord(id=id, source=source, version=version, **values))  # type: ignore[arg-type]
+
+
+def test_first_write_creates_and_rerun_changes_nothing(store: PaperStore) -> None:
+    counts = store.write([record(1)])
+    assert (counts.new, counts.updated, counts.unchanged) == (1, 0, 0)
+    stored = store.get("2503.11731")
+    assert stored is not None
+    assert stored["title"] == "Title v1" and stored["authors"] == ["Ada Lovelace", "Alan Turing"]
+    assert stored["primary_category"] == "cs.LG"
+    assert stored["feed_date"] == date(2025, 3, 18)
+    assert stored["published_at"] == datetime(2025, 3, 18, tzinfo=UTC)
+    again = store.write([record(1)])
+    assert (again.new, again.updated, again.unchanged) == (0, 0, 1)
+    assert store.get("2503.11731")["changed_at"] == stored["changed_at"]
+    assert store.count() == 1
+
+
+def test_newer_version_updates_and_older_never_overwrites(store: PaperStore) -> None:
+    store.write([record(2, title="Second version")])
+    older = store.write([record(1, title="First version", doi="10.1/old")])
+    assert older.unchanged == 1
+    stored = store.get("2503.11731")
+    assert stored["title"] == "Second version" and stored["version"] == 2 and stored["doi"] is None
+    newer = store.write([record(3, title="Third version", categories=["cs.CV"])])
+    assert newer.updated == 1
+    stored = store.get("2503.11731")
+    assert stored["title"] == "Third version" and stored["version"] == 3
+    assert stored["primary_category"] == "cs.CV"
+    assert [p["id"] for p in store.list_papers(date(2025, 1, 1), date(2025, 12, 31), category="cs.CV")] == ["2503.11731"]
+    assert store.list_papers(date(2025, 1, 1), date(2025, 12, 31), category="stat.ML") == []
+
+
+def test_same_version_fills_gaps_only(store: PaperStore) -> None:
+    store.write([record(1, license=None)])
+    filled = store.write([record(1, title="Other title", license="http://creativecommons.org/licenses/by/4.0/")])
+    assert filled.updated == 1
+    stored = store.get("2503.11731")
+    assert stored["title"] == "Title v1"
+    assert stored["license"] == "http://creativecommons.org/licenses/by/4.0/"
+
+
+def test_sources_merge_into_one_record(store: PaperStore) -> None:
+    store.write([record(2, source="snapshot")])
+    hf = PaperRecord(
+        id="2503.11731", source="hf", title="HF's title", upvotes=12,
+        submitted_on_daily=date(2025, 3, 20), submitted_by="akhaliq",
+        code_urls=["https://github.com/o/r"],
+    )
+    assert store.write([prepare(hf)]).updated == 1
+    stored = store.get("2503.11731")
+    assert stored["title"] == "Title v2"  # arXiv's bibliographic data wins over versionless sources
+    assert stored["sources"] == ["snapshot", "hf"]
+    assert stored["upvotes"] == 12 and stored["submitted_by"] == "akhaliq"
+    assert stored["feed_date"] == date(2025, 3, 20)  # a Daily Papers submission sets the feed day
+    assert stored["code_urls"] == ["https://github.com/o/r"]
+    # an older HF file with fewer upvotes does not lower them; the first submission day stays
+    hf_old = PaperRecord(id="2503.11731", source="hf", upvotes=3, submitted_on_daily=date(2025, 3, 25))
+    assert store.write([prepare(hf_old)]).unchanged == 1
+    assert store.get("2503.11731")["upvotes"] == 12
+    assert store.count() == 1
+
+
+def test_duplicates_inside_one_batch(store: PaperStore) -> None:
+    counts = store.write([record(1), record(2, title="Later"), record(1)])
+    assert (counts.new, counts.updated, counts.unchanged) == (1, 1, 1)
+    assert store.get("2503.11731")["title"] == "Later"
+
+
+def test_checkpoint_is_saved_with_the_batch_and_dry_run_writes_nothing(store: PaperStore) -> None:
+    counts = store.write([record(1)], Checkpoint("harvest-a", "token-1"), dry_run=True)
+    assert counts.new == 1
+    assert store.count() == 0 and store.harvest_state("harvest-a") is None
+    store.write([record(1)], Checkpoint("harvest-a", "token-1"))
+    assert store.harvest_state("harvest-a") == "token-1"
+    store.write([], Checkpoint("harvest-a", "token-2"))
+    assert store.harvest_state("harvest-a") == "token-2"
+    store.write([], Checkpoint("harvest-a", None))
+    assert store.harvest_state("harvest-a") is None
+
+
+def test_delete_removes_paper_and_categories(store: PaperStore) -> None:
+    store.write([record(1)])
+    assert store.delete("2503.11731") is True
+    assert store.get("2503.11731") is None
+    assert store.list_papers(date(2025, 1, 1), date(2025, 12, 31), category="cs.LG") == []
+    assert store.delete("2503.11731") is False
+
+
+def test_list_orders_by_upvotes_and_filters_archives(store: PaperStore) -> None:
+    store.write([
+        record(1, id="2503.00001", categories=["cs.CV"], upvotes=3),
+        record(1, id="2503.00002", categories=["math.CO", "cs.DM"], upvotes=9),
+        record(1, id="2503.00003", categories=["hep-th"], published_at=datetime(2025, 3, 19, tzinfo=UTC)),
+    ])
+    day = store.list_papers(date(2025, 3, 18), date(2025, 3, 18))
+    assert [p["id"] for p in day] == ["2503.00002", "2503.00001"]
+    assert [p["id"] for p in store.list_papers(date(2025, 3, 1), date(2025, 3, 31), category="cs")] == [
+        "2503.00002", "2503.00001"]
+    assert [p["id"] for p in store.list_papers(date(2025, 3, 1), date(2025, 3, 31), category="hep-th")] == ["2503.00003"]
+    assert store.latest_feed_date() == date(2025, 3, 19)
+    assert store.latest_feed_date("cs.CV") == date(2025, 3, 18)
+    stats = store.stats()
+    assert stats["papers"] == 3 and stats["by_source"] == {"arxiv": 3}
+    assert stats["by_primary_category"]["cs.CV"] == 1
+
+
+def test_concurrent_writers_keep_one_record_per_paper(store: PaperStore, settings) -> None:
+    others = [PaperStore.open(settings) for _ in range(3)]
+    batch = [record(1, id=f"2503.{n:05d}") for n in range(1, 301)]
+    errors: list[BaseException] = []
+
+    def write(target: PaperStore) -> None:
+        try:
+            for start in range(0, 300, 50):
+                target.write(batch[start : start + 50])
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(s,)) for s in (store, *others)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for other in others:
+        other.close()
+    assert errors == []
+    assert store.count() == 300
+    assert store.stats()["by_primary_category"] == {"cs.LG": 300}
