@@ -77,11 +77,11 @@ class PoliteClient:
         self.close()
 
     def _wait_turn(self) -> None:
+        # Measured from the end of the previous request, so the server never sees a shorter gap.
         if self._last_request is not None:
             remaining = self.min_interval - (time.monotonic() - self._last_request)
             if remaining > 0:
                 self._sleep(remaining)
-        self._last_request = time.monotonic()
 
     def get(self, url: str, params: Mapping[str, Any] | None = None) -> httpx.Response:
         """The response to a GET, after retries; raises SourceError when it cannot get a 2xx/4xx.
@@ -92,15 +92,17 @@ class PoliteClient:
         attempt = 0
         while True:
             self._wait_turn()
-            reason: str
             delay: float | None = None
+            response: httpx.Response | None = None
             try:
                 response = self._client.get(url, params=params)
             except httpx.TimeoutException:
                 reason = "timed out"
             except httpx.TransportError as error:
                 reason = f"connection failed ({error.__class__.__name__}: {error})"
-            else:
+            finally:
+                self._last_request = time.monotonic()
+            if response is not None:
                 if response.status_code not in RETRY_STATUSES:
                     return response
                 reason = f"HTTP {response.status_code}"
