@@ -177,3 +177,38 @@ def test_real_arxiv_records(cli, tmp_path: Path) -> None:
     assert "\n" not in shown["abstract"]
     assert shown["categories"][0] == first["categories"].split()[0]
     assert len(shown["authors"]) == len(first["authors_parsed"])
+
+
+def test_parallel_import_matches_one_process(store, tmp_path: Path) -> None:
+    from paperboard.sources.importer import run_import
+    from paperboard.sources.snapshot import SHARD_LINES
+
+    total = SHARD_LINES * 2 + 200
+    bad = {10, SHARD_LINES + 200, total - 5}  # in the first process's share, the second's, the first's
+    lines = [
+        "{broken" if n in bad else json.dumps({**ENTRY, "id": f"2501.{n:05d}"})
+        for n in range(1, total + 1)
+    ]
+    path = write_lines(tmp_path / "big.jsonl", lines)
+    skipped: list[str] = []
+    report = run_import(store, SnapshotSource(path), processes=2, on_skip=lambda s: skipped.append(s.where))
+    assert report.ok and report.failure is None
+    assert report.read == total - 3 and report.counts.new == total - 3
+    assert sorted(skipped) == sorted(f"big.jsonl line {n}" for n in bad)
+    assert store.count() == total - 3
+    again = run_import(store, SnapshotSource(path), processes=1)
+    assert again.counts.unchanged == total - 3 and again.counts.new == 0
+    with_two = run_import(store, SnapshotSource(path), processes=2)
+    assert with_two.counts.unchanged == total - 3
+
+
+def test_parallel_import_reports_a_failure_of_either_process(store, tmp_path: Path) -> None:
+    from paperboard.sources.importer import run_import
+
+    lines = [json.dumps({**ENTRY, "id": f"2501.{n:05d}", "abstract": "y " * 300}) for n in range(1, 3001)]
+    data = gzip.compress(("\n".join(lines) + "\n").encode())
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(data[: len(data) * 2 // 3])
+    report = run_import(store, SnapshotSource(path), processes=2)
+    assert report.failure is not None and "cannot read past line" in report.failure
+    assert 0 < store.count() == report.read < 3000

@@ -130,21 +130,6 @@ def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("paperboard: error:")]
 
 
-@pytest.fixture(scope="module")
-def _module_server() -> Iterator[FakeServer]:
-    server = FakeServer()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def fake_server(_module_server: FakeServer) -> FakeServer:
-    """conftest's server, but one per module: closing one waits out its 0.5 s poll interval, which
-    per test would be most of this file's run time. Every test routes API_PATH afresh."""
-    _module_server.requests.clear()
-    return _module_server
-
-
 @pytest.fixture
 def api(
     monkeypatch: pytest.MonkeyPatch, env: dict[str, str], fake_server: FakeServer

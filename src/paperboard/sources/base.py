@@ -51,10 +51,15 @@ class PaperRecord:
 
 @dataclass(slots=True, frozen=True)
 class Skip:
-    """Something a source could not use: where it was and why."""
+    """Something a source could not use: where it was and why.
+
+    ``expected`` marks what the source itself says to leave out (a record deleted at arXiv), as
+    opposed to bad input; only bad input counts toward "nothing could be read".
+    """
 
     where: str
     reason: str
+    expected: bool = False
 
     def __str__(self) -> str:
         return f"{self.where}: {self.reason}"

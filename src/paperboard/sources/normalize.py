@@ -11,10 +11,9 @@ from functools import lru_cache
 
 from paperboard.sources.base import PaperRecord
 
-_SPACES = re.compile(r"\s+")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]|\n\s*\n")
 _URL = re.compile(r"(?:https?://|www\.|(?:github|gitlab)\.com/)[^\s<>\"'{}\\|^`]+", re.IGNORECASE)
-_URL_HINTS = ("://", "www.", "github.com/", "gitlab.com/")
+_URL_STARTS = ("http", "HTTP", "www.", "github.com/", "gitlab.com/")
 _TRAILING = ".,;:!?'\"*"
 _CODE_HOSTS = {
     "github.com",
@@ -89,8 +88,8 @@ def latex_to_unicode(text: str) -> str:
 
 def author_name(last: str, first: str = "", suffix: str = "") -> str:
     """Join arXiv's parsed name parts into display order: ``First Last Suffix``."""
-    name = " ".join(part for part in (first.strip(), last.strip(), suffix.strip()) if part)
-    return latex_to_unicode(_SPACES.sub(" ", name))
+    name = " ".join(f"{first} {last} {suffix}".split())
+    return latex_to_unicode(name) if "\\" in name or "{" in name else name
 
 
 _AUTHOR_SPLIT = re.compile(r",\s*(?:and\s+)?|\s+and\s+")
@@ -169,6 +168,29 @@ def _normalize_code_url(host: str, path_parts: list[str]) -> str | None:
     return f"https://{host}/{path}"
 
 
+def _url_matches(text: str) -> list[str]:
+    """URL-looking substrings in order. The regex is only tried where ``str.find`` saw a URL
+    start: scanning every position of a long abstract with it is several times slower."""
+    spans: list[tuple[int, int]] = []
+    for start in _URL_STARTS:
+        position = text.find(start)
+        while position != -1:
+            match = _URL.match(text, position)
+            if match is not None:
+                before = text[position - 1 : position]
+                glued = before and (before.isalnum() or before in "@/.")
+                if not (glued and not match.group(0)[:5].lower().startswith("http")):
+                    spans.append(match.span())
+            position = text.find(start, position + 1)
+    found: list[str] = []
+    end = -1
+    for first, last in sorted(spans):
+        if first >= end:
+            found.append(text[first:last])
+            end = last
+    return found
+
+
 def find_links(*texts: str | None) -> tuple[list[str], list[str]]:
     """Code links and project links mentioned in free text, in order of appearance, deduplicated.
 
@@ -178,13 +200,10 @@ def find_links(*texts: str | None) -> tuple[list[str], list[str]]:
     code: list[str] = []
     project: list[str] = []
     for text in texts:
-        if not text or not any(hint in text for hint in _URL_HINTS):
+        if not text:
             continue
-        for match in _URL.finditer(text):
-            before = text[match.start() - 1 : match.start()]
-            if before and (before.isalnum() or before in "@/.") and "://" not in match.group(0)[:8]:
-                continue  # "xgithub.com/..." or "user@www..." is not a link of its own
-            url = _strip_trailing(match.group(0))
+        for match in _url_matches(text):
+            url = _strip_trailing(match)
             if "://" not in url:
                 url = "https://" + url
             scheme, _, rest = url.partition("://")
@@ -206,13 +225,32 @@ def find_links(*texts: str | None) -> tuple[list[str], list[str]]:
     return code, project
 
 
+_CATEGORY = re.compile(r"^[A-Za-z][A-Za-z0-9.\-]{0,39}$")
+_TEXT_FIELDS = ("title", "abstract", "comments", "journal_ref", "doi", "license", "report_no",
+                "submitter", "submitted_by")
+
+
+def _drop_nul(record: PaperRecord) -> None:
+    # PostgreSQL refuses NUL characters in text; they carry no meaning in any of these fields.
+    for name in _TEXT_FIELDS:
+        value = getattr(record, name)
+        if value is not None and "\x00" in value:
+            setattr(record, name, value.replace("\x00", ""))
+    for name in ("authors", "categories", "code_urls", "project_urls"):
+        values = getattr(record, name)
+        if values and any("\x00" in v for v in values):
+            setattr(record, name, [v.replace("\x00", "") for v in values])
+
+
 def prepare(record: PaperRecord) -> PaperRecord:
     """Normalize a source's record in place (idempotent) and return it.
 
-    Titles and comments lose line breaks, abstracts lose arXiv's hard wrapping, categories are
-    deduplicated with the primary kept first, and code/project links mentioned in the abstract or
+    NUL characters go, titles and comments lose line breaks, abstracts lose arXiv's hard wrapping,
+    categories are deduplicated with the primary kept first (anything that is no category name is
+    dropped), and code/project links mentioned in the abstract or
     comments join those the source gave.
     """
+    _drop_nul(record)
     record.title = clean_line(record.title)
     record.abstract = normalize_abstract(record.abstract)
     record.comments = clean_line(record.comments)
@@ -224,7 +262,9 @@ def prepare(record: PaperRecord) -> PaperRecord:
         if record.authors:
             record.author_count = len(record.authors)
     if record.categories is not None:
-        record.categories = list(dict.fromkeys(c.strip() for c in record.categories if c.strip()))
+        record.categories = list(
+            dict.fromkeys(c for c in (c.strip() for c in record.categories) if _CATEGORY.match(c))
+        )
     code, project = find_links(record.abstract, record.comments)
     for url in code:
         if url not in record.code_urls:

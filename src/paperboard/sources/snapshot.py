@@ -25,6 +25,7 @@ from paperboard.sources.base import Item, PaperRecord, Skip
 from paperboard.sources.normalize import author_name, parse_datetime, split_authors
 
 NAME = "snapshot"
+SHARD_LINES = 500
 
 
 @lru_cache(maxsize=65536)
@@ -123,6 +124,14 @@ class SnapshotSource:
         self.target = str(self.path)
         self._raw: io.BufferedReader | None = None
         self._size: int | None = None
+        self._share = (0, 1)
+
+    def shard(self, index: int, count: int) -> SnapshotSource:
+        """The same file, yielding only share ``index`` of ``count`` (runs of SHARD_LINES lines),
+        for one of several processes importing it together."""
+        part = SnapshotSource(self.path)
+        part._share = (index, count)
+        return part
 
     def progress(self) -> tuple[float, float | None]:
         if self._raw is None or self._raw.closed:
@@ -143,8 +152,11 @@ class SnapshotSource:
             seen_any = False
             number = 0
             try:
+                index, count = self._share
                 for number, line in enumerate(stream, start=1):
                     seen_any = True
+                    if count > 1 and (number - 1) // SHARD_LINES % count != index:
+                        continue
                     if not line.strip():
                         continue
                     try:

@@ -40,6 +40,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB: index pages of a big import stay hot
+    # Checkpoint the WAL every ~80 MB rather than every 4 MB: each checkpoint syncs the database
+    # file, which was a third of the cost of a bulk import; the WAL is cut back afterwards.
+    cursor.execute("PRAGMA wal_autocheckpoint=20000")
+    cursor.execute("PRAGMA journal_size_limit=67108864")
     cursor.close()
 
 

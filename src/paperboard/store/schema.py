@@ -66,17 +66,17 @@ class Paper(Base):
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     versions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
     comments: Mapped[str | None] = mapped_column(Text)
-    doi: Mapped[str | None] = mapped_column(String(300))
+    doi: Mapped[str | None] = mapped_column(Text)
     journal_ref: Mapped[str | None] = mapped_column(Text)
     report_no: Mapped[str | None] = mapped_column(Text)
-    license: Mapped[str | None] = mapped_column(String(300))
-    submitter: Mapped[str | None] = mapped_column(String(300))
+    license: Mapped[str | None] = mapped_column(Text)
+    submitter: Mapped[str | None] = mapped_column(Text)
     code_urls: Mapped[list[str]] = mapped_column(JSONType, default=list)
     project_urls: Mapped[list[str]] = mapped_column(JSONType, default=list)
     sources: Mapped[list[str]] = mapped_column(JSONType, default=list)
     upvotes: Mapped[int | None] = mapped_column(Integer)
     submitted_on_daily: Mapped[date | None] = mapped_column(Date)
-    submitted_by: Mapped[str | None] = mapped_column(String(300))
+    submitted_by: Mapped[str | None] = mapped_column(Text)
     feed_date: Mapped[date | None] = mapped_column(Date, index=True)
     added_at: Mapped[datetime] = mapped_column(UTCDateTime)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -86,7 +86,10 @@ class PaperCategory(Base):
     """Every category of a paper (primary and cross-lists), for indexed category filters."""
 
     __tablename__ = "paper_categories"
-    __table_args__ = (Index("ix_paper_categories_category", "category", "paper_id"),)
+    __table_args__ = (
+        Index("ix_paper_categories_category", "category", "paper_id"),
+        {"sqlite_with_rowid": False},
+    )
 
     paper_id: Mapped[str] = mapped_column(
         ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True

@@ -34,8 +34,7 @@ def demo(
         authors = f"{count} author{'s' * (count != 1)}" if count else "authors unknown"
         console.print(
             f"▲{row['upvotes'] or 0:>3}  {escape(row['title'] or '')} "
-            f"[dim]({authors}, {when}, {row['id']})[/dim]",
-            overflow="fold",
+            f"[dim]({authors}, {when}, {row['id']})[/dim]"
         )
 
 

@@ -145,8 +145,7 @@ def list_papers(
         code = " [code]" if row["code_urls"] else ""
         console.print(
             f"▲{row['upvotes'] or 0:>4}  {row['id']:<18} {escape(row['title'] or '')}"
-            f" [dim]({count} author{'s' * (count != 1)}, {row['feed_date']}){escape(code)}[/dim]",
-            overflow="fold",
+            f" [dim]({count} author{'s' * (count != 1)}, {row['feed_date']}){escape(code)}[/dim]"
         )
 
 
