@@ -21,6 +21,7 @@ _URL_PREFIX = re.compile(
     r"(?:arxiv\.org/(?:abs|pdf|html|format)/|huggingface\.co/papers/|hf\.co/papers/)",
     re.IGNORECASE,
 )
+_PLAIN_NEW = re.compile(r"\d{4}\.(?P<num>\d{4,5})")
 _NAMESPACED = re.compile(r"^(?P<ns>[a-z][a-z0-9-]{1,15}):(?P<local>[A-Za-z0-9][A-Za-z0-9._/-]{0,200})$")
 _RESERVED_NAMESPACES = {"arxiv", "oai", "http", "https"}
 
@@ -40,6 +41,10 @@ def parse_arxiv_id(text: str) -> ArxivId:
     >>> parse_arxiv_id("math.GT/0309136")
     ArxivId(id='math/0309136', version=None)
     """
+    plain = _PLAIN_NEW.fullmatch(text)  # fast path: bulk imports are mostly bare new-style ids
+    if plain is not None and "01" <= text[2:4] <= "12" and text[:4] >= "0704":
+        if len(plain["num"]) == 4 or text[:4] >= "1501":
+            return ArxivId(text, None)
     raw = text
     text = text.strip()
     if not text or len(text) > 300:

@@ -88,6 +88,8 @@ def latex_to_unicode(text: str) -> str:
 
 def author_name(last: str, first: str = "", suffix: str = "") -> str:
     """Join arXiv's parsed name parts into display order: ``First Last Suffix``."""
+    if not (type(first) is str and type(last) is str and type(suffix) is str):
+        raise TypeError("name parts must be strings")
     name = " ".join(f"{first} {last} {suffix}".split())
     return latex_to_unicode(name) if "\\" in name or "{" in name else name
 

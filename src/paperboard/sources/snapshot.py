@@ -46,11 +46,12 @@ def _text(entry: dict[str, Any], key: str) -> str | None:
 def _authors(entry: dict[str, Any]) -> list[str] | None:
     parsed = entry.get("authors_parsed")
     if isinstance(parsed, list) and parsed:
-        names = []
-        for parts in parsed:
-            if not isinstance(parts, list) or not all(isinstance(p, str) for p in parts):
-                raise ValueError("authors_parsed holds something other than lists of strings")
-            names.append(author_name(*parts[:3]))
+        try:
+            names = [author_name(*parts[:3]) for parts in parsed if type(parts) is list]
+        except TypeError:  # a part that is no string
+            names = []
+        if len(names) != len(parsed):
+            raise ValueError("authors_parsed holds something other than lists of strings")
         return [name for name in names if name]
     text = _text(entry, "authors")
     return split_authors(text) if text else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
@@ -66,10 +67,16 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]
         yield items[start : start + size]
 
 
+@lru_cache(maxsize=8192)
+def _sqlite_datetime(value: datetime) -> str:
+    # Cached: a batch shares its added/changed time, and papers share submission times.
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
+
+
 def _sqlite_encoder(column_type: Any) -> Callable[[Any], Any] | None:
     # The same text SQLAlchemy's own SQLite types write (and read back with fromisoformat).
     if isinstance(column_type, UTCDateTime):
-        return lambda value: value.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
+        return _sqlite_datetime
     if isinstance(column_type, Date):
         return date.isoformat
     if isinstance(column_type, JSON):
