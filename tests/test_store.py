@@ -146,3 +146,19 @@ def test_concurrent_writers_keep_one_record_per_paper(store: PaperStore, setting
     assert errors == []
     assert store.count() == 300
     assert store.stats()["by_primary_category"] == {"cs.LG": 300}
+
+
+def test_changed_since_pages_through_changes_and_deletions_leave_tombstones(store: PaperStore) -> None:
+    store.write([record(1, id=f"2503.{n:05d}") for n in range(1, 8)])
+    batches = list(store.changed_since(None, batch=3))
+    assert [len(b) for b in batches] == [3, 3, 1]
+    assert sorted(r["id"] for b in batches for r in b) == [f"2503.{n:05d}" for n in range(1, 8)]
+    mark = max(r["changed_at"] for b in batches for r in b)
+    assert list(store.changed_since(mark)) == []
+    store.write([record(2, id="2503.00002", title="Changed")])
+    changed = [r for b in store.changed_since(mark) for r in b]
+    assert [r["id"] for r in changed] == ["2503.00002"] and changed[0]["title"] == "Changed"
+    assert store.deleted_since(None) == []
+    store.delete("2503.00003")
+    assert store.deleted_since(mark) == ["2503.00003"]
+    assert sorted(store.get_many(["2503.00001", "2503.00003", "2503.00009"])) == ["2503.00001"]

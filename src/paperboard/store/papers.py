@@ -7,7 +7,7 @@ loses nothing and a rerun duplicates nothing. Reads return plain dicts of column
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -21,6 +21,7 @@ from sqlalchemy import (
     Date,
     Engine,
     Table,
+    and_,
     bindparam,
     delete,
     func,
@@ -37,12 +38,20 @@ from paperboard.core.errors import PaperboardError
 from paperboard.sources.base import Checkpoint, PaperRecord
 from paperboard.store.database import db_error, ensure_schema, open_engine
 from paperboard.store.merge import is_changed, merge
-from paperboard.store.schema import Harvest, IngestRun, Paper, PaperCategory, UTCDateTime
+from paperboard.store.schema import (
+    Harvest,
+    IngestRun,
+    Paper,
+    PaperCategory,
+    PaperDeletion,
+    UTCDateTime,
+)
 
 papers = Paper.__table__
 paper_categories = PaperCategory.__table__
 harvests = Harvest.__table__
 ingest_runs = IngestRun.__table__
+paper_deletions = PaperDeletion.__table__
 
 _CHUNK = 900  # stays below every backend's limit on bound parameters per statement
 _UPDATE_COLUMNS = [c.name for c in papers.columns if c.name not in ("id", "added_at")]
@@ -253,12 +262,63 @@ class PaperStore:
             connection.execute(delete(harvests).where(harvests.c.key == key))
 
     def delete(self, paper_id: str) -> bool:
-        """Remove a paper; True if it existed."""
+        """Remove a paper, leaving a tombstone for the indexes; True if it existed."""
         with self.engine.begin() as connection:
             connection.execute(
                 delete(paper_categories).where(paper_categories.c.paper_id == paper_id)
             )
-            return connection.execute(delete(papers).where(papers.c.id == paper_id)).rowcount > 0
+            existed = connection.execute(delete(papers).where(papers.c.id == paper_id)).rowcount > 0
+            if existed:
+                connection.execute(
+                    delete(paper_deletions).where(paper_deletions.c.paper_id == paper_id)
+                )
+                connection.execute(
+                    insert(paper_deletions).values(paper_id=paper_id, deleted_at=datetime.now(UTC))
+                )
+            return existed
+
+    def changed_since(
+        self, since: datetime | None, *, batch: int = 1000
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Papers added or changed after ``since`` (all when ``None``), in batches, oldest change
+        first; each row has every column. Stable under concurrent writes: rows are read by
+        (changed_at, id) keyset pages."""
+        after: tuple[datetime, str] | None = None
+        while True:
+            query = select(papers)
+            if since is not None:
+                query = query.where(papers.c.changed_at > since)
+            if after is not None:
+                query = query.where(
+                    or_(
+                        papers.c.changed_at > after[0],
+                        and_(papers.c.changed_at == after[0], papers.c.id > after[1]),
+                    )
+                )
+            query = query.order_by(papers.c.changed_at, papers.c.id).limit(batch)
+            with self.engine.connect() as connection:
+                rows = [dict(row._mapping) for row in connection.execute(query)]
+            if not rows:
+                return
+            yield rows
+            after = (rows[-1]["changed_at"], rows[-1]["id"])
+
+    def deleted_since(self, since: datetime | None) -> list[str]:
+        """Ids of papers deleted after ``since`` (all tombstones when ``None``)."""
+        query = select(paper_deletions.c.paper_id)
+        if since is not None:
+            query = query.where(paper_deletions.c.deleted_at > since)
+        with self.engine.connect() as connection:
+            return list(connection.execute(query).scalars())
+
+    def get_many(self, paper_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Rows of the papers that exist among ``paper_ids``, by id."""
+        found: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as connection:
+            for chunk in _chunks(list(dict.fromkeys(paper_ids))):
+                for row in connection.execute(select(papers).where(papers.c.id.in_(chunk))):
+                    found[row.id] = dict(row._mapping)
+        return found
 
     # -- import runs ----------------------------------------------------------------------------
 

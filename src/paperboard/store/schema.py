@@ -79,7 +79,16 @@ class Paper(Base):
     submitted_by: Mapped[str | None] = mapped_column(Text)
     feed_date: Mapped[date | None] = mapped_column(Date, index=True)
     added_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class PaperDeletion(Base):
+    """A deleted paper's id and when it went, for indexes to catch up with."""
+
+    __tablename__ = "paper_deletions"
+
+    paper_id: Mapped[str] = mapped_column(String(220), primary_key=True)
+    deleted_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class PaperCategory(Base):
