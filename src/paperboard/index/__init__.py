@@ -1,0 +1,2 @@
+"""Search indexes built from the store: lexical (tantivy, BM25), dense vectors (MiniLM through
+ONNX Runtime) with an approximate-nearest-neighbour index, kept in step with the store."""
