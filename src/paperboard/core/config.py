@@ -65,6 +65,12 @@ class Settings(BaseSettings):
         None, description="Put in the User-Agent so arXiv can reach the operator."
     )
     batch_size: int = Field(2000, ge=1, le=100_000)
+    embed_max_tokens: int = Field(
+        128, ge=16, le=512, description="Word pieces of title + abstract the embedder reads."
+    )
+    models_dir: Path | None = Field(
+        None, description="Where built model files are cached; default: models/ in the home folder."
+    )
 
     @field_validator("arxiv_api_url", "arxiv_oai_url", "hf_api_url")
     @classmethod
@@ -106,6 +112,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'paperboard.db').resolve()}"
+
+    @property
+    def model_cache(self) -> Path:
+        return self.models_dir or self.home / "models"
 
     @property
     def log_dir(self) -> Path:

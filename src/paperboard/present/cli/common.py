@@ -71,6 +71,21 @@ class SkipLog:
                 )
 
 
+def _update_lexical_index(quiet: bool) -> None:
+    """New papers become searchable by words at once; embeddings wait for `paperboard index`."""
+    from paperboard.core.errors import PaperboardError
+    from paperboard.index.indexer import SearchIndex, sync_lexical
+
+    try:
+        with open_store() as store:
+            count, _ = sync_lexical(store, SearchIndex(settings()))
+    except PaperboardError as error:
+        err_console.print(f"paperboard: warning: the search index was not updated: {error}", markup=False)
+        return
+    if not quiet:
+        console.print(f"search index: {count:,} papers updated", markup=False)
+
+
 def import_and_report(
     source: Source, *, dry_run: bool, quiet: bool, batch_size: int | None = None
 ) -> ImportReport:
@@ -91,6 +106,8 @@ def import_and_report(
         skip_log.close()
     if not quiet or not report.ok:
         console.print(report.summary(), markup=False)
+    if not dry_run and (report.counts.new or report.counts.updated):
+        _update_lexical_index(quiet)
     if report.failure:
         err_console.print(f"paperboard: error: {report.failure}", markup=False)
     elif not report.ok:

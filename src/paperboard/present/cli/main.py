@@ -17,7 +17,9 @@ from paperboard.core.errors import ConfigError, PaperboardError
 from paperboard.present.cli import db as db_commands
 from paperboard.present.cli import demo as demo_commands
 from paperboard.present.cli import ingest as ingest_commands
+from paperboard.present.cli import map as map_commands
 from paperboard.present.cli import read as read_commands
+from paperboard.present.cli import search as search_commands
 from paperboard.present.cli.common import err_console
 
 class _Group(TyperGroup):
@@ -50,6 +52,8 @@ app.add_typer(db_commands.app, name="db")
 app.add_typer(ingest_commands.app, name="ingest")
 read_commands.register(app)
 demo_commands.register(app)
+search_commands.register(app)
+map_commands.register(app)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,163 @@
+"""Search benchmark: latency of each mode, index build time and memory.
+
+1. the 40,717 real papers of ``../shared/data/arxiv-2025.jsonl.gz``, with real embeddings;
+2. 1,000,000 synthetic papers (the ingest benchmark's file: real titles and abstracts recombined),
+   lexical index over their text and random unit vectors for the dense part (the query is still
+   embedded by the real model, so its cost is included).
+
+Queries are 2–4 word phrases taken from real titles (``--queries``, default 500). Each mode runs every
+query once to warm up, then again timed; p50/p95 are of the timed pass. Peak RSS is the process's
+high-water mark after searching (the serving footprint, index loaded).
+
+    python bench/search.py --home /tmp/bench40k          # real papers (embeds them once: slow)
+    python bench/search.py --synthetic 1000000 --home /tmp/bench1m
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import random
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REAL = HERE.parent.parent / "shared" / "data" / "arxiv-2025.jsonl.gz"
+sys.path.insert(0, str(HERE))
+
+
+def _queries(count: int, seed: int = 3) -> list[str]:
+    rng = random.Random(seed)
+    titles = [json.loads(line)["title"].split() for line in gzip.open(REAL, "rt")]
+    out = []
+    while len(out) < count:
+        words = [w.strip(":,.()") for w in rng.choice(titles) if len(w.strip(":,.()")) > 3]
+        if len(words) >= 2:
+            size = rng.randint(2, min(4, len(words)))
+            start = rng.randint(0, len(words) - size)
+            out.append(" ".join(words[start : start + size]))
+    return out
+
+
+def _percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[int(0.95 * (len(ordered) - 1))]
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def prepare(home: Path, synthetic: int | None) -> tuple[object, object, dict[str, float]]:
+    from paperboard.core.config import load_settings
+    from paperboard.index.indexer import SearchIndex, build_neighbours, sync_lexical, sync_vectors
+    from paperboard.sources.importer import run_import
+    from paperboard.sources.snapshot import SnapshotSource
+    from paperboard.store.papers import PaperStore
+
+    settings = load_settings(home=home, database_url=None)
+    store = PaperStore.open(settings)
+    index = SearchIndex(settings)
+    timings: dict[str, float] = {}
+    source_path = REAL
+    if synthetic:
+        from ingest import synthesize
+
+        source_path = synthesize(synthetic)
+    if store.count() == 0:
+        started = time.perf_counter()
+        run_import(store, SnapshotSource(source_path))
+        timings["import_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    sync_lexical(store, index)
+    timings["lexical_build_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    if synthetic:
+        _random_vectors(store, index)
+    else:
+        sync_vectors(store, index)
+    timings["embed_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    build_neighbours(index)
+    timings["ann_build_s"] = time.perf_counter() - started
+    return store, index, timings
+
+
+def _random_vectors(store, index) -> None:  # type: ignore[no-untyped-def]
+    """Unit vectors for every paper without one (the dense part at 1M, as the issue allows)."""
+    vectors = index.vector_store
+    known = vectors.known_hashes()
+    rng = np.random.default_rng(0)
+    pending: list[str] = []
+    for batch in store.changed_since(None, batch=20_000):
+        pending.extend(row["id"] for row in batch if row["id"] not in known)
+        if len(pending) >= 100_000:
+            _append_random(vectors, pending, rng)
+            pending = []
+    _append_random(vectors, pending, rng)
+
+
+def _append_random(vectors, ids: list[str], rng) -> None:  # type: ignore[no-untyped-def]
+    if ids:
+        matrix = rng.normal(size=(len(ids), vectors.dim)).astype(np.float32)
+        matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+        vectors.append(ids, ["random"] * len(ids), matrix)
+
+
+def measure(store, index, queries: list[str]) -> dict[str, tuple[float, float]]:  # type: ignore[no-untyped-def]
+    from paperboard.rank.search import search
+
+    results = {}
+    for mode in ("lexical", "dense", "hybrid"):
+        for query in queries:  # warm-up: caches, lazily loaded parts
+            search(index, store, query, mode=mode, k=10)
+        samples = []
+        for query in queries:
+            started = time.perf_counter()
+            search(index, store, query, mode=mode, k=10)
+            samples.append((time.perf_counter() - started) * 1000)
+        results[mode] = _percentiles(samples)
+    embed = []
+    for query in queries[:200]:
+        started = time.perf_counter()
+        index.embedder.embed_query(query)
+        embed.append((time.perf_counter() - started) * 1000)
+    results["query embedding"] = _percentiles(embed)
+    if not index.neighbours.exact:
+        matrix, ids = index.vectors.matrix, index.vectors.ids
+        hits = []
+        for query in queries[:100]:
+            vector = index.embedder.embed_query(query)
+            truth = {ids[i] for i in np.argpartition(-(matrix @ vector), 10)[:10]}
+            found = {pid for pid, _ in index.neighbours.search(vector, 10)}
+            hits.append(len(truth & found) / 10)
+        print(f"  ANN recall@10 against exact search: {statistics.mean(hits):.3f}")
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--home", type=Path, required=True, help="kept between runs: built once")
+    parser.add_argument("--synthetic", type=int, default=None, help="papers in the synthetic corpus")
+    parser.add_argument("--queries", type=int, default=500)
+    args = parser.parse_args()
+    store, index, timings = prepare(args.home, args.synthetic)
+    label = f"synthetic {args.synthetic:,}" if args.synthetic else "real 40,717"
+    print(f"{label}: {store.count():,} papers, {len(index.vectors):,} vectors "
+          f"({'exact' if index.neighbours.exact else 'faiss IVF-SQ8'})")
+    for name, seconds in timings.items():
+        print(f"  {name:<16} {seconds:8.1f}")
+    queries = _queries(args.queries)
+    for mode, (p50, p95) in measure(store, index, queries).items():
+        print(f"  {mode:<16} p50 {p50:7.2f} ms   p95 {p95:7.2f} ms")
+    print(f"  peak RSS         {_peak_mib():,.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

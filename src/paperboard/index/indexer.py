@@ -1,0 +1,200 @@
+"""Keep the search indexes in step with the store: ``paperboard index``.
+
+The store tells what changed (``changed_since``) and what was deleted (``deleted_since``); a state
+file in the index folder remembers how far each index got. Every run:
+
+1. forgets deleted papers in the lexical index and the vectors;
+2. re-indexes lexically every paper changed since the last run (fast: done after every import);
+3. embeds every paper whose title or abstract has no vector yet, in chunks written atomically,
+   so a killed run redoes nothing already stored (the text hash says what is current);
+4. rebuilds the nearest-neighbour index when the vectors changed.
+
+The marks are moved back by ``OVERLAP`` when read: a transaction that began before the last run
+but committed after it is still seen; seeing a paper twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from paperboard.core.config import Settings
+from paperboard.index.vectors import NearestNeighbours, VectorSet, VectorStore
+from paperboard.store.papers import PaperStore
+
+OVERLAP = timedelta(minutes=10)
+EMBED_CHUNK = 1024
+
+
+def text_hash(title: str | None, abstract: str | None) -> str:
+    """What an embedding depends on, hashed: a paper is re-embedded only when this changes."""
+    return hashlib.blake2b(f"{title or ''}\x1f{abstract or ''}".encode(), digest_size=8).hexdigest()
+
+
+@dataclass
+class IndexReport:
+    """What one indexing run did."""
+
+    deleted: int = 0
+    lexical: int = 0
+    embedded: int = 0
+    vectors: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (
+            f"index: {self.lexical:,} papers (re)indexed, {self.embedded:,} embedded, "
+            f"{self.deleted:,} deleted; {self.vectors:,} vectors ({self.seconds:.1f}s)"
+        )
+
+
+class SearchIndex:
+    """The index folder of one deployment: lexical index, vectors, nearest-neighbour index.
+
+    Parts load lazily, so a command that only needs the lexical index never loads the model.
+    """
+
+    def __init__(self, settings: Settings, *, models: Path | None = None) -> None:
+        self.folder = settings.home / "index"
+        self.models = models or settings.model_cache
+        self.max_tokens = settings.embed_max_tokens
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    @cached_property
+    def lexical(self):  # type: ignore[no-untyped-def]
+        from paperboard.index.lexical import LexicalIndex
+
+        return LexicalIndex.open(self.folder / "lexical")
+
+    @cached_property
+    def embedder(self):  # type: ignore[no-untyped-def]
+        from paperboard.index.embed import Embedder
+
+        return Embedder.load(self.models)
+
+    @cached_property
+    def vector_store(self) -> VectorStore:
+        # Vectors from another model, build or text length are different numbers.
+        name = f"{self.embedder.name}/t{self.max_tokens}"
+        return VectorStore(self.folder / "vectors", name, self.embedder.dim)
+
+    @cached_property
+    def vectors(self) -> VectorSet:
+        return self.vector_store.load()
+
+    @cached_property
+    def neighbours(self) -> NearestNeighbours:
+        return NearestNeighbours(self.vectors, self.folder / "vectors" / "ann.faiss")
+
+    def vectors_rank(self, query: Any, paper_ids: list[str]) -> list[str]:
+        """``paper_ids`` that have vectors, most similar to the query vector first."""
+        rows = [(pid, self.vectors.row_of[pid]) for pid in paper_ids if pid in self.vectors.row_of]
+        if not rows:
+            return []
+        scores = self.vectors.matrix[[row for _, row in rows]] @ query
+        order = sorted(range(len(rows)), key=lambda i: -float(scores[i]))
+        return [rows[i][0] for i in order]
+
+    def refresh(self) -> None:
+        """Drop loaded vectors so the next use reads what an indexing run wrote."""
+        for name in ("vectors", "neighbours"):
+            self.__dict__.pop(name, None)
+
+    # -- state ------------------------------------------------------------------------------
+
+    @property
+    def _state_path(self) -> Path:
+        return self.folder / "state.json"
+
+    def state(self) -> dict[str, Any]:
+        try:
+            return json.loads(self._state_path.read_text())
+        except FileNotFoundError:
+            return {}
+
+    def _save_state(self, state: dict[str, Any]) -> None:
+        temporary = self._state_path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(state))
+        os.replace(temporary, self._state_path)
+
+
+def _mark(state: dict[str, Any], name: str) -> datetime | None:
+    value = state.get(name)
+    return datetime.fromisoformat(value) - OVERLAP if value else None
+
+
+def sync_lexical(store: PaperStore, index: SearchIndex, *, rebuild: bool = False) -> tuple[int, int]:
+    """Bring the lexical index up to date; returns (papers indexed, papers deleted)."""
+    state = {} if rebuild else index.state()
+    if rebuild:  # also the way out of an index on disk with an old layout
+        from paperboard.index.lexical import LexicalIndex
+
+        index.__dict__["lexical"] = LexicalIndex.open(index.folder / "lexical", rebuild=True)
+    since = _mark(state, "lexical")
+    deleted = store.deleted_since(since)
+    if deleted:
+        index.lexical.delete(deleted)
+    newest = state.get("lexical")
+    count = 0
+    for batch in store.changed_since(since):
+        count += index.lexical.upsert(batch)
+        newest = max(newest or "", batch[-1]["changed_at"].isoformat())
+    index.lexical.commit()
+    state = index.state()
+    state["lexical"] = newest
+    index._save_state(state)
+    return count, len(deleted)
+
+
+def sync_vectors(
+    store: PaperStore,
+    index: SearchIndex,
+    *,
+    rebuild: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Embed what has no current vector; returns the number of papers embedded."""
+    from paperboard.index.embed import paper_text
+
+    state = index.state()
+    if rebuild:
+        index.vector_store.clear()
+        state.pop("vectors", None)
+    since = _mark(state, "vectors")
+    index.vector_store.remove(store.deleted_since(since))
+    known = index.vector_store.known_hashes()
+    pending: list[tuple[str, str, str]] = []
+    newest = state.get("vectors")
+    for batch in store.changed_since(since):
+        for row in batch:
+            digest = text_hash(row["title"], row["abstract"])
+            if known.get(row["id"]) != digest:
+                pending.append((row["id"], digest, paper_text(row["title"], row["abstract"])))
+        newest = max(newest or "", batch[-1]["changed_at"].isoformat())
+    done = 0
+    for start in range(0, len(pending), EMBED_CHUNK):
+        chunk = pending[start : start + EMBED_CHUNK]
+        vectors = index.embedder.embed([text for _, _, text in chunk], max_length=index.max_tokens)
+        index.vector_store.append([i for i, _, _ in chunk], [h for _, h, _ in chunk], vectors)
+        done += len(chunk)
+        if progress is not None:
+            progress(done, len(pending))
+    state = index.state()
+    state["vectors"] = newest
+    index._save_state(state)
+    if done or rebuild:
+        index.refresh()
+    return done
+
+
+def build_neighbours(index: SearchIndex) -> int:
+    """Load the vectors and build (or reuse) the nearest-neighbour index; returns the count."""
+    index.refresh()
+    return len(index.neighbours.vectors)

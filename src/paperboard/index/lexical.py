@@ -1,0 +1,741 @@
+"""The lexical index: BM25 over titles, abstracts and author names, in a tantivy index on disk.
+
+Fields and how their text is cut into terms:
+
+* ``title``, ``abstract``: words, lowercased, accents folded (``Schrödinger`` = ``schrodinger``) and
+  English-stemmed (``networks`` = ``network``); positions kept for phrases; stored for highlighting;
+* ``authors``: one value per author, words lowercased and accents folded, not stemmed, so that a
+  last name alone matches; a phrase cannot run from one author into the next;
+* ``category`` (``cs.lg``) and ``archive`` (``cs``): whole lowercase names, for ``cat:``/filters;
+* ``published_day`` and ``feed_day`` (``YYYYMMDD`` integers) and ``has_code``: filters.
+
+A query's free words are OR-ed: each word scores in the title (counted 2x), the abstract and the
+author names, and the scores add up, so a paper with more of the words ranks higher. A query that
+has no ranking words (``au:hinton``, ``cat:cs.LG`` alone) lists the papers it selects, newest first.
+
+One process writes at a time (tantivy's lock); another writer waits up to ``lock_timeout`` seconds,
+then gets a :class:`LexicalIndexError`. Readers reload when the index on disk changes, so a
+long-running process sees other processes' commits on its next search.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+import re
+import shutil
+import threading
+import time
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import tantivy
+from tantivy import Occur, Query
+
+from paperboard.core.errors import PaperboardError
+from paperboard.index.query import STOPWORDS, FieldClause, ParsedQuery, parse_query
+
+#: Bump when fields or the way text is cut into terms change: an index on disk with another layout
+#: must be rebuilt.
+SCHEMA_VERSION = 1
+VERSION_FILE = "paperboard-lexical.json"
+REBUILD_HINT = "rebuild it with `paperboard index --rebuild`"
+
+TITLE_WEIGHT = 2  # a word in the title counts twice as much as in the abstract or author names
+SNIPPET_CHARS = 200
+MAX_WORD_BYTES = 40  # longer "words" (base64, DNA strings) are not indexed
+
+WRITER_HEAP = 128_000_000  # bytes, shared by the writer's threads
+WRITER_THREADS = min(4, os.cpu_count() or 1)
+
+TEXT_TOKENIZER = "pb_en"
+NAME_TOKENIZER = "pb_name"
+
+
+class LexicalIndexError(PaperboardError):
+    """The lexical index cannot be opened, written or locked; one line."""
+
+
+class IndexVersionError(LexicalIndexError):
+    """The index on disk has another layout than this paperboard's: it must be rebuilt."""
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Restrictions on the papers a search returns.
+
+    ``categories``: any of them (``cs.LG``; an archive such as ``cs`` or ``math`` means all its
+    categories), case-insensitive, cross-lists included. ``since``/``until``: inclusive days of
+    ``date_field`` (``"published"``: first arXiv version; ``"feed"``: the feed day); papers without
+    that date are left out. ``has_code``: only papers with (True) or without (False) a code link.
+    """
+
+    categories: tuple[str, ...] = ()
+    since: date | None = None
+    until: date | None = None
+    has_code: bool | None = None
+    date_field: Literal["published", "feed"] = "published"
+
+
+@dataclass(frozen=True, slots=True)
+class LexicalHit:
+    """A search result: ``title_html`` and ``snippet_html`` are HTML-escaped text with
+    ``<mark>…</mark>`` around the matched words (nothing else is markup)."""
+
+    id: str
+    score: float
+    title_html: str
+    snippet_html: str
+
+
+def _text_analyzer() -> tantivy.TextAnalyzer:
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(MAX_WORD_BYTES))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+        .filter(tantivy.Filter.stemmer("english"))
+        .build()
+    )
+
+
+def _name_analyzer() -> tantivy.TextAnalyzer:
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(MAX_WORD_BYTES))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+        .build()
+    )
+
+
+def _schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("id", stored=True, tokenizer_name="raw")
+    builder.add_unsigned_field("key", fast=True)  # the id as a number, when it has one (_id_key)
+    builder.add_text_field("title", stored=True, tokenizer_name=TEXT_TOKENIZER)
+    builder.add_text_field("abstract", stored=True, tokenizer_name=TEXT_TOKENIZER)
+    builder.add_text_field("authors", tokenizer_name=NAME_TOKENIZER)
+    builder.add_text_field("category", tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("archive", tokenizer_name="raw", index_option="basic")
+    builder.add_integer_field("published_day", indexed=True, fast=True)
+    builder.add_integer_field("feed_day", indexed=True, fast=True)
+    builder.add_boolean_field("has_code", indexed=True, fast=True)
+    return builder.build()
+
+
+_TEXT = _text_analyzer()
+_NAMES = _name_analyzer()
+_STEMMED_STOPWORDS = frozenset(token for word in STOPWORDS for token in _TEXT.analyze(word))
+
+
+def _nfc(text: Any) -> str:
+    if not text:
+        return ""
+    text = str(text)
+    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+
+
+def _day(value: Any) -> int | None:
+    """``YYYYMMDD`` of a date, datetime (as UTC) or ISO string; None when missing or unreadable."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            try:
+                value = date.fromisoformat(value[:10])
+            except ValueError:
+                return None
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    if isinstance(value, datetime | date):
+        return value.year * 10000 + value.month * 100 + value.day
+    return None
+
+
+_NEW_STYLE_ID = re.compile(r"(\d{4})\.(\d{4,5})")
+
+
+def _id_key(paper_id: str) -> int:
+    """A new-style arXiv id as a number (``2503.11731`` -> 2_2503_11731), read back from a fast
+    field without loading the stored document; 0 for any other id."""
+    match = _NEW_STYLE_ID.fullmatch(paper_id)
+    if match is None:
+        return 0
+    return (len(match[2]) - 3) * 10**10 + int(match[1]) * 10**5 + int(match[2])
+
+
+def _key_id(key: int) -> str:
+    kind, rest = divmod(key, 10**10)
+    yymm, number = divmod(rest, 10**5)
+    return f"{yymm:04d}.{number:0{kind + 3}d}"
+
+
+def _tokens(analyzer: tantivy.TextAnalyzer, text: str) -> list[tuple[int, str]]:
+    """Terms with their positions relative to the first, as phrase queries want them."""
+    tokens = analyzer.pre_tokenize(_nfc(text)).tokens
+    if not tokens:
+        return []
+    first = tokens[0].position
+    return [(token.position - first, token.text) for token in tokens]
+
+
+def _should(queries: Sequence[Query]) -> Query | None:
+    if not queries:
+        return None
+    if len(queries) == 1:
+        return queries[0]
+    return Query.boolean_query([(Occur.Should, q) for q in queries])
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _escape(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _marked(
+    data: bytes, spans: Iterable[tuple[int, int]], start: int = 0, end: int | None = None
+) -> str:
+    """``data[start:end]`` (UTF-8) escaped, with ``<mark>`` around the byte ``spans``."""
+    end = len(data) if end is None else end
+    out: list[str] = []
+    at = start
+    for s, e in sorted(spans):
+        s, e = max(s, at), min(e, end)
+        if e <= s:
+            continue
+        out.append(_escape(data[at:s].decode("utf-8", "replace")))
+        out.append("<mark>" + _escape(data[s:e].decode("utf-8", "replace")) + "</mark>")
+        at = e
+    out.append(_escape(data[at:end].decode("utf-8", "replace")))
+    return "".join(out)
+
+
+def _has_word_bytes(data: bytes) -> bool:
+    return any(ch.isalnum() for ch in data.decode("utf-8", "replace"))
+
+
+def _snippet(data: bytes, where: Any, spans: list[tuple[int, int]]) -> str:
+    """The fragment ``where`` of ``data`` (UTF-8), marked, with "…" where text was cut off."""
+    start, end = where.start, where.end
+    if not _has_word_bytes(data[:start]):
+        start = 0
+    if not _has_word_bytes(data[end:]):
+        end = len(data)  # keep the final full stop
+    shifted = [(where.start + s, where.start + e) for s, e in spans]
+    body = _marked(data, shifted, start, end)
+    return ("… " if start > 0 else "") + body + (" …" if end < len(data) else "")
+
+
+def _lead(text: str, chars: int = SNIPPET_CHARS) -> str:
+    """The start of a text, cut at a word boundary, escaped (the snippet when no word matched)."""
+    if len(text) <= chars:
+        return _escape(text)
+    cut = text.rfind(" ", 0, chars + 1)
+    cut = cut if cut > chars // 2 else chars
+    return _escape(text[:cut].rstrip()) + " …"
+
+
+class LexicalIndex:
+    """A tantivy index of papers in one folder. Thread-safe; write with one process at a time."""
+
+    def __init__(self, path: Path, index: tantivy.Index, *, lock_timeout: float) -> None:
+        self.path = path
+        self.lock_timeout = lock_timeout
+        self._index = index
+        self._schema = index.schema
+        self._writer: tantivy.IndexWriter | None = None
+        self._write_lock = threading.RLock()
+        self._stamp = self._meta_stamp()
+
+    # -- opening ----------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path, *, rebuild: bool = False, lock_timeout: float = 10.0) -> LexicalIndex:
+        """Open the index in ``path``, creating the folder and an empty index when missing.
+
+        ``rebuild=True`` first deletes an existing index there (for ``--rebuild``, also when its
+        layout is outdated). Raises :class:`IndexVersionError` when the index on disk was built with
+        another layout, :class:`LexicalIndexError` when it cannot be opened.
+        """
+        path = Path(path)
+        if rebuild:
+            cls._remove(path)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise LexicalIndexError(
+                f"cannot create the lexical index folder {path}: {error.strerror}"
+            ) from None
+        exists = (path / "meta.json").exists()
+        if exists:
+            version = cls._read_version(path)
+            if version != SCHEMA_VERSION:
+                built = f"layout {version}" if version is not None else "an unknown layout"
+                raise IndexVersionError(
+                    f"the lexical index at {path} has {built}, this paperboard needs layout "
+                    f"{SCHEMA_VERSION}: {REBUILD_HINT}"
+                )
+        try:
+            index = tantivy.Index(_schema(), path=str(path), reuse=True)
+        except ValueError as error:
+            message = _first_line(error)
+            if "schema does not match" in message:
+                raise IndexVersionError(
+                    f"the lexical index at {path} has other fields than this paperboard's: "
+                    f"{REBUILD_HINT}"
+                ) from None
+            raise LexicalIndexError(f"cannot open the lexical index at {path}: {message}") from None
+        index.register_tokenizer(TEXT_TOKENIZER, _text_analyzer())
+        index.register_tokenizer(NAME_TOKENIZER, _name_analyzer())
+        index.config_reader(reload_policy="manual")
+        if not exists:
+            cls._write_version(path)
+        return cls(path, index, lock_timeout=lock_timeout)
+
+    @staticmethod
+    def _read_version(path: Path) -> int | None:
+        try:
+            data = json.loads((path / VERSION_FILE).read_text(encoding="utf-8"))
+            return int(data["schema_version"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    @staticmethod
+    def _write_version(path: Path) -> None:
+        temp = path / (VERSION_FILE + ".tmp")
+        temp.write_text(json.dumps({"schema_version": SCHEMA_VERSION}) + "\n", encoding="utf-8")
+        os.replace(temp, path / VERSION_FILE)
+
+    @staticmethod
+    def _remove(path: Path) -> None:
+        if not path.exists():
+            return
+        if not path.is_dir():
+            raise LexicalIndexError(f"{path} is a file, not a lexical index folder")
+        names = {p.name for p in path.iterdir()}
+        if names and not names & {"meta.json", VERSION_FILE}:
+            raise LexicalIndexError(
+                f"{path} holds files that are no lexical index: not deleting them"
+            )
+        shutil.rmtree(path)
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    def _get_writer(self) -> tantivy.IndexWriter:
+        if self._writer is not None:
+            return self._writer
+        deadline = time.monotonic() + self.lock_timeout
+        while True:
+            try:
+                self._writer = self._index.writer(heap_size=WRITER_HEAP, num_threads=WRITER_THREADS)
+                return self._writer
+            except ValueError as error:
+                if "LockBusy" not in str(error):
+                    raise LexicalIndexError(
+                        f"cannot write the lexical index at {self.path}: {_first_line(error)}"
+                    ) from None
+                if time.monotonic() >= deadline:
+                    raise LexicalIndexError(
+                        f"the lexical index at {self.path} is being written by another process "
+                        f"(waited {self.lock_timeout:g} s): try again when it has finished"
+                    ) from None
+                time.sleep(0.05)
+
+    def _document(self, paper: dict[str, Any]) -> tantivy.Document:
+        doc = tantivy.Document()
+        doc.add_text("id", paper["id"])
+        key = _id_key(paper["id"])
+        if key:
+            doc.add_unsigned("key", key)
+        doc.add_text("title", _nfc(paper.get("title")))
+        doc.add_text("abstract", _nfc(paper.get("abstract")))
+        for name in paper.get("authors") or ():
+            if name:
+                doc.add_text("authors", _nfc(name))
+        archives: dict[str, None] = {}
+        for category in paper.get("categories") or ():
+            if category:
+                category = str(category).strip().lower()
+                doc.add_text("category", category)
+                archives.setdefault(category.split(".", 1)[0])
+        for archive in archives:
+            doc.add_text("archive", archive)
+        for field, key in (("published_day", "published_at"), ("feed_day", "feed_date")):
+            day = _day(paper.get(key))
+            if day is not None:
+                doc.add_integer(field, day)
+        doc.add_boolean("has_code", bool(paper.get("code_urls")))
+        return doc
+
+    def upsert(self, papers: Iterable[dict[str, Any]]) -> int:
+        """Add papers, replacing any indexed paper with the same id; returns how many distinct ids
+        were written. Nothing is visible to searches before :meth:`commit`."""
+        ids: set[str] = set()
+        with self._write_lock:
+            writer = self._get_writer()
+            for paper in papers:
+                paper_id = paper.get("id")
+                if not paper_id or not isinstance(paper_id, str):
+                    title = str(paper.get("title"))[:60]
+                    raise LexicalIndexError(f"a paper to index has no id (title {title!r})")
+                doc = self._document(paper)
+                writer.delete_documents_by_term("id", paper_id)
+                writer.add_document(doc)
+                ids.add(paper_id)
+        return len(ids)
+
+    def delete(self, ids: Iterable[str]) -> int:
+        """Remove papers by id; returns how many of them were in the index (as last committed).
+        Visible after :meth:`commit`."""
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return 0
+        searcher = self._searcher()
+        found = 0
+        with self._write_lock:
+            writer = self._get_writer()
+            for paper_id in wanted:
+                term = Query.term_query(self._schema, "id", paper_id)
+                if searcher.search(term, 1, count=False).hits:
+                    found += 1
+                writer.delete_documents_by_term("id", paper_id)
+        return found
+
+    def commit(self) -> None:
+        """Make the writes so far visible (and durable), then let other writers in."""
+        with self._write_lock:
+            writer, self._writer = self._writer, None
+            if writer is None:
+                return
+            try:
+                writer.commit()
+                writer.wait_merging_threads()  # merges done, the lock released
+            except ValueError as error:
+                raise LexicalIndexError(
+                    f"cannot commit to the lexical index at {self.path}: {_first_line(error)}"
+                ) from None
+        self._reload()
+
+    def rollback(self) -> None:
+        """Drop the writes since the last commit."""
+        with self._write_lock:
+            writer, self._writer = self._writer, None
+            if writer is not None:
+                writer.rollback()
+                del writer
+
+    def clear(self) -> None:
+        """Delete every paper (committed at once), keeping the index and its layout."""
+        with self._write_lock:
+            writer = self._get_writer()
+            writer.delete_all_documents()
+        self.commit()
+
+    def close(self) -> None:
+        """Drop uncommitted writes and release the writer lock (searching still works)."""
+        self.rollback()
+
+    def __enter__(self) -> LexicalIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def _meta_stamp(self) -> tuple[int, int] | None:
+        try:
+            stat = (self.path / "meta.json").stat()
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
+
+    def _reload(self) -> None:
+        self._stamp = self._meta_stamp()
+        self._index.reload()
+
+    def _searcher(self) -> tantivy.Searcher:
+        if self._meta_stamp() != self._stamp:  # another process (or instance) committed
+            self._reload()
+        return self._index.searcher()
+
+    def reload(self) -> None:
+        """See the latest commit now (searches also notice new commits on their own)."""
+        self._reload()
+
+    def count(self) -> int:
+        """Papers in the index, as last committed."""
+        return self._searcher().num_docs
+
+    def __contains__(self, paper_id: object) -> bool:
+        if not isinstance(paper_id, str):
+            return False
+        term = Query.term_query(self._schema, "id", paper_id)
+        return bool(self._searcher().search(term, 1, count=False).hits)
+
+    # -- queries ----------------------------------------------------------------------------------
+
+    def _match(self, field: str, tokens: list[tuple[int, str]], slop: int = 0) -> Query:
+        if len(tokens) == 1:
+            return Query.term_query(self._schema, field, tokens[0][1])
+        return Query.phrase_query(self._schema, field, list(tokens), slop=slop)
+
+    def _in_text(self, text: str, fields: Sequence[str], title_weight: int = 1) -> list[Query]:
+        """Clauses for a word or phrase in each field. The title's clause comes ``title_weight``
+        times: scores add up, and a flat OR of plain term queries keeps tantivy's block-max WAND
+        (top-k pruning), which a boost wrapper would turn off."""
+        tokens = _tokens(_TEXT, text)
+        if not tokens:
+            return []
+        queries = []
+        for field in fields:
+            query = self._match(field, tokens)
+            queries += [query] * (title_weight if field == "title" else 1)
+        return queries
+
+    def _in_names(self, text: str) -> Query | None:
+        tokens = _tokens(_NAMES, text)
+        if len(tokens) > 1:  # initials ("G. Hinton") say little and may be spelled out in the index
+            longer = [(p, t) for p, t in tokens if len(t) > 1]
+            if longer:
+                tokens = [(p - longer[0][0], t) for p, t in longer]
+        if not tokens:
+            return None
+        if len(tokens) == 1:
+            return Query.term_query(self._schema, "authors", tokens[0][1])
+        words = [t for _, t in tokens]
+        forward = Query.phrase_query(self._schema, "authors", list(enumerate(words)), slop=2)
+        words.reverse()
+        backward = Query.phrase_query(self._schema, "authors", list(enumerate(words)), slop=2)
+        return _should([forward, backward])
+
+    def _anywhere(self, text: str) -> list[Query]:
+        """Clauses for a word or phrase in the title (weighted), the abstract or the author names;
+        a paper matches if any does, and its score is their sum."""
+        queries = self._in_text(text, ("title", "abstract"), title_weight=TITLE_WEIGHT)
+        names = self._in_names(text)
+        if names is not None:
+            queries.append(names)
+        return queries
+
+    def _clause(self, clause: FieldClause) -> Query:
+        if clause.field == "category":
+            value = clause.value.strip().lower()
+            field = "category" if "." in value else "archive"
+            return Query.term_query(self._schema, field, value)
+        if clause.field == "authors":
+            query = self._in_names(clause.value)
+        else:
+            query = _should(self._in_text(clause.value, (clause.field,)))
+        return query if query is not None else Query.empty_query()
+
+    def _filters(self, filters: Filters | None) -> list[Query]:
+        if filters is None:
+            return []
+        out: list[Query] = []
+        cats = []
+        wanted = filters.categories
+        for category in (wanted,) if isinstance(wanted, str) else wanted:
+            value = str(category).strip().lower()
+            if value:
+                field = "category" if "." in value else "archive"
+                cats.append(Query.term_query(self._schema, field, value))
+        if cats:
+            out.append(_should(cats))  # type: ignore[arg-type]
+        if filters.since is not None or filters.until is not None:
+            field = "feed_day" if filters.date_field == "feed" else "published_day"
+            out.append(
+                Query.range_query(
+                    self._schema,
+                    field,
+                    tantivy.FieldType.Integer,
+                    _day(filters.since) if filters.since is not None else 0,
+                    _day(filters.until) if filters.until is not None else 99991231,
+                )
+            )
+        if filters.has_code is not None:
+            out.append(Query.term_query(self._schema, "has_code", bool(filters.has_code)))
+        return out
+
+    def _build(
+        self, parsed: ParsedQuery, filters: Filters | None
+    ) -> tuple[Query | None, Query | None]:
+        """The search query and the query whose words get highlighted (None: nothing to find)."""
+        selects = [Query.const_score_query(q, 0.0) for q in self._filters(filters)]
+        if parsed.paper_id is not None:
+            term = Query.term_query(self._schema, "id", parsed.paper_id)
+            selects.append(Query.const_score_query(term, 1.0))
+            return Query.boolean_query([(Occur.Must, q) for q in selects]), None
+
+        should = [q for text in (*parsed.terms, *parsed.phrases) for q in self._anywhere(text)]
+        scoring: list[Query] = []
+        excluded: list[Query] = []
+        highlight: list[Query] = []
+        for text in (*parsed.terms, *parsed.phrases, *parsed.required):
+            highlight += self._in_text(text, ("title", "abstract"))
+        for text in parsed.required:
+            scoring.append(_should(self._anywhere(text)) or Query.empty_query())
+        for clause in parsed.fields:
+            query = self._clause(clause)
+            if clause.negated:
+                excluded.append(query)
+            elif clause.field in ("title", "abstract"):
+                scoring.append(query)
+                highlight.append(query)
+            else:
+                selects.append(Query.const_score_query(query, 0.0))
+        for text in parsed.excluded:
+            excluded += self._anywhere(text)
+
+        subqueries = [(Occur.Must, q) for q in (*selects, *scoring)]
+        if scoring:  # the free words only add to the score
+            subqueries += [(Occur.Should, q) for q in should]
+        elif selects and should:  # at least one free word must match
+            subqueries.append((Occur.Must, _should(should)))
+        elif should:  # a flat OR of term queries: the fast path
+            subqueries += [(Occur.Should, q) for q in should]
+        if not subqueries:
+            return None, None
+        subqueries += [(Occur.MustNot, q) for q in excluded]
+        return Query.boolean_query(subqueries), _should(highlight)
+
+    def _hits(
+        self, parsed: ParsedQuery, k: int, filters: Filters | None, offset: int
+    ) -> tuple[tantivy.Searcher, Query | None, list[tuple[float, Any]]]:
+        if k <= 0:
+            return self._searcher(), None, []
+        if isinstance(parsed, str):  # forgive a caller that did not parse
+            parsed = parse_query(parsed)
+        query, highlight = self._build(parsed, filters)
+        searcher = self._searcher()
+        if query is None:
+            return searcher, None, []
+        offset = max(0, offset)
+        try:
+            if parsed.ranked or parsed.paper_id is not None:
+                hits = searcher.search(query, k, count=False, offset=offset).hits
+            else:  # nothing to rank by: newest first
+                hits = searcher.search(
+                    query, k, count=False, offset=offset, order_by_field="published_day"
+                ).hits
+                hits = [(0.0, address) for _, address in hits]
+        except ValueError as error:  # should not happen; never let tantivy's text out
+            raise LexicalIndexError(f"the lexical search failed: {_first_line(error)}") from None
+        return searcher, highlight, hits
+
+    def search(
+        self,
+        query: ParsedQuery,
+        *,
+        k: int = 10,
+        filters: Filters | None = None,
+        highlight: bool = True,
+        offset: int = 0,
+    ) -> list[LexicalHit]:
+        """The best ``k`` papers for a query (after skipping ``offset``), with highlighted title and
+        abstract snippet. A query for a paper id returns that paper if it is indexed."""
+        searcher, marks, hits = self._hits(query, k, filters, offset)
+        title_gen = abstract_gen = None
+        if highlight and marks is not None and hits:
+            title_gen = tantivy.SnippetGenerator.create(searcher, marks, self._schema, "title")
+            title_gen.set_max_num_chars(10_000)
+            abstract_gen = tantivy.SnippetGenerator.create(
+                searcher, marks, self._schema, "abstract"
+            )
+            abstract_gen.set_max_num_chars(SNIPPET_CHARS)
+        out = []
+        for score, address in hits:
+            doc = searcher.doc(address)
+            title = doc.get_first("title") or ""
+            abstract = doc.get_first("abstract") or ""
+            title_html = _escape(title)
+            snippet_html = ""
+            if title_gen is not None and title:
+                snippet = title_gen.snippet_from_doc(doc)
+                spans = [(r.start, r.end) for r in snippet.highlighted()]
+                if spans:
+                    base = snippet.fragment_range().start
+                    title_html = _marked(title.encode(), [(base + s, base + e) for s, e in spans])
+            if abstract_gen is not None and abstract:
+                snippet = abstract_gen.snippet_from_doc(doc)
+                spans = [(r.start, r.end) for r in snippet.highlighted()]
+                if spans:
+                    snippet_html = _snippet(abstract.encode(), snippet.fragment_range(), spans)
+            if not snippet_html:
+                snippet_html = _lead(abstract)
+            out.append(LexicalHit(doc.get_first("id"), float(score), title_html, snippet_html))
+        return out
+
+    def _ids(self, searcher: tantivy.Searcher, addresses: list[Any]) -> list[str]:
+        keys = searcher.fast_field_values("key", addresses) if addresses else []
+        return [
+            _key_id(int(key)) if key else searcher.doc(address).get_first("id")
+            for key, address in zip(keys, addresses, strict=True)
+        ]
+
+    def search_ids(
+        self, query: ParsedQuery, *, k: int = 100, filters: Filters | None = None
+    ) -> list[tuple[str, float]]:
+        """``(id, score)`` of the best ``k`` papers, best first, no highlighting (for fusion)."""
+        searcher, _, hits = self._hits(query, k, filters, 0)
+        ids = self._ids(searcher, [address for _, address in hits])
+        return [(paper_id, float(score)) for paper_id, (score, _) in zip(ids, hits, strict=True)]
+
+    def more_like(
+        self, paper: dict[str, Any], *, k: int = 50, max_terms: int = 25
+    ) -> list[tuple[str, float]]:
+        """Papers that share the words of ``paper``'s title and its most distinctive abstract words
+        (by tf-idf in this index), best first; ``paper`` itself is left out."""
+        if k <= 0:
+            return []
+        searcher = self._searcher()
+        total = max(searcher.num_docs, 1)
+
+        def useful(term: str) -> bool:
+            return len(term) > 1 and not term.isdigit() and term not in _STEMMED_STOPWORDS
+
+        title_tokens = _tokens(_TEXT, paper.get("title") or "")
+        title_terms = list(dict.fromkeys(t for _, t in title_tokens if useful(t)))
+        counts = Counter(t for _, t in _tokens(_TEXT, paper.get("abstract") or "") if useful(t))
+        weighted = []
+        for term, tf in counts.items():
+            if term in title_terms:
+                continue
+            df = searcher.doc_freq("abstract", term)
+            if df == 0 or df > total * 0.2:
+                continue
+            weighted.append(((1 + math.log(tf)) * math.log(1 + total / df), term))
+        weighted.sort(reverse=True)
+        abstract_terms = [term for _, term in weighted[:max_terms]]
+
+        queries = []
+        for term in title_terms[:max_terms]:
+            queries += [Query.term_query(self._schema, "title", term)] * TITLE_WEIGHT
+            queries.append(Query.term_query(self._schema, "abstract", term))
+        for term in abstract_terms:
+            queries.append(Query.term_query(self._schema, "title", term))
+            queries.append(Query.term_query(self._schema, "abstract", term))
+        if not queries:
+            return []
+        # a flat OR (block-max WAND applies); the paper itself is dropped afterwards, which is
+        # cheaper than a must-not clause that would turn the pruning off
+        query = Query.boolean_query([(Occur.Should, q) for q in queries])
+        hits = searcher.search(query, k + 1, count=False).hits
+        ids = self._ids(searcher, [address for _, address in hits])
+        own = paper.get("id")
+        found = [(i, float(score)) for i, (score, _) in zip(ids, hits, strict=True) if i != own]
+        return found[:k]

@@ -1,0 +1,38 @@
+"""The stored map of the literature: computed from the vectors and texts of every embedded paper,
+kept as ``HOME/index/map.json`` for the web pages to draw (``rank/literature_map.py`` computes)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+
+from paperboard.core.errors import NotFoundError
+from paperboard.index.indexer import SearchIndex
+from paperboard.rank.literature_map import LiteratureMap, compute_map, from_json, to_json
+from paperboard.store.papers import PaperStore
+
+
+def build_map(
+    store: PaperStore, index: SearchIndex, *, seed: int = 0, progress: Callable[[str], None] | None = None
+) -> LiteratureMap:
+    """Compute the map of every paper that has an embedding, and store it."""
+    vectors = index.vectors
+    rows = store.get_many(vectors.ids)
+    keep = [i for i, pid in enumerate(vectors.ids) if pid in rows]  # deleted since embedding: left out
+    ids = [vectors.ids[i] for i in keep]
+    texts = [f"{rows[pid]['title'] or ''}. {rows[pid]['abstract'] or ''}" for pid in ids]
+    literature_map = compute_map(ids, vectors.matrix[keep], texts, seed=seed, progress=progress)
+    path = index.folder / "map.json"
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(to_json(literature_map), separators=(",", ":")))
+    os.replace(temporary, path)
+    return literature_map
+
+
+def load_map(index: SearchIndex) -> LiteratureMap:
+    """The stored map; NotFoundError when `paperboard map` has not been run."""
+    path = index.folder / "map.json"
+    if not path.exists():
+        raise NotFoundError("no map yet: run paperboard map")
+    return from_json(json.loads(path.read_text()))

@@ -1,0 +1,70 @@
+"""``paperboard map``: compute and store the map of the literature, or draw it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from paperboard.present.cli.common import console, err_console, open_store, print_json, settings
+
+
+def map_command(
+    svg: Annotated[
+        Path | None, typer.Option("--svg", help="Also draw the map into this SVG file.")
+    ] = None,
+    highlight: Annotated[
+        str | None, typer.Option("--highlight", help="Highlight a search's results (with --svg).")
+    ] = None,
+    day: Annotated[
+        str | None, typer.Option("--date", help="Highlight a feed day's papers, YYYY-MM-DD (with --svg).")
+    ] = None,
+    reuse: Annotated[
+        bool, typer.Option("--reuse", help="Draw the stored map instead of computing a new one.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the clusters as JSON.")] = False,
+) -> None:
+    """Compute the 2D map of the literature (embedded papers, labelled clusters) and store it.
+
+    Example: paperboard map --svg map.svg --highlight "gaussian splatting"
+    """
+    from paperboard.index.indexer import SearchIndex
+    from paperboard.index.maps import build_map, load_map
+    from paperboard.rank import periods
+    from paperboard.rank.literature_map import render_svg
+    from paperboard.rank.search import search
+
+    with open_store() as store:
+        index = SearchIndex(settings())
+        if reuse:
+            literature_map = load_map(index)
+        else:
+            literature_map = build_map(
+                store, index, progress=lambda message: err_console.print(message, markup=False)
+            )
+        marked: list[str] = []
+        if highlight:
+            marked += [hit.id for hit in search(index, store, highlight, k=200).hits]
+        if day:
+            period = periods.day(day)
+            marked += [row["id"] for row in store.list_papers(period.start, period.end)]
+    if svg is not None:
+        svg.write_text(render_svg(literature_map, highlighted=marked))
+    if as_json:
+        print_json([
+            {"id": c.id, "label": c.label, "terms": c.terms, "size": c.size, "x": c.x, "y": c.y}
+            for c in literature_map.clusters
+        ])
+        return
+    console.print(
+        f"map: {len(literature_map.points):,} papers in {len(literature_map.clusters)} regions"
+        + (f"; drawn in {svg}" if svg else ""),
+        markup=False,
+    )
+    for cluster in sorted(literature_map.clusters, key=lambda c: -c.size)[:12]:
+        console.print(f"  {cluster.size:>6,}  {cluster.label}", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("map")(map_command)

@@ -1,0 +1,68 @@
+"""Similar papers: nearest neighbours by embedding, fused with lexical evidence (a query built
+from the paper's own title and most distinctive abstract terms). The paper itself never appears;
+its other versions share its id, so they cannot either."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from paperboard.core.errors import NotFoundError
+from paperboard.index.indexer import SearchIndex
+from paperboard.rank.search import fuse
+from paperboard.store.papers import PaperStore
+
+POOL = 100
+
+
+@dataclass
+class SimilarHit:
+    id: str
+    score: float
+    similarity: float | None  # cosine of the two papers' embeddings, when both have one
+    paper: dict[str, Any]
+
+
+def paper_vector(index: SearchIndex, row: dict[str, Any]) -> np.ndarray:
+    """The stored embedding of a paper, or one computed now if it has none yet."""
+    from paperboard.index.embed import paper_text
+
+    stored = index.vectors.vector(row["id"])
+    if stored is not None:
+        return stored
+    return index.embedder.embed([paper_text(row["title"], row["abstract"])], max_length=index.max_tokens)[0]
+
+
+def similar_rankings(
+    index: SearchIndex, store: PaperStore, paper_id: str, *, k: int = POOL
+) -> dict[str, list[str]]:
+    """The dense, lexical and fused ("hybrid") rankings of papers like ``paper_id``."""
+    row = store.get(paper_id)
+    if row is None:
+        raise NotFoundError(f"no paper {paper_id} in the store")
+    dense = [pid for pid, _ in index.neighbours.search(paper_vector(index, row), k, exclude={paper_id})]
+    lexical = [pid for pid, _ in index.lexical.more_like(row, k=k) if pid != paper_id]
+    return {"dense": dense, "lexical": lexical, "hybrid": [pid for pid, _ in fuse(dense, lexical)][:k]}
+
+
+def similar(index: SearchIndex, store: PaperStore, paper_id: str, *, k: int = 10) -> list[SimilarHit]:
+    """The ``k`` papers most like ``paper_id``, best first."""
+    row = store.get(paper_id)
+    if row is None:
+        raise NotFoundError(f"no paper {paper_id} in the store")
+    vector = paper_vector(index, row)
+    dense = index.neighbours.search(vector, POOL, exclude={paper_id})
+    lexical = [pid for pid, _ in index.lexical.more_like(row, k=POOL) if pid != paper_id]
+    ranked = fuse([pid for pid, _ in dense], lexical)
+    rows = store.get_many([pid for pid, _ in ranked[: k * 2]])
+    hits: list[SimilarHit] = []
+    for pid, score in ranked:
+        if pid in rows and pid != paper_id:
+            other = index.vectors.vector(pid)
+            cosine = float(other @ vector) if other is not None else None
+            hits.append(SimilarHit(pid, score, cosine, rows[pid]))
+        if len(hits) == k:
+            break
+    return hits

@@ -1,0 +1,233 @@
+"""Search end to end: indexing from the store (incremental, resumable), hybrid/lexical/dense
+ranking, filters, id queries, bad queries, similar papers, recommendations and evaluation.
+
+Uses the real model (built once per session into a shared folder) and real databases."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from conftest import CliResult
+from paperboard.core.config import Settings
+from paperboard.index.indexer import SearchIndex, build_neighbours, sync_lexical, sync_vectors
+from paperboard.index.lexical import Filters
+from paperboard.index.query import QueryError
+from paperboard.rank.evaluate import evaluate
+from paperboard.rank.recommend import recommend
+from paperboard.rank.search import search
+from paperboard.rank.similar import similar
+from paperboard.sources.base import PaperRecord
+from paperboard.sources.normalize import prepare
+from paperboard.store.papers import PaperStore
+
+TOPICS = {
+    "spec": ("cs.CL", "Speculative decoding {n}: a draft model proposes tokens that a large language model verifies in parallel to accelerate inference"),
+    "splat": ("cs.CV", "Gaussian splatting {n}: real-time radiance field rendering of 3D scenes with anisotropic Gaussians"),
+    "crowd": ("cs.CV", "Crowd counting {n}: estimating the number of people in dense crowd images with density maps"),
+    "proteins": ("q-bio.BM", "Protein structure prediction {n}: folding amino acid sequences into 3D structures with deep networks"),
+    "speech": ("eess.AS", "Speech emotion recognition {n}: classifying emotions such as anger and joy from the human voice"),
+}
+
+
+def paper(topic: str, n: int, **fields: object) -> PaperRecord:
+    category, text = TOPICS[topic]
+    title = text.split(":")[0].format(n=n)
+    values: dict[str, object] = {
+        "title": f"{title} ({topic} study)",
+        "abstract": text.format(n=n) + f". We report experiments number {n}.",
+        "authors": [f"Author {topic.title()}", "Shared Person"],
+        "categories": [category],
+        "published_at": datetime(2025, 3, 1 + n, tzinfo=UTC),
+        "version": 1,
+    }
+    values.update(fields)
+    return prepare(PaperRecord(id=f"2503.{list(TOPICS).index(topic)}{n:04d}", source="test", **values))  # type: ignore[arg-type]
+
+
+CORPUS = [paper(topic, n) for topic in TOPICS for n in range(1, 7)]
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture
+def indexed(store: PaperStore, settings: Settings, model_cache: Path) -> tuple[PaperStore, SearchIndex]:
+    store.write(CORPUS)
+    index = SearchIndex(settings, models=model_cache)
+    sync_lexical(store, index)
+    sync_vectors(store, index)
+    build_neighbours(index)
+    return store, index
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "lexical", "dense"])
+def test_each_mode_finds_the_topic(indexed, mode: str) -> None:
+    store, index = indexed
+    result = search(index, store, "speculative decoding to accelerate LLM inference", mode=mode, k=6)
+    assert [hit.id[:6] for hit in result.hits] == ["2503.0"] * 6
+    assert "<mark>" in result.hits[0].title_html or mode == "dense"
+
+
+def test_dense_finds_meaning_without_shared_words(indexed) -> None:
+    store, index = indexed
+    hits = search(index, store, "how biomolecules adopt their shape", mode="dense", k=3).hits
+    assert all(hit.id.startswith("2503.3") for hit in hits)
+    lexical = search(index, store, "how biomolecules adopt their shape", mode="lexical", k=3).hits
+    assert not any(hit.id.startswith("2503.3") for hit in lexical)
+
+
+def test_hybrid_marks_terms_and_escapes_html(indexed) -> None:
+    store, index = indexed
+    store.write([paper("crowd", 9, title="Counting <script>alert(1)</script> crowds")])
+    sync_lexical(store, index)
+    hit = next(h for h in search(index, store, "crowd counting", k=10).hits if h.id == "2503.20009")
+    assert "&lt;script&gt;" in hit.title_html and "<script>" not in hit.title_html
+    assert "<mark>Counting</mark>" in hit.title_html
+
+
+def test_filters_apply_in_every_mode(indexed) -> None:
+    store, index = indexed
+    for mode in ("hybrid", "lexical", "dense"):
+        hits = search(index, store, "deep networks", mode=mode, k=20, filters=Filters(categories=("q-bio",))).hits
+        assert hits and all(h.paper["categories"] == ["q-bio.BM"] for h in hits)
+        recent = search(index, store, "crowd", mode=mode, k=20, filters=Filters(since=datetime(2025, 3, 5).date())).hits
+        assert recent and all(h.paper["published_at"].day >= 5 for h in recent)
+        assert search(index, store, "crowd", mode=mode, k=20, filters=Filters(has_code=True)).hits == []
+
+
+def test_field_clauses_constrain_hybrid_results(indexed) -> None:
+    store, index = indexed
+    hits = search(index, store, "cat:cs.CV rendering of scenes", k=20).hits
+    assert hits and all(h.paper["primary_category"] == "cs.CV" for h in hits)
+    assert hits[0].id.startswith("2503.1")  # splatting papers, ranked by meaning within cs.CV
+
+
+@pytest.mark.parametrize("query", ["2503.10002", "arXiv:2503.10002v1", "https://arxiv.org/pdf/2503.10002v1"])
+def test_an_id_or_url_goes_straight_to_the_paper(indexed, query: str) -> None:
+    store, index = indexed
+    result = search(index, store, query)
+    assert result.paper_id == "2503.10002" and [h.id for h in result.hits] == ["2503.10002"]
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "x" * 10_000, '"', "au:", "cat:", "!!! ???", "-only -exclusions"])
+def test_bad_queries_get_one_line(indexed, bad: str) -> None:
+    store, index = indexed
+    with pytest.raises(QueryError) as error:
+        search(index, store, bad)
+    assert "\n" not in str(error.value)
+
+
+def test_forgiven_queries_still_search(indexed) -> None:
+    store, index = indexed
+    result = search(index, store, '"gaussian splatting')  # unclosed quote
+    assert result.hits and result.notes
+
+
+def test_updates_and_deletions_reach_the_indexes(indexed) -> None:
+    store, index = indexed
+    store.write([paper("spec", 1, version=2, title="Quantum chromodynamics on a lattice", abstract="Gluons and quarks.")])
+    store.delete("2503.10003")
+    assert sync_lexical(store, index) >= (1, 1)
+    assert sync_vectors(store, index) == 1  # only the changed text is embedded again
+    build_neighbours(index)
+    assert [h.id for h in search(index, store, "quarks gluons lattice", mode="lexical").hits] == ["2503.00001"]
+    assert search(index, store, "quarks gluons lattice", mode="dense", k=1).hits[0].id == "2503.00001"
+    assert "2503.10003" not in [h.id for h in search(index, store, "gaussian splatting", k=30).hits]
+    assert index.vectors.vector("2503.10003") is None
+
+
+def test_embedding_is_incremental_and_resumable(store: PaperStore, settings: Settings, model_cache: Path, monkeypatch) -> None:
+    from paperboard.index import indexer
+
+    store.write(CORPUS)
+    index = SearchIndex(settings, models=model_cache)
+    monkeypatch.setattr(indexer, "EMBED_CHUNK", 7)
+
+    def interrupt(done: int, total: int) -> None:
+        if done >= 14:
+            raise KeyboardInterrupt  # killed after two chunks were stored
+
+    with pytest.raises(KeyboardInterrupt):
+        sync_vectors(store, index, progress=interrupt)
+    assert len(index.vector_store.known_hashes()) == 14
+    assert sync_vectors(store, index) == len(CORPUS) - 14  # nothing stored is redone
+    assert sync_vectors(store, index) == 0
+    store.write([paper("speech", 9)])
+    assert sync_vectors(store, index) == 1
+
+
+def test_similar_papers_exclude_the_paper_itself(indexed) -> None:
+    store, index = indexed
+    hits = similar(index, store, "2503.10002", k=5)
+    assert "2503.10002" not in [h.id for h in hits]
+    assert all(h.id.startswith("2503.1") for h in hits)
+    assert hits[0].similarity is not None and hits[0].similarity > 0.5
+
+
+def test_recommendations_explain_themselves(indexed) -> None:
+    store, index = indexed
+    picks = recommend(index, store, upvoted=["2503.40001", "2503.40002"], k=3)
+    assert picks and all(p.id.startswith("2503.4") for p in picks)
+    assert {p.id for p in picks}.isdisjoint({"2503.40001", "2503.40002"})
+    assert picks[0].because in {"2503.40001", "2503.40002"} and "because you upvoted" in picks[0].reason
+    cold = recommend(index, store, keywords=["protein folding"], k=3)
+    assert cold and cold[0].id.startswith("2503.3") and "keywords" in cold[0].reason
+    by_category = recommend(index, store, categories=["eess.AS"], k=2)
+    assert by_category and all(p.paper["primary_category"] == "eess.AS" for p in by_category)
+
+
+def test_cli_search_and_index(cli: Callable[..., CliResult], tmp_path: Path, monkeypatch, model_cache: Path) -> None:
+    monkeypatch.setenv("PAPERBOARD_MODELS_DIR", str(model_cache))
+    lines = [
+        json.dumps({"id": p.id, "title": p.title, "abstract": p.abstract, "categories": " ".join(p.categories or []),
+                    "authors": ", ".join(p.authors or []), "versions": [{"version": "v1", "created": "Mon, 3 Mar 2025 10:00:00 GMT"}]})
+        for p in CORPUS
+    ]
+    path = tmp_path / "corpus.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    assert "search index: 30 papers updated" in cli("ingest", "snapshot", str(path)).stdout
+    lexical = json.loads(cli("search", "crowd counting", "--mode", "lexical", "--json").stdout)
+    assert lexical["results"][0]["id"].startswith("2503.2")
+    assert cli("search", "crowd", "--mode", "dense").exit_code == 1  # nothing embedded yet
+    assert "30 embedded" in cli("index").stdout
+    assert "0 embedded" in cli("index").stdout
+    hybrid = json.loads(cli("search", "people in dense crowds", "--json", "-k", "3").stdout)
+    assert [r["id"][:6] for r in hybrid["results"]] == ["2503.2"] * 3
+    bad = cli("search", "au:")
+    assert bad.exit_code == 1 and bad.stderr.startswith("paperboard: error:") and bad.stderr.count("\n") == 1
+    similar_ids = [r["id"] for r in json.loads(cli("similar", "2503.10002", "--json", "-k", "3").stdout)]
+    assert len(similar_ids) == 3 and "2503.10002" not in similar_ids
+    assert cli("similar", "2503.99999").exit_code == 1
+
+
+def test_eval_on_a_tiny_judged_set(tmp_path: Path, settings: Settings, model_cache: Path) -> None:
+    folder = tmp_path / "judged"
+    (folder / "qrels").mkdir(parents=True)
+    docs = {p.id: p for p in CORPUS}
+    (folder / "corpus.jsonl").write_text(
+        "\n".join(json.dumps({"_id": i, "title": p.title, "text": p.abstract}) for i, p in docs.items()) + "\n"
+    )
+    queries = [
+        {"_id": "q1", "text": "speculative decoding"},
+        {"_id": "q2", "text": "counting people in crowds"},
+        {"_id": "q3", "text": "", "paper": "2503.30001"},
+    ]
+    (folder / "queries.jsonl").write_text("\n".join(json.dumps(q) for q in queries) + "\n")
+    qrels = [("q1", f"2503.0{n:04d}", 2) for n in range(1, 7)] + [("q2", f"2503.2{n:04d}", 1) for n in range(1, 7)]
+    qrels += [("q3", f"2503.3{n:04d}", 1) for n in range(2, 7)]
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t{s}\n" for q, d, s in qrels))
+    local = settings.model_copy(update={"models_dir": model_cache})
+    scores = evaluate(folder, local, modes=["lexical", "dense", "hybrid"], similar=True)
+    for mode in ("lexical", "dense", "hybrid"):
+        assert scores[mode]["ndcg@10"] > 0.95, (mode, scores[mode])
+        assert scores[mode]["recall@100"] == 1.0 and scores[mode]["mrr@10"] == 1.0
+    # q3 without --similar has no text: nothing relevant is found for it
+    plain = evaluate(folder, local, modes=["lexical"], similar=False)
+    assert plain["lexical"]["ndcg@10"] < scores["lexical"]["ndcg@10"]

@@ -1,0 +1,78 @@
+"""Embedding files on disk and nearest-neighbour search (exact and faiss IVF)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from paperboard.core.errors import PaperboardError
+from paperboard.index import vectors as vectors_module
+from paperboard.index.vectors import NearestNeighbours, VectorStore
+
+
+def unit(rows: np.ndarray) -> np.ndarray:
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_chunks_later_rows_win_and_removals_apply(tmp_path: Path) -> None:
+    store = VectorStore(tmp_path / "v", "model-a", 4)
+    first = unit(np.eye(4)[:3] + 0.01)
+    store.append(["a", "b", "c"], ["h1", "h2", "h3"], first)
+    store.append(["b"], ["h2b"], unit(np.array([[0, 0, 0, 1.0]])))
+    store.remove(["c"])
+    loaded = store.load()
+    assert loaded.ids == ["a", "b"]
+    assert loaded.hashes == {"a": "h1", "b": "h2b"}
+    assert np.allclose(loaded.vector("b"), [0, 0, 0, 1], atol=1e-3)
+    assert store.known_hashes() == {"a": "h1", "b": "h2b"}
+    compacted = store.compact()
+    assert compacted.ids == ["a", "b"]
+    assert len(list((tmp_path / "v").glob("chunk-*.json"))) == 1
+    assert store.load().ids == ["a", "b"]
+
+
+def test_a_half_written_chunk_is_ignored(tmp_path: Path) -> None:
+    store = VectorStore(tmp_path / "v", "model-a", 4)
+    store.append(["a"], ["h"], unit(np.ones((1, 4))))
+    (tmp_path / "v" / "chunk-000002.npy").write_bytes(b"partial")  # killed before its .json
+    (tmp_path / "v" / "chunk-000003.json.tmp").write_text("{")
+    assert store.load().ids == ["a"]
+
+
+def test_another_model_needs_a_rebuild(tmp_path: Path) -> None:
+    VectorStore(tmp_path / "v", "model-a", 4)
+    with pytest.raises(PaperboardError, match="--rebuild"):
+        VectorStore(tmp_path / "v", "model-b", 4)
+
+
+def test_exact_search_orders_by_cosine_and_excludes(tmp_path: Path) -> None:
+    store = VectorStore(tmp_path / "v", "m", 3)
+    store.append(["x", "y", "z"], ["1", "2", "3"], unit(np.array([[1, 0, 0], [0.9, 0.1, 0], [0, 1, 0]], dtype=float)))
+    nn = NearestNeighbours(store.load())
+    assert nn.exact
+    hits = nn.search(np.array([1, 0, 0], dtype=np.float32), 2)
+    assert [h[0] for h in hits] == ["x", "y"] and hits[0][1] == pytest.approx(1.0)
+    assert [h[0] for h in nn.search(np.array([1, 0, 0], dtype=np.float32), 2, exclude={"x"})] == ["y", "z"]
+
+
+def test_ivf_index_has_high_recall_and_is_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(vectors_module, "ANN_THRESHOLD", 1000)
+    rng = np.random.default_rng(1)
+    centers = unit(rng.normal(size=(40, 32)))
+    matrix = unit(centers[rng.integers(0, 40, 6000)] + 0.3 * rng.normal(size=(6000, 32)))
+    store = VectorStore(tmp_path / "v", "m", 32)
+    store.append([f"p{i}" for i in range(6000)], ["h"] * 6000, matrix)
+    loaded = store.load()
+    path = tmp_path / "v" / "ann.faiss"
+    nn = NearestNeighbours(loaded, path)
+    assert not nn.exact and path.exists()
+    queries = unit(matrix[rng.integers(0, 6000, 50)] + 0.2 * rng.normal(size=(50, 32)))
+    recall = []
+    for q in queries:
+        truth = {loaded.ids[i] for i in np.argsort(-(loaded.matrix @ q))[:10]}
+        found = {pid for pid, _ in nn.search(q, 10)}
+        recall.append(len(truth & found) / 10)
+    assert np.mean(recall) >= 0.9
+    stamp = path.stat().st_mtime_ns
+    NearestNeighbours(loaded, path)
+    assert path.stat().st_mtime_ns == stamp  # same vectors: the saved index is reused
