@@ -145,7 +145,7 @@ def test_clusters_are_regions_of_the_map(real_map) -> None:  # type: ignore[no-u
     points = xy(real_map)
     labels = np.array([p.cluster for p in real_map.points])
     _, nb = cKDTree(points).query(points, k=11)
-    assert (labels[nb[:, 1:]] == labels[:, None]).mean() > 0.75
+    assert (labels[nb[:, 1:]] == labels[:, None]).mean() > 0.85
     # the label sits among its cluster's papers
     for c in real_map.clusters:
         members = points[labels == c.id]
@@ -196,8 +196,8 @@ def test_papers_beyond_the_sample_are_placed_among_their_neighbours(corpus) -> N
     d_twin = np.linalg.norm(points - points[twin], axis=1)
     rng = np.random.default_rng(2)
     d_random = np.linalg.norm(points - points[rng.permutation(len(points))], axis=1).mean()
-    assert np.median(d_twin) < 0.25 * d_random, (np.median(d_twin), d_random)
-    assert d_twin.mean() < 0.45 * d_random, (d_twin.mean(), d_random)
+    assert np.median(d_twin) < 0.2 * d_random, (np.median(d_twin), d_random)
+    assert d_twin.mean() < 0.35 * d_random, (d_twin.mean(), d_random)
     assert len(m.clusters) >= 8 and all(c.size > 0 for c in m.clusters)
 
 
@@ -301,7 +301,7 @@ def test_tiny_corpora(n: int) -> None:
     rng = np.random.default_rng(n)
     topics = ["graph neural networks", "protein folding", "speech recognition"]
     vectors = rng.normal(size=(n, 384)).astype(np.float32)
-    vectors[:, :3] += 4 * np.eye(3)[np.arange(n) % 3]
+    vectors[:, :3] += 12 * np.eye(3)[np.arange(n) % 3]  # three topics
     vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
     texts = [f"Paper {i} on {topics[i % 3]} with message passing and folding" for i in range(n)]
     ids = [f"p{i}" for i in range(n)]

@@ -59,14 +59,14 @@ def test_ivf_index_has_high_recall_and_is_reused(tmp_path: Path, monkeypatch: py
     monkeypatch.setattr(vectors_module, "ANN_THRESHOLD", 1000)
     rng = np.random.default_rng(1)
     centers = unit(rng.normal(size=(40, 32)))
-    matrix = unit(centers[rng.integers(0, 40, 6000)] + 0.3 * rng.normal(size=(6000, 32)))
+    matrix = unit(centers[rng.integers(0, 40, 6000)] + 0.2 * rng.normal(size=(6000, 32)))
     store = VectorStore(tmp_path / "v", "m", 32)
     store.append([f"p{i}" for i in range(6000)], ["h"] * 6000, matrix)
     loaded = store.load()
     path = tmp_path / "v" / "ann.faiss"
     nn = NearestNeighbours(loaded, path)
     assert not nn.exact and path.exists()
-    queries = unit(matrix[rng.integers(0, 6000, 50)] + 0.2 * rng.normal(size=(50, 32)))
+    queries = unit(matrix[rng.integers(0, 6000, 50)] + 0.1 * rng.normal(size=(50, 32)))
     recall = []
     for q in queries:
         truth = {loaded.ids[i] for i in np.argsort(-(loaded.matrix @ q))[:10]}

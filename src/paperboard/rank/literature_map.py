@@ -11,7 +11,8 @@ How the map is made (every step seeded: the same input and seed give the same ma
    components (randomized SVD fitted on at most ``sample`` rows): neighbourhoods are kept, and
    every later step is cheaper.
 2. **Lay out.** A *fit set* of at most ``sample`` papers (all of them when there are fewer, a
-   seeded random sample otherwise) is laid out by t-SNE (openTSNE: FFT-accelerated gradients,
+   seeded random sample otherwise) is laid out by t-SNE (openTSNE: Barnes-Hut gradients below 8k
+   papers, FFT-accelerated above;
    PCA initialisation, perplexity 30 on a 90-nearest-neighbour graph from faiss (exact up to 20k
    papers, an inverted-file index above, which finds ~95% of the true neighbours),
    250 iterations of early exaggeration 12, then 500 at a mild exaggeration that grows with the
@@ -160,13 +161,17 @@ def compute_map(
     fit = np.sort(rng.choice(n, size=sample, replace=False)) if n > sample else np.arange(n)
     params["fitted"] = int(len(fit))
 
-    if len(fit) >= _MIN_TSNE:
+    y_fit = None
+    spread = float(x[fit].var(axis=0).sum())
+    if len(fit) >= _MIN_TSNE and spread > 1e-8:
         say(f"laying out {len(fit):,} papers (t-SNE)")
         y_fit = _tsne(x[fit], seed, threads, say)
         method = "pca50+tsne"
         params["perplexity"] = round(min(_PERPLEXITY, (len(fit) - 1) / 3), 2)
         params["exaggeration"] = round(_final_exaggeration(len(fit)), 2)
-    else:
+        if not np.isfinite(y_fit).all():  # never seen; a map of PCA beats no map
+            y_fit = None
+    if y_fit is None:
         y_fit = _pca2(x[fit])
         method = "pca2"
     y = np.empty((n, 2), dtype=np.float64)
@@ -240,7 +245,12 @@ def _place(
 
 
 def _threads() -> int:
-    return max(1, min(os.cpu_count() or 1, 8))
+    """Cores this process may run on (CPU affinity respected), at most 8."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 8))
 
 
 def _reduce(vectors: np.ndarray, rng: np.random.Generator, sample: int) -> np.ndarray:
@@ -347,13 +357,18 @@ def _tsne(x: np.ndarray, seed: int, threads: int, say: Callable[[str], None]) ->
         random_state=seed,
     )
     init = _pca2(x)
-    init = init / np.std(init[:, 0]) * 1e-4
+    scale = float(np.std(init[:, 0]))
+    if not np.isfinite(scale) or scale < 1e-12:
+        init = np.random.default_rng(seed).normal(size=(n, 2))
+        scale = float(np.std(init[:, 0]))
+    init = init / scale * 1e-4
     embedding = openTSNE.TSNEEmbedding(
         init,
         affinities,
         n_jobs=threads,
         random_state=seed,
-        negative_gradient_method="fft",
+        # Barnes-Hut below 8k points (the FFT grid costs the same at any size), FFT above
+        negative_gradient_method="bh" if n < 8000 else "fft",
     )
     say("  t-SNE: early exaggeration")
     embedding = embedding.optimize(n_iter=250, exaggeration=12, momentum=0.5)

@@ -133,8 +133,11 @@ def search(
             dense = index.vectors_rank(vector, lexical)
         else:
             candidates = index.neighbours.search(vector, max(DENSE_POOL, wanted * 3))
-            rows = store.get_many([pid for pid, _ in candidates])
-            dense = [pid for pid, _ in candidates if pid in rows and matches_filters(rows[pid], filters)]
+            if filters is None or filters == Filters():
+                dense = [pid for pid, _ in candidates]  # papers deleted since are dropped below
+            else:
+                fields = store.filter_fields([pid for pid, _ in candidates])
+                dense = [pid for pid, _ in candidates if pid in fields and matches_filters(fields[pid], filters)]
         dense = dense[: max(POOL, wanted)]
     if mode == "lexical" or not dense:
         ranked = [(pid, 1.0 / (RRF_K + r)) for r, pid in enumerate(lexical, start=1)]
