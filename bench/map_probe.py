@@ -15,6 +15,7 @@ to ``bench/out/``.
     python bench/map_probe.py                        # both cases
     python bench/map_probe.py --synthetic 200000     # a smaller synthetic corpus
     python bench/map_probe.py --skip-synthetic --vectors embeddings.npy
+    python bench/map_probe.py --skip-real            # only the synthetic corpus
 """
 
 from __future__ import annotations
@@ -144,6 +145,7 @@ def main() -> None:
     parser.add_argument("--vectors", type=Path, help="a .npy of the real papers' vectors, in file order")
     parser.add_argument("--synthetic", type=int, default=1_000_000, help="synthetic corpus size")
     parser.add_argument("--skip-synthetic", action="store_true")
+    parser.add_argument("--skip-real", action="store_true")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not REAL.exists():
@@ -154,7 +156,8 @@ def main() -> None:
     vectors = args.vectors
     if vectors is None:
         vectors = tfidf_vectors(load_real()[1])
-    run_child("real", vectors, 0)
+    if not args.skip_real:
+        run_child("real", vectors, 0)
     if not args.skip_synthetic:
         run_child("synthetic", vectors, args.synthetic)
 

@@ -373,7 +373,10 @@ def _tsne(x: np.ndarray, seed: int, threads: int, say: Callable[[str], None]) ->
     say("  t-SNE: early exaggeration")
     embedding = embedding.optimize(n_iter=250, exaggeration=12, momentum=0.5)
     say("  t-SNE: refining")
-    embedding = embedding.optimize(n_iter=500, exaggeration=_final_exaggeration(n), momentum=0.8)
+    # with exaggeration (large maps) the layout settles within ~200 iterations
+    embedding = embedding.optimize(
+        n_iter=500 if n < 8000 else 350, exaggeration=_final_exaggeration(n), momentum=0.8
+    )
     return np.asarray(embedding, dtype=np.float64)
 
 
@@ -501,12 +504,12 @@ BOILERPLATE = frozenset(
 # Words that may end a bigram though they are boilerplate alone ("diffusion models").
 HEADS = frozenset("model models network networks system systems learning data".split())
 
-_WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-# phrases do not run across punctuation: "reinforcement learning (RL)" gives no "learning rl"
-_BREAK = re.compile(r"[.,;:!?()\[\]{}\"'`/|<>=+*&%~]+|\s-+\s")
+# words (hyphenated ones whole), and runs of anything else, which break phrases:
+# "reinforcement learning (RL)" gives no "learning rl"
+_TOKEN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*|[^\sa-z0-9]+")
 _NOISE = re.compile(r"https?://\S+|www\.\S+|\$[^$]*\$|\\[a-zA-Z]+")
 _TEXTS_PER_CLUSTER = 3000
-_TEXTS_IN_ALL = 24_000
+_TEXTS_IN_ALL = 16_000
 _TERMS = 8
 
 
@@ -517,24 +520,40 @@ def _stop_words() -> frozenset[str]:
 
 
 def _analyzer() -> Callable[[str], list[str]]:
-    """Text to its distinct terms: content words, and bigrams of adjacent content words."""
+    """Text to its distinct terms: content words, and bigrams of adjacent content words (a stop
+    word, punctuation or any other character between two words breaks the pair)."""
     stop = _stop_words()
+    kinds: dict[str, int] = {}  # 0 not a word, 1 stop word, 2 stop word that may end a bigram, 3 content
 
-    def content(word: str) -> bool:
-        return len(word) > 1 and not word.isdigit() and any(ch.isalpha() for ch in word)
+    def kind(token: str) -> int:
+        first = token[0]
+        if not ("a" <= first <= "z" or "0" <= first <= "9"):
+            found = 0
+        elif len(token) < 2 or not any("a" <= ch <= "z" for ch in token):
+            found = 1
+        elif token in stop:
+            found = 2 if token in HEADS else 1
+        else:
+            found = 3
+        kinds[token] = found
+        return found
 
     def analyze(text: str) -> list[str]:
         terms: set[str] = set()
-        for segment in _BREAK.split(_NOISE.sub(" ", text or "").lower()):
-            prev = None
-            for word in _WORD.findall(segment):
-                word = word.strip("-")
-                usable = content(word) and word not in stop
-                if usable:
-                    terms.add(word)
-                if prev is not None and (usable or (word in HEADS)):
-                    terms.add(f"{prev} {word}")
-                prev = word if usable else None
+        prev = None
+        for token in _TOKEN.findall(_NOISE.sub(" ", text or "").lower()):
+            found = kinds.get(token)
+            if found is None:
+                found = kind(token)
+            if found == 3:
+                terms.add(token)
+                if prev is not None:
+                    terms.add(f"{prev} {token}")
+                prev = token
+            else:
+                if found == 2 and prev is not None:
+                    terms.add(f"{prev} {token}")
+                prev = None
         return list(terms)
 
     return analyze
@@ -598,7 +617,7 @@ def _cluster_terms(
         if not picked:
             result[c] = fallback[c]
             continue
-        picked = [_display_form(t, cluster_docs) for t in picked]
+        picked = _display_forms(picked, cluster_docs)
         label = _distinct_label(picked, taken, used)
         taken.add(", ".join(label).lower())
         used.update(t.lower() for t in label[1:])
@@ -677,16 +696,27 @@ def _root(word: str) -> str:
     return word
 
 
-def _display_form(term: str, docs: list[str]) -> str:
-    """The term as the papers usually write it when that has capitals ("LLMs", "3D", "NeRF",
-    "Gaussian splatting"), else lower case."""
+def _display_forms(terms: list[str], docs: list[str]) -> list[str]:
+    """Each term as the papers usually write it when that has capitals ("LLMs", "3D", "NeRF",
+    "Gaussian splatting"), else in lower case."""
+    if not terms:
+        return []
+    alternatives = sorted(terms, key=len, reverse=True)
     pattern = re.compile(
-        r"(?<![\w-])" + re.escape(term).replace(r"\ ", r"\s+") + r"(?![\w-])", re.IGNORECASE
+        r"(?<![\w-])(?:"
+        + "|".join(re.escape(t).replace(r"\ ", r"\s+") for t in alternatives)
+        + r")(?![\w-])",
+        re.IGNORECASE,
     )
-    forms: Counter[str] = Counter()
-    for doc in docs[:400]:
-        for found in pattern.findall(doc):
-            forms[" ".join(found.split())] += 1
+    forms: dict[str, Counter[str]] = {t: Counter() for t in terms}
+    for found in pattern.findall("\n".join(docs[:400])):
+        form = " ".join(found.split())
+        if form.lower() in forms:
+            forms[form.lower()][form] += 1
+    return [_display_form(t, forms[t]) for t in terms]
+
+
+def _display_form(term: str, forms: Counter[str]) -> str:
     if not forms:
         return term
     total = sum(forms.values())
