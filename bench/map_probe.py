@@ -91,8 +91,10 @@ def child(case: str, vectors_path: Path, count: int) -> None:
         ids = [f"syn:{i:07d}" for i in range(count)]
         texts = [texts[i] for i in source]
         cats = [cats[i] for i in source]
-    print(f"{case}: {len(ids):,} papers, vectors {vectors.shape[0]:,} x {vectors.shape[1]} "
-          f"{vectors.dtype} ({vectors.nbytes / 2**20:,.0f} MiB)")
+    print(
+        f"{case}: {len(ids):,} papers, vectors {vectors.shape[0]:,} x {vectors.shape[1]} "
+        f"{vectors.dtype} ({vectors.nbytes / 2**20:,.0f} MiB)"
+    )
     marks: list[tuple[float, str]] = []
     started = time.perf_counter()
 
@@ -110,11 +112,14 @@ def child(case: str, vectors_path: Path, count: int) -> None:
 
     points = np.array([(p.x, p.y) for p in m.points])
     labels = np.array(cats)
-    check = np.random.default_rng(0).choice(len(points), size=min(50_000, len(points)), replace=False)
+    check = np.random.default_rng(0).choice(
+        len(points), size=min(50_000, len(points)), replace=False
+    )
     _, nb = cKDTree(points).query(points[check], k=11)
     agree = float((labels[nb[:, 1:]] == labels[check, None]).mean())
     shares = np.unique(labels, return_counts=True)[1] / len(labels)
-    print(f"  map neighbours sharing the primary category: {agree:.3f} (chance {float((shares**2).sum()):.3f})")
+    chance = float((shares**2).sum())
+    print(f"  map neighbours sharing the primary category: {agree:.3f} (chance {chance:.3f})")
     for c in m.clusters[:12]:
         print(f"    {c.size:>7,}  {c.label}")
     OUT.mkdir(exist_ok=True)
@@ -123,8 +128,11 @@ def child(case: str, vectors_path: Path, count: int) -> None:
     (OUT / f"map-{case}.json").write_text(stored)
     svg = render_svg(m)
     (OUT / f"map-{case}.svg").write_text(svg)
-    print(f"  to_json + render_svg: {time.perf_counter() - started:.1f}s; JSON {len(stored) / 2**20:.1f} MiB, "
-          f"SVG {len(svg) / 2**20:.1f} MiB -> bench/out/map-{case}.json, .svg")
+    print(
+        f"  to_json + render_svg: {time.perf_counter() - started:.1f}s; "
+        f"JSON {len(stored) / 2**20:.1f} MiB, SVG {len(svg) / 2**20:.1f} MiB "
+        f"-> bench/out/map-{case}.json, .svg"
+    )
 
 
 def run_child(case: str, vectors_path: Path, count: int) -> None:
@@ -137,12 +145,15 @@ def run_child(case: str, vectors_path: Path, count: int) -> None:
     peak = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024
     if done.returncode != 0:
         raise SystemExit(f"{case} failed (status {done.returncode})")
-    print(f"  child process: {seconds:.1f}s in all (with loading the data), peak RSS {peak:,.0f} MiB\n")
+    print(f"  child process: {seconds:.1f}s in all (with loading the data), ", end="")
+    print(f"peak RSS {peak:,.0f} MiB\n")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--vectors", type=Path, help="a .npy of the real papers' vectors, in file order")
+    parser.add_argument(
+        "--vectors", type=Path, help="a .npy of the real papers' vectors, in file order"
+    )
     parser.add_argument("--synthetic", type=int, default=1_000_000, help="synthetic corpus size")
     parser.add_argument("--skip-synthetic", action="store_true")
     parser.add_argument("--skip-real", action="store_true")

@@ -148,7 +148,6 @@ def test_clusters_are_regions_of_the_map(real_map) -> None:  # type: ignore[no-u
     assert (labels[nb[:, 1:]] == labels[:, None]).mean() > 0.85
     # the label sits among its cluster's papers
     for c in real_map.clusters:
-        members = points[labels == c.id]
         nearest = np.linalg.norm(points - [c.x, c.y], axis=1).argsort()[:20]
         assert (labels[nearest] == c.id).mean() >= 0.5, c.label
 
@@ -263,7 +262,9 @@ def test_svg_draws_every_point_and_every_label(real_map) -> None:  # type: ignor
 @needs_shared_data
 def test_svg_caps_points_and_draws_highlights_on_top(real_map, corpus) -> None:  # type: ignore[no-untyped-def]
     ids = corpus[0]
-    svg = render_svg(real_map, highlighted=[ids[1], ids[2], "unknown"], max_points=500, width=600, height=400)
+    svg = render_svg(
+        real_map, highlighted=[ids[1], ids[2], "unknown"], max_points=500, width=600, height=400
+    )
     assert len(circles(svg, "points")) == 500
     marked = circles(svg, "highlighted")
     assert len(marked) == 2
@@ -279,7 +280,7 @@ def test_svg_escapes_labels() -> None:
     m = LiteratureMap(
         points=[MapPoint("a", 0.1, 0.2, 0), MapPoint("b&<c>", 0.9, 0.8, 1)],
         clusters=[
-            MapCluster(0, "x<y & z>w, \"quoted\"", ["x<y & z>w", '"quoted"'], 1, 0.1, 0.2),
+            MapCluster(0, 'x<y & z>w, "quoted"', ["x<y & z>w", '"quoted"'], 1, 0.1, 0.2),
             MapCluster(1, "plain, words", ["plain", "words"], 1, 0.9, 0.8),
         ],
         method="test",
@@ -332,7 +333,9 @@ def test_empty_texts_and_identical_vectors() -> None:
     ("ids", "shape", "texts"),
     [(["a", "b"], (3, 8), ["x", "y"]), (["a", "b"], (2, 8), ["x"]), (["a"], (8,), ["x"])],
 )
-def test_mismatched_lengths_are_refused(ids: list[str], shape: tuple[int, ...], texts: list[str]) -> None:
+def test_mismatched_lengths_are_refused(
+    ids: list[str], shape: tuple[int, ...], texts: list[str]
+) -> None:
     with pytest.raises(ValueError) as raised:
         compute_map(ids, np.zeros(shape, dtype=np.float32), texts)
     assert "\n" not in str(raised.value)
@@ -344,6 +347,8 @@ def test_duplicate_ids_are_refused() -> None:
 
 
 def test_replace_keeps_a_map_usable() -> None:
-    m = LiteratureMap([MapPoint("a", 0.5, 0.5, 0)], [MapCluster(0, "t, u", ["t", "u"], 1, 0.5, 0.5)], "x", {})
+    m = LiteratureMap(
+        [MapPoint("a", 0.5, 0.5, 0)], [MapCluster(0, "t, u", ["t", "u"], 1, 0.5, 0.5)], "x", {}
+    )
     moved = replace(m, points=[MapPoint("b", 0.2, 0.2, 0)])
     assert [p.id for p in highlight(moved, ["a", "b"])] == ["b"]

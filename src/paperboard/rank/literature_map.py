@@ -5,42 +5,50 @@
 ship it to a browser; ``highlight`` finds the points of a search's results or of a day's papers;
 ``render_svg`` draws a static picture of it. Pure library: no database, no files.
 
-How the map is made (every step seeded: the same input and seed give the same map):
+How the map is made (every step seeded or deterministic: same input and seed, same map):
 
 1. **Reduce.** Rows are renormalized, centred and projected on their first 50 principal
-   components (randomized SVD fitted on at most ``sample`` rows): neighbourhoods are kept, and
-   every later step is cheaper.
+   components (randomized SVD fitted on at most ``sample`` rows, then applied in chunks): the
+   neighbourhoods are kept and every later step is cheaper.
 2. **Lay out.** A *fit set* of at most ``sample`` papers (all of them when there are fewer, a
-   seeded random sample otherwise) is laid out by t-SNE (openTSNE: Barnes-Hut gradients below 8k
-   papers, FFT-accelerated above;
-   PCA initialisation, perplexity 30 on a 90-nearest-neighbour graph from faiss (exact up to 20k
-   papers, an inverted-file index above, which finds ~95% of the true neighbours),
-   250 iterations of early exaggeration 12, then 500 at a mild exaggeration that grows with the
-   corpus, 1 at 1k papers to 3 from 100k, so clusters stay compact and separated and the
-   global arrangement readable). Below 40 papers the layout is the first two principal
-   components.
-3. **Place the rest** (only when there are more papers than ``sample``): each remaining paper goes
-   to the mean of the positions of its 10 most similar fitted papers (faiss IVF search, cosine),
-   weighted by a softmax of the similarities (temperature 0.03), so the nearest dominate and the
-   others smooth. Linear in the corpus, and the fitted map is not disturbed.
-4. **Normalize.** The map is rotated so its long axis is horizontal, and scaled into [0, 1]^2
-   keeping the aspect ratio (the long axis spans 0 to 1; the rare far outlier, beyond the
-   0.05%/99.95% quantiles, is clamped to the edge).
-5. **Cluster.** KMeans (faiss, seeded) on the map positions of the fit set, every paper then in
-   the cluster of its nearest centre: clusters are contiguous regions of the map and, as t-SNE
-   keeps neighbours together, coherent in meaning (in our measurements as coherent as KMeans on
-   the embeddings themselves). ``n_clusters`` defaults to about sqrt(n)/2, between 8 and 60.
-6. **Label.** Class-based TF-IDF over unigrams and bigrams of title + abstract (bigrams do not
-   cross punctuation; at most 24,000 texts in all, evenly drawn from the clusters), English stop
-   words and arXiv boilerplate removed (boilerplate may still end a bigram: "diffusion models"),
-   scored on document frequency against both the average and the upper quartile of the other
-   clusters, so terms common to a family of clusters name none of them. Near-duplicates (plurals,
-   a phrase's words, acronyms of a picked phrase) are skipped, chained bigrams become a trigram
-   when the texts use it ("3D Gaussian Splatting"), and a term is written as the papers usually
-   write it ("LLMs"). The label is the 2 best terms (3 when short), kept distinct across clusters.
+   seeded random sample otherwise) is laid out by t-SNE with openTSNE: perplexity 30 on the
+   90-nearest-neighbour graph (cosine, faiss: exact up to 20k papers, an IVF index above, which
+   finds ~95% of the true neighbours), PCA initialisation, 250 iterations of early exaggeration
+   12, then 350-500 iterations at a mild exaggeration that grows with the corpus (1 at 1k papers,
+   2 at 10k, 3 from 100k) so that large maps show compact, separated topics and a readable global
+   arrangement instead of one even disc. Gradients by Barnes-Hut below 8k papers, by FFT
+   interpolation above. Below 40 papers (or for identical vectors) the layout is the first two
+   principal components.
+3. **Place the rest** (only when there are more papers than ``sample``): each other paper goes to
+   the mean of the positions of its 10 most similar fitted papers (faiss IVF search over the fit
+   set), weighted by a softmax of the cosine similarities (temperature 0.03), so the nearest
+   dominate and the others smooth. Linear in the corpus (about 25 s per million papers on two
+   cores), and the fitted layout is not disturbed.
+4. **Normalize.** The map is rotated so its long axis is horizontal and scaled into [0, 1]^2 with
+   its aspect ratio kept: x spans 0 to 1, y is centred (rare far outliers, beyond the 0.05% and
+   99.95% quantiles, are clamped to the edge).
+5. **Cluster.** Ward's agglomerative clustering of the fit set's map positions over their
+   10-nearest-neighbour graph; every other paper joins the cluster of its nearest fitted paper
+   on the map. Clusters are contiguous regions that follow the gaps between the map's islands,
+   and, as t-SNE keeps neighbours together, coherent in meaning (measured on 12k real embeddings:
+   69% of a paper's 10 nearest neighbours *in the embedding space* share its cluster, against 63%
+   for KMeans on the embeddings themselves). ``n_clusters`` defaults to about sqrt(n)/2 between
+   8 and 60 (fewer for a few dozen papers). Clusters are numbered by decreasing size.
+6. **Label.** Class-based TF-IDF over the unigrams and bigrams of title + abstract (at most
+   16,000 texts in all, drawn evenly from the clusters): English stop words and arXiv boilerplate
+   are removed (``BOILERPLATE``; "models", "networks", "systems", "learning", "data" may still end
+   a bigram: "diffusion models"), bigrams never span punctuation or a removed word, and a term
+   scores by the share of the cluster's papers using it against both the mean share in the other
+   clusters and the upper quartile of all clusters' shares, so a term common to a whole family of
+   clusters ("language models") names none of them. Near-duplicates are skipped (plurals, words
+   of a picked phrase, an acronym of a picked phrase: "LLMs" after "large language models"), two
+   chained bigrams become the trigram when the texts use it ("3D Gaussian Splatting"), and terms
+   are written as the papers write them ("LLMs", "3D", "Whisper"). The label is the 2 best terms
+   (3 when short); no two labels are the same, a term leads at most two labels and otherwise
+   appears in one only.
 
-Cost on two cores: about a minute for 40k papers; for a million, the fit on 60k dominates and the
-placement adds about a minute (see ``bench/map_probe.py``).
+Cost on two cores: under a minute for the 40k papers of ``../shared/data``; for a million papers
+about two minutes and 2.7 GB at peak (1.5 GB of which is the input); see ``bench/map_probe.py``.
 """
 
 from __future__ import annotations
@@ -227,9 +235,7 @@ def _default_clusters(n: int) -> int:
     return int(min(60, max(min(8, round(math.sqrt(n / 2))), round(math.sqrt(n) / 2))))
 
 
-def _place(
-    base: np.ndarray, base_y: np.ndarray, queries: np.ndarray, threads: int
-) -> np.ndarray:
+def _place(base: np.ndarray, base_y: np.ndarray, queries: np.ndarray, threads: int) -> np.ndarray:
     """Map positions for papers outside the fit set: the mean of the positions of their
     ``_PLACE_K`` most similar fitted papers, with softmax weights on similarity, so the nearest
     dominate and the others smooth the position."""
@@ -291,9 +297,9 @@ def _search(
     queries = np.ascontiguousarray(_unit(queries))
     k = min(k, len(base))
     if approximate and len(base) >= 20_000:
-        # inverted lists: about 4 sqrt(n) of them, 16 probed; ~95% of the true neighbours,
+        # inverted lists: about 4 sqrt(n) of them, 16 probed: ~95% of the true neighbours,
         # 3-4x faster than the exact search at 40k (and far more at 1M queries)
-        nlist = int(min(4096, max(64, math.sqrt(len(base)) * 4)))
+        nlist = int(min(4096, math.sqrt(len(base)) * 4, len(base) // 39))  # 39: faiss's minimum
         quantizer = faiss.IndexFlatIP(base.shape[1])
         index = faiss.IndexIVFFlat(quantizer, base.shape[1], nlist, faiss.METRIC_INNER_PRODUCT)
         index.cp.seed = 1234
@@ -523,7 +529,9 @@ def _analyzer() -> Callable[[str], list[str]]:
     """Text to its distinct terms: content words, and bigrams of adjacent content words (a stop
     word, punctuation or any other character between two words breaks the pair)."""
     stop = _stop_words()
-    kinds: dict[str, int] = {}  # 0 not a word, 1 stop word, 2 stop word that may end a bigram, 3 content
+    kinds: dict[
+        str, int
+    ] = {}  # 0 not a word, 1 stop word, 2 stop word that may end a bigram, 3 content
 
     def kind(token: str) -> int:
         first = token[0]
@@ -854,7 +862,6 @@ def render_svg(
     width, height = max(int(width), 100), max(int(height), 100)
     n = len(m.points)
     marked = highlight(m, highlighted)
-    marked_ids = {p.id for p in marked}
     if n > max_points:
         keep = np.sort(np.random.default_rng(0).choice(n, size=max(max_points, 0), replace=False))
         drawn = [m.points[i] for i in keep]
@@ -879,7 +886,7 @@ def render_svg(
 
     colours = _cluster_colours(m, drawn)
     # points cover about a sixth of the canvas together, whatever their number
-    radius = float(np.clip(math.sqrt(width * height / 6 / math.pi / max(len(drawn), 1)), 0.8, 4.0))
+    radius = float(np.clip(math.sqrt(width * height / 6 / math.pi / max(len(drawn), 1)), 0.8, 3.5))
     opacity = 0.3 if marked else 0.8
 
     out: list[str] = []
@@ -905,7 +912,7 @@ def render_svg(
         add("</g>")
     add("</g>")
     if marked:
-        big = max(radius * 2.2, 3.5)
+        big = float(np.clip(radius * 2.2, 3.5, 6.5))
         add(f'<g class="highlighted" stroke="{_INK}" stroke-width="1.2">')
         for p in marked:
             add(
@@ -1040,11 +1047,14 @@ def _labels_svg(
     return "".join(parts)
 
 
+# where to try a label, in label widths and heights from its place: nearest first
 _NUDGES = [(0.0, 0.0)] + [
     (dx * r, dy * r)
-    for r in (0.6, 1.1, 1.6)
-    for dx, dy in ((0, -1), (0, 1), (-0.5, 0), (0.5, 0), (-0.5, -1), (0.5, 1), (0.5, -1), (-0.5, 1))
-]
+    for r in (0.55, 1.0, 1.5, 2.1)
+    for dx, dy in (
+        (0, -1), (0, 1), (-0.6, 0), (0.6, 0), (-0.5, -1), (0.5, 1), (0.5, -1), (-0.5, 1),
+    )
+]  # fmt: skip
 
 
 def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
