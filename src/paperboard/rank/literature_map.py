@@ -47,8 +47,9 @@ How the map is made (every step seeded or deterministic: same input and seed, sa
    (3 when short); no two labels are the same, a term leads at most two labels and otherwise
    appears in one only.
 
-Cost on two cores: under a minute for the 40k papers of ``../shared/data``; for a million papers
-about two minutes and 2.7 GB at peak (1.5 GB of which is the input); see ``bench/map_probe.py``.
+Cost on two cores (``bench/map_probe.py``): about 30 s and 0.7 GB for the 40,717 papers of
+``../shared/data``; about 60 s and 2.6 GB at peak for a million (1.5 GB of it the input vectors).
+The result is deterministic for a given input, seed and number of cores.
 """
 
 from __future__ import annotations
@@ -920,7 +921,8 @@ def render_svg(
                 f'fill="{colours.get(p.cluster, "#888888")}"><title>{_esc(p.id)}</title></circle>'
             )
         add("</g>")
-    add(_labels_svg(m, colours, sx, sy, width, height))
+    # labels on top, a little transparent when highlights may lie beneath them
+    add(_labels_svg(m, colours, sx, sy, width, height, opacity=0.82 if marked else 1.0))
     caption = f"{n:,} papers \u00b7 {len(m.clusters)} topics"
     if marked:
         caption += f" \u00b7 {len(marked):,} highlighted"
@@ -998,6 +1000,7 @@ def _labels_svg(
     sy: Callable[[float], float],
     width: int,
     height: int,
+    opacity: float = 1.0,
 ) -> str:
     """The cluster labels, biggest clusters first, each nudged off the labels already placed."""
     if not m.clusters:
@@ -1008,7 +1011,7 @@ def _labels_svg(
     parts = [
         f'<g class="labels" font-family="{_esc(_FONT)}" font-weight="600" text-anchor="middle" '
         f'stroke="{_BACKGROUND}" stroke-width="3.2" stroke-linejoin="round" '
-        f'paint-order="stroke">'
+        f'paint-order="stroke" opacity="{opacity:g}">'
     ]
     for c in sorted(m.clusters, key=lambda c: (-c.size, c.id)):
         lines = _label_lines(c.label)

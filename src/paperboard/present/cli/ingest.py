@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +9,7 @@ import typer
 
 from paperboard.core.errors import InvalidIdError
 from paperboard.core.ids import parse_arxiv_id
-from paperboard.present.cli.common import err_console, import_and_report, open_store, settings
+from paperboard.present.cli.common import err_console, import_and_report, open_store, parse_day, settings
 from paperboard.sources.http import PoliteClient
 
 app = typer.Typer(
@@ -23,14 +22,6 @@ DryRun = Annotated[
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no summary on success.")]
 
-
-def _day(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"expected YYYY-MM-DD, got {value!r}", param_hint=option) from None
 
 
 @app.command("snapshot")
@@ -82,7 +73,7 @@ def arxiv(
         except InvalidIdError as error:
             raise typer.BadParameter(str(error), param_hint="--id") from None
         canonical = [p.id + (f"v{p.version}" if p.version else "") for p in parsed]
-    start, end = _day(date_from, "--from"), _day(date_to, "--to")
+    start, end = parse_day(date_from, "--from"), parse_day(date_to, "--to")
     if start and end and start > end:
         raise typer.BadParameter("--from is after --to", param_hint="--from")
     config = settings()
@@ -122,7 +113,7 @@ def oai(
     """
     from paperboard.sources.oai import OaiSource, harvest_key
 
-    start, until = _day(date_from, "--from"), _day(date_until, "--until")
+    start, until = parse_day(date_from, "--from"), parse_day(date_until, "--until")
     if start and until and start > until:
         raise typer.BadParameter("--from is after --until", param_hint="--from")
     config = settings()
@@ -167,7 +158,7 @@ def hf(
     if path is not None:
         import_and_report(HfDailySource.from_file(path), dry_run=dry_run, quiet=quiet)
         return
-    when = _day(day, "--date")
+    when = parse_day(day, "--date")
     assert when is not None
     config = settings()
     with PoliteClient.for_url(config, config.hf_api_url, min_interval=0.0) as client:

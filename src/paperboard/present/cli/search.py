@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
-from datetime import date
 from html import unescape
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from paperboard.core.errors import InvalidIdError, NotFoundError
 from paperboard.core.ids import canonical_id
-from paperboard.present.cli.common import console, err_console, open_store, print_json, settings
+from paperboard.present.cli.common import console, err_console, open_store, parse_day, print_json, settings
 from paperboard.present.serialize import paper_dict
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
@@ -32,14 +31,6 @@ def _index() -> Any:
     with open_store() as store:
         yield store, SearchIndex(settings())
 
-
-def _day(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"expected YYYY-MM-DD, got {value!r}", param_hint=option) from None
 
 
 def _terminal(html_text: str) -> str:
@@ -117,8 +108,8 @@ def search_command(
 
     filters = Filters(
         categories=tuple(category or ()),
-        since=_day(since, "--since"),
-        until=_day(until, "--until"),
+        since=parse_day(since, "--since"),
+        until=parse_day(until, "--until"),
         has_code=True if has_code else None,
     )
     with _index() as (store, search_index):
