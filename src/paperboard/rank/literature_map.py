@@ -363,6 +363,9 @@ def _tsne(x: np.ndarray, seed: int, threads: int, say: Callable[[str], None]) ->
         n_jobs=threads,
         random_state=seed,
     )
+    # a small map's iterations are too short to share between threads: one is faster (much
+    # faster when the cores are busy with other work)
+    threads = 1 if n < 2500 else threads
     init = _pca2(x)
     scale = float(np.std(init[:, 0]))
     if not np.isfinite(scale) or scale < 1e-12:
