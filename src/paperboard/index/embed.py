@@ -7,10 +7,11 @@ mean pooling over the tokens, normalization. The weights and tokenizer come from
 cached in the folder given to ``Embedder.load``.
 
 On CPU every text runs as its own sequence (no padding), one worker thread per core with
-single-threaded kernels: measured on 2 cores, that is 1.6x the throughput of padded batches with
-two intra-op threads, and it makes a text's vector independent of the texts embedded with it (the
-int8 model quantizes each call's activations with one range, so batch neighbours would otherwise
-shift it). On CUDA texts run in padded batches of ``batch_size``, sorted by length.
+single-threaded kernels: measured on 2 cores, that is 1.5 to 2 times the throughput of padded
+batches with two intra-op threads (``bench/embed.py``), and it makes a text's vector independent
+of the texts embedded with it (the int8 model quantizes each call's activations with one range,
+so batch neighbours would otherwise shift it). On CUDA texts run in padded batches of
+``batch_size``, sorted by length.
 
 An empty or blank text is embedded like sentence-transformers does: as ``[CLS] [SEP]``, which gives
 a valid unit vector (not zeros); callers that want to skip such papers must do so themselves.
