@@ -7,7 +7,7 @@ the layout arXiv documents (``tests/fixtures/arxiv/`` and the builders below).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any

@@ -11,7 +11,7 @@ import numpy as np
 
 from paperboard.core.errors import NotFoundError
 from paperboard.index.indexer import SearchIndex
-from paperboard.rank.search import fuse
+from paperboard.rank.search import RRF_K, fuse
 from paperboard.store.papers import PaperStore
 
 POOL = 100
@@ -48,21 +48,20 @@ def similar_rankings(
 
 
 def similar(index: SearchIndex, store: PaperStore, paper_id: str, *, k: int = 10) -> list[SimilarHit]:
-    """The ``k`` papers most like ``paper_id``, best first."""
+    """The ``k`` papers most like ``paper_id``, best first (the fused ranking of
+    :func:`similar_rankings`), each with its embedding cosine to the paper."""
+    ranked = similar_rankings(index, store, paper_id)["hybrid"]
     row = store.get(paper_id)
-    if row is None:
-        raise NotFoundError(f"no paper {paper_id} in the store")
+    assert row is not None  # similar_rankings raised otherwise
     vector = paper_vector(index, row)
-    dense = index.neighbours.search(vector, POOL, exclude={paper_id})
-    lexical = [pid for pid, _ in index.lexical.more_like(row, k=POOL) if pid != paper_id]
-    ranked = fuse([pid for pid, _ in dense], lexical)
-    rows = store.get_many([pid for pid, _ in ranked[: k * 2]])
+    rows = store.get_many(ranked[: k * 2])
+    scores = {pid: 1.0 / (RRF_K + rank) for rank, pid in enumerate(ranked, start=1)}
     hits: list[SimilarHit] = []
-    for pid, score in ranked:
-        if pid in rows and pid != paper_id:
+    for pid in ranked:
+        if pid in rows:
             other = index.vectors.vector(pid)
             cosine = float(other @ vector) if other is not None else None
-            hits.append(SimilarHit(pid, score, cosine, rows[pid]))
+            hits.append(SimilarHit(pid, scores[pid], cosine, rows[pid]))
         if len(hits) == k:
             break
     return hits
