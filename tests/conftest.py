@@ -287,3 +287,141 @@ def fake_server() -> Iterator[FakeServer]:
     server = FakeServer()
     yield server
     server.close()
+
+
+# -- the site, served over loopback ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder for the built embedding model, shared by every test of the session."""
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def demo_indexes(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Path:
+    """Search indexes (lexical, vectors, map) of the demo papers, built once and copied per test."""
+    from paperboard.index.indexer import SearchIndex, build_neighbours, sync_lexical, sync_vectors
+    from paperboard.index.maps import build_map
+    from paperboard.sources.demo import DemoSource
+    from paperboard.sources.importer import run_import
+
+    home = tmp_path_factory.mktemp("demo-home")
+    settings = load_settings(home=home, database_url=f"sqlite:///{home / 'demo.db'}", models_dir=model_cache)
+    store = PaperStore.open(settings)
+    run_import(store, DemoSource(), processes=1)
+    index = SearchIndex(settings)
+    sync_lexical(store, index)
+    sync_vectors(store, index)
+    build_neighbours(index)
+    build_map(store, index)
+    index.lexical.close()
+    store.close()
+    return home / "index"
+
+
+@dataclass
+class Site:
+    """A running paperboard: its URL, settings and in-process services (for arranging data)."""
+
+    url: str
+    settings: Settings
+    app: Any
+
+    @property
+    def services(self) -> Any:
+        return self.app.state.services
+
+    def client(self, **options: Any) -> Any:
+        import httpx
+
+        return httpx.Client(base_url=self.url, timeout=30, **options)
+
+
+def start_site(settings: Settings) -> tuple[Any, Any, threading.Thread]:
+    import uvicorn
+
+    from paperboard.present.web.app import create_app
+
+    app = create_app(settings)
+    port = int(settings.base_url.rsplit(":", 1)[1])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test site did not start")
+        time.sleep(0.02)
+    return app, server, thread
+
+
+@pytest.fixture
+def site(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, model_cache: Path, demo_indexes: Path) -> Iterator[Site]:
+    """The site on the test's database with the demo papers and their indexes, served by uvicorn
+    on a free loopback port. Page caching is off so that each request sees the latest data."""
+    from paperboard.index.indexer import SearchIndex, sync_lexical
+    from paperboard.sources.demo import DemoSource
+    from paperboard.sources.importer import run_import
+
+    port = _free_port()
+    monkeypatch.setenv("PAPERBOARD_MODELS_DIR", str(model_cache))
+    monkeypatch.setenv("PAPERBOARD_BASE_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("PAPERBOARD_PAGE_CACHE_SECONDS", "0")
+    settings = load_settings()
+    shutil.copytree(demo_indexes, settings.home / "index")
+    store = PaperStore.open(settings)
+    run_import(store, DemoSource(), processes=1)
+    index = SearchIndex(settings)
+    sync_lexical(store, index)
+    index.lexical.close()
+    store.close()
+    app, server, thread = start_site(settings)
+    yield Site(settings.base_url, settings, app)
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+# -- a real SMTP server ---------------------------------------------------------------------------
+
+
+class SmtpSink:
+    """aiosmtpd on a loopback port, keeping every message it accepts (parsed, modern policy).
+    ``refuse`` maps an address to an SMTP reply (``"550 no such user"``) to give it instead."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[Any] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+        self.refuse: dict[str, str] = {}
+        sink = self
+
+        class Handler:
+            async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:  # noqa: N802
+                if address in sink.refuse:
+                    return sink.refuse[address]
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+                from email import message_from_bytes
+                from email.policy import default
+
+                sink.messages.append(message_from_bytes(envelope.content, policy=default))
+                sink.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+                return "250 Message accepted"
+
+        self.port = _free_port()
+        self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def close(self) -> None:
+        self._controller.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpSink]:
+    sink = SmtpSink()
+    yield sink
+    sink.close()

@@ -31,6 +31,22 @@ def test_chunks_later_rows_win_and_removals_apply(tmp_path: Path) -> None:
     assert store.load().ids == ["a", "b"]
 
 
+def test_a_compacted_store_is_memory_mapped_and_rows_widen_to_float32(tmp_path: Path) -> None:
+    store = VectorStore(tmp_path / "v", "model-a", 4)
+    rows = unit(np.arange(1, 25, dtype=np.float32).reshape(6, 4))
+    store.append(["a", "b", "c"], ["h"] * 3, rows[:3])
+    store.append(["d", "e", "f"], ["h"] * 3, rows[3:])
+    in_memory = store.load()  # two chunks: stitched in memory, still float16
+    assert in_memory.matrix.dtype == np.float16 and not isinstance(in_memory.matrix, np.memmap)
+    store.compact()
+    mapped = store.load()
+    assert isinstance(mapped.matrix, np.memmap) and mapped.matrix.dtype == np.float16
+    assert mapped.vector("e").dtype == np.float32
+    assert np.allclose(mapped.rows([1, 4]), rows[[1, 4]], atol=1e-3)
+    query = rows[2]
+    assert np.allclose(mapped.scores(query), rows @ query, atol=1e-3)
+
+
 def test_a_half_written_chunk_is_ignored(tmp_path: Path) -> None:
     store = VectorStore(tmp_path / "v", "model-a", 4)
     store.append(["a"], ["h"], unit(np.ones((1, 4))))

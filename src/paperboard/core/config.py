@@ -72,6 +72,37 @@ class Settings(BaseSettings):
         None, description="Where built model files are cached; default: models/ in the home folder."
     )
 
+    # -- the site ---------------------------------------------------------------------------------
+    base_url: str = Field(
+        "http://127.0.0.1:8000", description="The site's public address, for links in feeds and e-mails."
+    )
+    secret_key: str | None = Field(
+        None,
+        min_length=32,
+        description="Signs reset links; default: a random key kept in HOME/secret_key (set one "
+        "shared value when several app servers run).",
+    )
+    session_days: int = Field(30, ge=1, le=365, description="How long a sign-in lasts.")
+    submit_daily_quota: int = Field(10, ge=0, description="Papers one member may submit per day.")
+    submit_max_age_days: int = Field(
+        30, ge=1, description="Oldest paper (by first arXiv version) a member may submit."
+    )
+    login_attempts: int = Field(
+        5, ge=1, description="Failed sign-ins per address (and per client) allowed in 15 minutes."
+    )
+    page_cache_seconds: int = Field(
+        30, ge=0, le=60, description="How long anonymous pages may be served from cache (at most 60)."
+    )
+    max_form_bytes: int = Field(64_000, ge=1024, description="Largest form or JSON body accepted.")
+
+    # -- mail (password resets, digests) -----------------------------------------------------------
+    smtp_host: str | None = Field(None, description="SMTP server; unset: mail is not sent.")
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_security: str = Field("starttls", description="none, starttls or tls.")
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    mail_from: str = Field("paperboard <paperboard@localhost>", description="Sender of every e-mail.")
+
     @field_validator("arxiv_api_url", "arxiv_oai_url", "hf_api_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
@@ -79,6 +110,30 @@ class Settings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"must be an http(s) URL, got {value!r}")
         return value.rstrip("/") if parts.path not in ("", "/") else value.rstrip("/")
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"must be an http(s) URL, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("smtp_security")
+    @classmethod
+    def _smtp_security(cls, value: str) -> str:
+        if value not in ("none", "starttls", "tls"):
+            raise ValueError(f"must be none, starttls or tls, got {value!r}")
+        return value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_from(cls, value: str) -> str:
+        from email.utils import parseaddr
+
+        if "@" not in parseaddr(value)[1]:
+            raise ValueError(f"must be an e-mail address, got {value!r}")
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -112,6 +167,27 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'paperboard.db').resolve()}"
+
+    @property
+    def signing_key(self) -> str:
+        """``secret_key``, or the one kept in HOME/secret_key (made on first use, mode 0600)."""
+        if self.secret_key:
+            return self.secret_key
+        import secrets
+
+        path = self.home / "secret_key"
+        if not path.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_suffix(f".{os.getpid()}")
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+            try:
+                os.link(temporary, path)  # the first of several workers wins; the others read it
+            except FileExistsError:
+                pass
+            temporary.unlink()
+        return path.read_text().strip()
 
     @property
     def model_cache(self) -> Path:

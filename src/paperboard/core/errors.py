@@ -19,3 +19,15 @@ class SourceError(PaperboardError):
 
 class NotFoundError(PaperboardError, LookupError):
     """The thing asked for is not in the store."""
+
+
+class ConflictError(PaperboardError):
+    """The change clashes with what is stored (an e-mail address already signed up)."""
+
+
+class ForbiddenError(PaperboardError, PermissionError):
+    """The member may not do this (another member's comment, an admin-only action)."""
+
+
+class LimitError(PaperboardError):
+    """A quota or rate limit is reached; the message says when to try again."""

@@ -98,7 +98,7 @@ class SearchIndex:
         rows = [(pid, self.vectors.row_of[pid]) for pid in paper_ids if pid in self.vectors.row_of]
         if not rows:
             return []
-        scores = self.vectors.matrix[[row for _, row in rows]] @ query
+        scores = self.vectors.rows([row for _, row in rows]) @ query
         order = sorted(range(len(rows)), key=lambda i: -float(scores[i]))
         return [rows[i][0] for i in order]
 
@@ -195,6 +195,8 @@ def sync_vectors(
 
 
 def build_neighbours(index: SearchIndex) -> int:
-    """Load the vectors and build (or reuse) the nearest-neighbour index; returns the count."""
+    """Compact the vectors into one file (which serving processes then memory-map), load them and
+    build (or reuse) the nearest-neighbour index; returns the count."""
+    index.vector_store.compact()
     index.refresh()
     return len(index.neighbours.vectors)

@@ -22,7 +22,7 @@ def build_map(
     keep = [i for i, pid in enumerate(vectors.ids) if pid in rows]  # deleted since embedding: left out
     ids = [vectors.ids[i] for i in keep]
     texts = [f"{rows[pid]['title'] or ''}. {rows[pid]['abstract'] or ''}" for pid in ids]
-    literature_map = compute_map(ids, vectors.matrix[keep], texts, seed=seed, progress=progress)
+    literature_map = compute_map(ids, vectors.rows(keep), texts, seed=seed, progress=progress)
     path = index.folder / "map.json"
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(to_json(literature_map), separators=(",", ":")))

@@ -43,6 +43,7 @@ from paperboard.store.schema import (
     IngestRun,
     Paper,
     PaperCategory,
+    PaperCounts,
     PaperDeletion,
     UTCDateTime,
 )
@@ -52,6 +53,18 @@ paper_categories = PaperCategory.__table__
 harvests = Harvest.__table__
 ingest_runs = IngestRun.__table__
 paper_deletions = PaperDeletion.__table__
+paper_counts = PaperCounts.__table__
+
+# Member upvotes and comments ride along with every paper read for display; ``total_upvotes``
+# is the imported count (e.g. Hugging Face's) plus this site's members' votes.
+_member_votes = func.coalesce(paper_counts.c.votes, 0)
+total_upvotes = func.coalesce(papers.c.upvotes, 0) + _member_votes
+_with_counts = select(
+    papers,
+    _member_votes.label("member_votes"),
+    func.coalesce(paper_counts.c.comments, 0).label("comment_count"),
+    total_upvotes.label("total_upvotes"),
+).select_from(papers.outerjoin(paper_counts, paper_counts.c.paper_id == papers.c.id))
 
 _CHUNK = 900  # stays below every backend's limit on bound parameters per statement
 _UPDATE_COLUMNS = [c.name for c in papers.columns if c.name not in ("id", "added_at")]
@@ -327,7 +340,7 @@ class PaperStore:
         found: dict[str, dict[str, Any]] = {}
         with self.engine.connect() as connection:
             for chunk in _chunks(list(dict.fromkeys(paper_ids))):
-                for row in connection.execute(select(papers).where(papers.c.id.in_(chunk))):
+                for row in connection.execute(_with_counts.where(papers.c.id.in_(chunk))):
                     found[row.id] = dict(row._mapping)
         return found
 
@@ -371,7 +384,7 @@ class PaperStore:
 
     def get(self, paper_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as connection:
-            row = connection.execute(select(papers).where(papers.c.id == paper_id)).first()
+            row = connection.execute(_with_counts.where(papers.c.id == paper_id)).first()
             return dict(row._mapping) if row else None
 
     def count(self) -> int:
@@ -384,18 +397,62 @@ class PaperStore:
         end: date,
         *,
         category: str | None = None,
+        submitter: str | None = None,
+        sort: str = "upvotes",
         limit: int | None = None,
         offset: int = 0,
     ) -> list[dict[str, Any]]:
-        """Papers whose feed day lies in ``[start, end]``, most upvoted first, then newest."""
-        query = select(papers).where(papers.c.feed_date >= start, papers.c.feed_date <= end)
+        """Papers whose feed day lies in ``[start, end]``, most upvoted first (``sort="upvotes"``,
+        counting members' votes) or newest first (``sort="published"``)."""
+        query = _with_counts.where(papers.c.feed_date >= start, papers.c.feed_date <= end)
         if category:
             query = query.where(category_condition(category))
-        query = query.order_by(
-            func.coalesce(papers.c.upvotes, 0).desc(), papers.c.published_at.desc(), papers.c.id
-        ).offset(offset)
+        if submitter is not None:
+            query = query.where(papers.c.submitted_by == submitter)
+        if sort == "published":
+            order = [papers.c.published_at.desc(), papers.c.id]
+        else:
+            order = [total_upvotes.desc(), papers.c.published_at.desc(), papers.c.id]
+        query = query.order_by(*order).offset(offset)
         if limit is not None:
             query = query.limit(limit)
+        with self.engine.connect() as connection:
+            return [dict(row._mapping) for row in connection.execute(query)]
+
+    def count_papers(
+        self, start: date, end: date, *, category: str | None = None, submitter: str | None = None
+    ) -> int:
+        """How many papers :meth:`list_papers` would list without a limit."""
+        query = select(func.count()).select_from(papers).where(
+            papers.c.feed_date >= start, papers.c.feed_date <= end
+        )
+        if category:
+            query = query.where(category_condition(category))
+        if submitter is not None:
+            query = query.where(papers.c.submitted_by == submitter)
+        with self.engine.connect() as connection:
+            return int(connection.execute(query).scalar_one())
+
+    def adjacent_feed_days(
+        self, start: date, end: date, *, category: str | None = None
+    ) -> tuple[date | None, date | None]:
+        """The nearest feed days with papers before ``start`` and after ``end``."""
+        before = select(func.max(papers.c.feed_date)).where(papers.c.feed_date < start)
+        after = select(func.min(papers.c.feed_date)).where(papers.c.feed_date > end)
+        if category:
+            before = before.where(category_condition(category))
+            after = after.where(category_condition(category))
+        with self.engine.connect() as connection:
+            return connection.execute(before).scalar_one_or_none(), connection.execute(after).scalar_one_or_none()
+
+    def upvoted_since(self, since: date, *, limit: int = 5000) -> list[dict[str, Any]]:
+        """Papers on the feed from ``since`` on that have any upvotes, most upvoted first
+        (the candidates of the trending ranking)."""
+        query = (
+            _with_counts.where(papers.c.feed_date >= since, total_upvotes > 0)
+            .order_by(total_upvotes.desc(), papers.c.id)
+            .limit(limit)
+        )
         with self.engine.connect() as connection:
             return [dict(row._mapping) for row in connection.execute(query)]
 

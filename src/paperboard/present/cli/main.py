@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 import typer
 from typer.core import TyperGroup
 
@@ -20,7 +19,10 @@ from paperboard.present.cli import ingest as ingest_commands
 from paperboard.present.cli import map as map_commands
 from paperboard.present.cli import read as read_commands
 from paperboard.present.cli import search as search_commands
+from paperboard.present.cli import serve as serve_commands
+from paperboard.present.cli import user as user_commands
 from paperboard.present.cli.common import err_console
+
 
 class _Group(TyperGroup):
     """Turns paperboard's own errors, raised anywhere below, into one line and an exit status."""
@@ -50,10 +52,12 @@ app = typer.Typer(
 )
 app.add_typer(db_commands.app, name="db")
 app.add_typer(ingest_commands.app, name="ingest")
+app.add_typer(user_commands.app, name="user")
 read_commands.register(app)
 demo_commands.register(app)
 search_commands.register(app)
 map_commands.register(app)
+serve_commands.register(app)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,82 @@
+"""``paperboard user``: create members (admins first of all), change roles, list them."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from paperboard.core.errors import NotFoundError
+from paperboard.present.cli.common import console, open_store, print_json
+
+app = typer.Typer(help="Members: create accounts, set roles, list them.", no_args_is_help=True)
+
+
+@app.command("create")
+def create(
+    email: Annotated[str, typer.Argument(help="The member's e-mail address.")],
+    name: Annotated[str | None, typer.Option(help="Display name (default: the part before @).")] = None,
+    admin: Annotated[bool, typer.Option("--admin", help="Make the member an admin.")] = False,
+    moderator: Annotated[bool, typer.Option("--moderator", help="Make the member a moderator.")] = False,
+) -> None:
+    """Create a member. The password is read from PAPERBOARD_NEW_PASSWORD or asked for.
+
+    Example: paperboard user create --admin ada@example.org
+    """
+    from paperboard.core.passwords import check_new_password, hash_password
+    from paperboard.store.members import MemberStore
+
+    password = os.environ.get("PAPERBOARD_NEW_PASSWORD") or typer.prompt(
+        "Password", hide_input=True, confirmation_prompt=True
+    )
+    check_new_password(password)
+    role = "admin" if admin else "moderator" if moderator else "member"
+    with open_store() as store:
+        member = MemberStore(store.engine).create(email, name or email.split("@")[0], hash_password(password), role=role)
+    console.print(f"created {member['email']} ({role}), id {member['id']}")
+
+
+@app.command("role")
+def role(
+    email: Annotated[str, typer.Argument(help="The member's e-mail address.")],
+    new_role: Annotated[str, typer.Argument(metavar="ROLE", help="member, moderator or admin.")],
+) -> None:
+    """Change a member's role.
+
+    Example: paperboard user role bob@example.org moderator
+    """
+    from paperboard.store.members import ROLES, MemberStore
+
+    if new_role not in ROLES:
+        raise typer.BadParameter(f"use one of {', '.join(ROLES)}", param_hint="ROLE")
+    with open_store() as store:
+        members = MemberStore(store.engine)
+        member = members.by_email(email)
+        if member is None:
+            raise NotFoundError(f"no member {email}")
+        members.set_role(member["id"], new_role)
+    console.print(f"{member['email']} is now {new_role}")
+
+
+@app.command("list")
+def list_members(json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List the members.
+
+    Example: paperboard user list --json
+    """
+    from paperboard.present.serialize import json_ready
+    from paperboard.store.members import MemberStore
+
+    with open_store() as store:
+        rows = [
+            {k: m[k] for k in ("id", "email", "name", "role", "created_at")}
+            for m in MemberStore(store.engine).list()
+        ]
+    if json_output:
+        print_json(json_ready(rows))
+        return
+    for row in rows:
+        console.print(f"{row['id']:>5}  {row['email']}  {row['name']}  [dim]{row['role']}[/dim]")
+    if not rows:
+        console.print("no members yet: paperboard user create --admin EMAIL")

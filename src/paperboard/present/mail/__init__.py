@@ -1,0 +1,1 @@
+"""E-mail: composing messages and sending them through the configured SMTP server."""

@@ -1,0 +1,108 @@
+"""The FastAPI application: ``create_app(settings)`` wires services, middleware, routes and the
+error pages. ``paperboard serve`` runs it under uvicorn (``app:factory`` for several workers)."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from paperboard import __version__
+from paperboard.core.config import Settings, load_settings
+from paperboard.core.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidIdError,
+    LimitError,
+    NotFoundError,
+    PaperboardError,
+)
+from paperboard.present.web.deps import SignInRequired
+from paperboard.present.web.middleware import BodyLimit, JsonSuffix, PageCache, SecurityHeaders
+from paperboard.present.web.rendering import HERE, json_response, page, wants_json
+from paperboard.present.web.security import CsrfError
+from paperboard.present.web.services import Services
+
+_STATUS = [
+    (SignInRequired, 401),
+    (CsrfError, 403),
+    (ForbiddenError, 403),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (LimitError, 429),
+    (InvalidIdError, 400),
+    (PaperboardError, 400),
+]
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith(("/api/", "/feeds/")) or wants_json(request)
+
+
+def _error(request: Request, status: int, message: str) -> Response:
+    if _is_api(request):
+        return json_response({"error": message}, status_code=status)
+    return page(request, "error.html", {"error": message, "status": status}, status_code=status)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    services = Services.open(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        services.close()
+
+    app = FastAPI(
+        title="paperboard",
+        version=__version__,
+        description="A self-hosted Daily Papers. The `/api/daily_papers`, `/api/papers/{id}` and "
+        "`/api/papers/search` calls answer in the shapes of Hugging Face's papers API.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+
+    from paperboard.present.web.routes import about, account, api, auth, feed, feeds, papers, search
+
+    for module in (api, feeds, auth, account, about, search, feed, papers):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    @app.exception_handler(PaperboardError)
+    async def paperboard_error(request: Request, error: PaperboardError) -> Response:
+        if isinstance(error, SignInRequired) and not _is_api(request):
+            target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+            return RedirectResponse(f"/signin?next={target}", status_code=303)
+        status = next(code for kind, code in _STATUS if isinstance(error, kind))
+        return _error(request, status, str(error))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, error: RequestValidationError) -> Response:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ())[1:]) or "request"
+        return _error(request, 422, f"bad {where}: {first.get('msg', 'invalid value')}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        message = error.detail if isinstance(error.detail, str) else "error"
+        if error.status_code == 404 and message == "Not Found":
+            message = "no such page"
+        return _error(request, error.status_code, message)
+
+    app.add_middleware(PageCache, seconds=settings.page_cache_seconds)
+    app.add_middleware(JsonSuffix)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, limit=settings.max_form_bytes)
+    return app
+
+
+def factory() -> FastAPI:
+    """For ``uvicorn --factory`` (each worker process builds its own app from the settings)."""
+    return create_app()

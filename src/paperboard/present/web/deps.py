@@ -1,0 +1,105 @@
+"""Request dependencies (FastAPI ``Annotated`` style): the services, who is asking, CSRF checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from paperboard.core.errors import PaperboardError
+from paperboard.present.web.security import SESSION_COOKIE, anonymous_csrf, check_csrf
+from paperboard.present.web.services import Services
+
+
+class SignInRequired(PaperboardError):
+    """The page or call needs a signed-in member (pages redirect, the API answers 401)."""
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+@dataclass
+class Viewer:
+    """Who is asking: a member (through a session cookie or an API token) or nobody."""
+
+    member: dict[str, Any] | None
+    csrf: str | None  # the session's CSRF token; None for anonymous and token callers
+    via_token: bool = False
+    session_token: str | None = None
+    request: Request | None = None
+    new_anon_cookie: str | None = None
+    _anon_csrf: str | None = None
+
+    @property
+    def signed_in(self) -> bool:
+        return self.member is not None
+
+    @property
+    def is_moderator(self) -> bool:
+        return bool(self.member) and self.member["role"] in ("moderator", "admin")  # type: ignore[index]
+
+    @property
+    def form_token(self) -> str:
+        """The CSRF token for a form on this page. Anonymous forms (sign in, sign up) get one
+        bound to a cookie, made only when a page has such a form, so other pages stay cacheable."""
+        if self.csrf:
+            return self.csrf
+        if self._anon_csrf is None and self.request is not None:
+            settings = self.request.app.state.services.settings
+            self._anon_csrf, self.new_anon_cookie = anonymous_csrf(self.request, settings)
+        return self._anon_csrf or ""
+
+
+def get_viewer(request: Request, services: ServicesDep) -> Viewer:
+    cached = getattr(request.state, "viewer", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    viewer = Viewer(member=None, csrf=None, request=request)
+    authorization = request.headers.get("authorization", "")
+    if authorization.lower().startswith("bearer "):
+        member = services.members.token_member(authorization[7:].strip())
+        if member is None:
+            raise SignInRequired("that API token is not valid")
+        viewer = Viewer(member=member, csrf=None, via_token=True)
+    else:
+        token = request.cookies.get(SESSION_COOKIE)
+        found = services.members.session(token) if token and len(token) < 200 else None
+        if found is not None:
+            viewer = Viewer(member=found[0], csrf=found[1], session_token=token)
+    request.state.viewer = viewer
+    return viewer
+
+
+ViewerDep = Annotated[Viewer, Depends(get_viewer)]
+
+
+def require_member(viewer: ViewerDep) -> dict[str, Any]:
+    if viewer.member is None:
+        raise SignInRequired("sign in first")
+    return viewer.member
+
+
+MemberDep = Annotated[dict[str, Any], Depends(require_member)]
+
+
+async def csrf_checked(request: Request, viewer: ViewerDep, services: ServicesDep) -> None:
+    """For state-changing requests: a form field ``csrf_token`` or an ``X-CSRF-Token`` header
+    matching the session. Calls authenticated by an API token need none (no cookie rides along)."""
+    if viewer.via_token:
+        return
+    sent = request.headers.get("x-csrf-token")
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        value = form.get("csrf_token")
+        sent = value if isinstance(value, str) else None
+    check_csrf(request, services.settings, sent, viewer.csrf)
+
+
+CsrfDep = Annotated[None, Depends(csrf_checked)]

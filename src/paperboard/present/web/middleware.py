@@ -1,0 +1,168 @@
+"""Pure ASGI middleware: ``.json`` twins, request size limit, security headers, page cache.
+
+The page cache keeps anonymous GET responses (no session cookie, no API token, no cookie set by
+the response) for ``page_cache_seconds`` (at most a minute), per process. It sits outside the
+framework, so a hit costs one dictionary lookup: that is what lets a 2-core machine serve the feed
+at thousands of requests per second. Members always get fresh pages.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_PASSTHROUGH = ("/api/", "/static/", "/feeds/", "/docs", "/openapi", "/redoc")
+
+
+class JsonSuffix:
+    """``/papers/date/2025-05-20.json`` is the JSON twin of ``/papers/date/2025-05-20``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if path.endswith(".json") and not path.startswith(_PASSTHROUGH):
+                scope = dict(scope)
+                scope["path"] = path[: -len(".json")] or "/"
+                scope["raw_path"] = scope["path"].encode()
+                scope.setdefault("state", {})
+                scope["state"] = {**scope["state"], "format": "json"}
+            elif scope.get("query_string", b"").find(b"format=json") >= 0 and not path.startswith(_PASSTHROUGH):
+                scope = dict(scope)
+                scope["state"] = {**scope.get("state", {}), "format": "json"}
+        await self.app(scope, receive, send)
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413, whether announced or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await _plain(send, 413, f"request too large: at most {self.limit:,} bytes")
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await _plain(send, 413, f"request too large: at most {self.limit:,} bytes")
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _plain(send: Send, status: int, text: str) -> None:
+    body = (text + "\n").encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+_CSP = (
+    b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+    b"form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+
+
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        docs = scope["path"].startswith(("/docs", "/redoc"))  # FastAPI's docs pages load their own assets
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers += [
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"same-origin"),
+                    (b"x-frame-options", b"DENY"),
+                ]
+                if not docs:
+                    headers.append((b"content-security-policy", _CSP))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class PageCache:
+    """A short-lived per-process cache of anonymous GET responses."""
+
+    def __init__(self, app: ASGIApp, seconds: int, entries: int = 2000) -> None:
+        self.app = app
+        self.seconds = seconds
+        self.entries = entries
+        self._cache: OrderedDict[tuple[Any, ...], tuple[float, list[Message]]] = OrderedDict()
+
+    @staticmethod
+    def _cacheable_request(scope: Scope) -> bool:
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            return False
+        if scope["path"].startswith(("/static/", "/docs", "/openapi")):
+            return False
+        for name, value in scope["headers"]:
+            if name == b"authorization" or (name == b"cookie" and b"pb_session=" in value):
+                return False
+        return True
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self.seconds or not self._cacheable_request(scope):
+            await self.app(scope, receive, send)
+            return
+        accept = next((v for n, v in scope["headers"] if n == b"accept"), b"")
+        twin = scope.get("state", {}).get("format")
+        key = (scope["method"], scope["path"], scope.get("query_string", b""), twin, b"json" in accept)
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] > now:
+            for message in hit[1]:
+                await send(message)
+            return
+        captured: list[Message] = []
+
+        async def capture(message: Message) -> None:
+            captured.append(message)
+            await send(message)
+
+        await self.app(scope, receive, capture)
+        start = next((m for m in captured if m["type"] == "http.response.start"), None)
+        if (
+            start is not None
+            and all(m["type"] in ("http.response.start", "http.response.body") for m in captured)
+            and start["status"] == 200
+            and not any(name == b"set-cookie" for name, _ in start.get("headers", []))
+            and not captured[-1].get("more_body", False)
+        ):
+            self._cache[key] = (now + self.seconds, captured)
+            self._cache.move_to_end(key)
+            while len(self._cache) > self.entries:
+                self._cache.popitem(last=False)

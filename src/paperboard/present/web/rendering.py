@@ -1,0 +1,134 @@
+"""Turning results into responses: Jinja2 pages, their JSON twins, paper cards, safe Markdown.
+
+Every page handler builds one ``data`` dict of plain values; ``page`` renders it with a template,
+or returns it as JSON when the URL ended in ``.json`` (``middleware.JsonSuffix`` notes that).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+import orjson
+from fastapi.responses import HTMLResponse, Response
+from fastapi.templating import Jinja2Templates
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+from paperboard.core.ids import is_arxiv_id
+from paperboard.present.serialize import json_ready
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+_markdown.enable("strikethrough").enable("table").disable("image")
+_default_link_open = _markdown.renderer.rules.get("link_open")
+
+
+def _link_open(tokens: Any, idx: int, options: Any, env: Any) -> str:
+    tokens[idx].attrSet("rel", "nofollow ugc noopener")
+    if _default_link_open is not None:
+        return _default_link_open(tokens, idx, options, env)  # type: ignore[no-any-return]
+    return _markdown.renderer.renderToken(tokens, idx, options, env)  # type: ignore[no-any-return]
+
+
+_markdown.add_render_rule("link_open", _link_open)
+
+
+def markdown(text: str) -> Markup:
+    """Comment Markdown as HTML: raw HTML is shown as text, images are off, and only safe link
+    schemes survive (markdown-it drops javascript:, vbscript:, file: and data: links)."""
+    return Markup(_markdown.render(text or ""))
+
+
+def json_response(data: Any, *, status_code: int = 200) -> Response:
+    return Response(orjson.dumps(json_ready(data)), status_code=status_code, media_type="application/json")
+
+
+def wants_json(request: Request) -> bool:
+    return getattr(request.state, "format", None) == "json"
+
+
+def page(
+    request: Request,
+    template: str,
+    data: dict[str, Any],
+    *,
+    status_code: int = 200,
+    html_only: dict[str, Any] | None = None,
+) -> Response:
+    """``data`` as the page (with ``html_only`` extras such as forms) or as its JSON twin."""
+    if wants_json(request):
+        return json_response(data, status_code=status_code)
+    viewer = getattr(request.state, "viewer", None)
+    context = {"request": request, "viewer": viewer, "settings": request.app.state.services.settings}
+    context.update(data)
+    context.update(html_only or {})
+    response: HTMLResponse = templates.TemplateResponse(request, template, context, status_code=status_code)
+    if viewer is not None and viewer.new_anon_cookie:
+        response.set_cookie("pb_anon", viewer.new_anon_cookie, httponly=True, samesite="lax", path="/")
+    return response
+
+
+def excerpt(text: str | None, width: int = 320) -> str:
+    text = " ".join((text or "").split())
+    if len(text) <= width:
+        return text
+    cut = text.rfind(" ", 0, width)
+    return text[: cut if cut > width // 2 else width].rstrip(",;:.") + "…"
+
+
+def paper_links(row: dict[str, Any]) -> dict[str, Any]:
+    pid = row["id"]
+    version = f"v{row['version']}" if row.get("version") else ""
+    arxiv = is_arxiv_id(pid)
+    return {
+        "abs": f"https://arxiv.org/abs/{pid}{version}" if arxiv else None,
+        "pdf": f"https://arxiv.org/pdf/{pid}{version}" if arxiv else None,
+        "code": (row.get("code_urls") or [None])[0],
+        "code_all": list(row.get("code_urls") or []),
+        "project": (row.get("project_urls") or [None])[0],
+        "doi": f"https://doi.org/{row['doi']}" if row.get("doi") else None,
+    }
+
+
+def card(row: dict[str, Any], *, voted: set[str] | frozenset[str] = frozenset(), new_since: date | None = None) -> dict[str, Any]:
+    """What a feed or search entry shows of a paper (also its JSON twin's shape)."""
+    authors = list(row.get("authors") or [])
+    feed_day = row.get("feed_date")
+    return {
+        "id": row["id"],
+        "url": f"/papers/{row['id']}",
+        "title": row.get("title") or "(untitled)",
+        "excerpt": excerpt(row.get("abstract")),
+        "authors": authors,
+        "author_count": len(authors) or row.get("author_count") or 0,
+        "published_at": row.get("published_at"),
+        "feed_date": feed_day,
+        "submitted_by": row.get("submitted_by"),
+        "categories": list(row.get("categories") or []),
+        "upvotes": int(row.get("total_upvotes") if row.get("total_upvotes") is not None else (row.get("upvotes") or 0)),
+        "comments": int(row.get("comment_count") or 0),
+        "voted": row["id"] in voted,
+        "new": bool(new_since and feed_day and feed_day >= new_since),
+        "links": paper_links(row),
+    }
+
+
+def ago(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    seconds = (datetime.now(UTC) - value).total_seconds()
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' * (count != 1)} ago"
+    return "just now"
+
+
+templates.env.filters["markdown"] = markdown
+templates.env.filters["ago"] = ago
+templates.env.globals["now"] = lambda: datetime.now(UTC)

@@ -1,0 +1,23 @@
+"""The about page: what this site is and how trending is computed."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from paperboard.present.web.deps import ServicesDep, ViewerDep
+from paperboard.present.web.rendering import page
+from paperboard.rank import trending
+
+router = APIRouter(tags=["pages"])
+
+
+@router.get("/about", summary="About this site and the trending formula")
+def about(request: Request, services: ServicesDep, viewer: ViewerDep) -> Response:
+    stats = services.papers.stats()
+    data = {
+        "papers": stats["papers"],
+        "feed_days": stats["feed_days"],
+        "trending": {"formula": trending.FORMULA, "gravity": trending.GRAVITY, "window_days": trending.WINDOW_DAYS},
+    }
+    return page(request, "about.html", data)

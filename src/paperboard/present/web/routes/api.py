@@ -1,0 +1,232 @@
+"""The JSON API. ``/api/daily_papers``, ``/api/papers/{id}`` and ``/api/papers/search`` answer
+in the shapes of Hugging Face's papers API, so its ``huggingface_hub`` client works against a
+paperboard unchanged; similar papers, upvotes, comments and submissions are our own calls
+(authenticated by a personal API token: ``Authorization: Bearer pb_...``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from paperboard.core.errors import PaperboardError
+from paperboard.present.web.deps import CsrfDep, MemberDep, ServicesDep, ViewerDep
+from paperboard.present.web.routes.account import submit_paper
+from paperboard.present.web.routes.papers import find_paper, similar_cards
+from paperboard.present.web.routes.search import run_search
+from paperboard.present.web.services import Services
+from paperboard.rank import periods, trending as trending_rank
+
+router = APIRouter(prefix="/api", tags=["api"])
+
+
+def hf_time(value: datetime | date | None) -> str | None:
+    """Hugging Face's timestamp form: ISO 8601 in UTC with milliseconds and a ``Z``."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, time(), UTC)
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def _authors(row: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"_id": f"{row['id']}-{i}", "name": name, "hidden": False} for i, name in enumerate(row.get("authors") or [])]
+
+
+def _submitter(row: dict[str, Any]) -> dict[str, Any] | None:
+    name = row.get("submitted_by")
+    return {"user": name, "fullname": name, "type": "user", "avatarUrl": None} if name else None
+
+
+def _extras(row: dict[str, Any]) -> dict[str, Any]:
+    """Fields HF's client reads at the top level of an entry (and paperboard's own)."""
+    code = row.get("code_urls") or []
+    project = row.get("project_urls") or []
+    return {
+        "githubRepo": code[0] if code else None,
+        "projectPage": project[0] if project else None,
+        "categories": list(row.get("categories") or []),
+        "url": f"/papers/{row['id']}",
+    }
+
+
+def paper_object(row: dict[str, Any]) -> dict[str, Any]:
+    """The nested ``paper`` of a daily entry."""
+    return {
+        "id": row["id"],
+        "authors": _authors(row),
+        "publishedAt": hf_time(row.get("published_at")),
+        "title": row.get("title"),
+        "summary": row.get("abstract"),
+        "upvotes": int(row.get("total_upvotes") or 0),
+        "discussionId": row["id"],
+    }
+
+
+def daily_entry(row: dict[str, Any]) -> dict[str, Any]:
+    """One item of ``/api/daily_papers`` and ``/api/papers/search``."""
+    submitted = row.get("submitted_on_daily") or row.get("feed_date")
+    entry = {
+        "paper": paper_object(row),
+        "publishedAt": hf_time(submitted),
+        "title": row.get("title"),
+        "numComments": int(row.get("comment_count") or 0),
+        "isAuthorParticipating": False,
+        **_extras(row),
+    }
+    submitter = _submitter(row)
+    if submitter:
+        entry["submittedBy"] = submitter
+    return entry
+
+
+def paper_info(row: dict[str, Any]) -> dict[str, Any]:
+    """The flat object of ``/api/papers/{id}``."""
+    info = {
+        "id": row["id"],
+        "authors": _authors(row),
+        "publishedAt": hf_time(row.get("published_at")),
+        "submittedOnDailyAt": hf_time(row.get("submitted_on_daily") or row.get("feed_date")),
+        "title": row.get("title"),
+        "summary": row.get("abstract"),
+        "upvotes": int(row.get("total_upvotes") or 0),
+        "discussionId": row["id"],
+        "numComments": int(row.get("comment_count") or 0),
+        **_extras(row),
+    }
+    submitter = _submitter(row)
+    if submitter:
+        info["submittedOnDailyBy"] = submitter
+    return info
+
+
+def _period(services: Services, day: str | None, week: str | None, month: str | None, submitter: str | None) -> tuple[date, date]:
+    given = [value for value in (day, week, month) if value]
+    if len(given) > 1:
+        raise PaperboardError("give at most one of date, week and month")
+    if day:
+        found = periods.day(day)
+    elif week:
+        found = periods.week(week)
+    elif month:
+        found = periods.month(month)
+    elif submitter:
+        return date(1, 1, 1), date(9999, 12, 31)
+    else:
+        latest = services.papers.latest_feed_date() or datetime.now(UTC).date()
+        found = periods.day(latest.isoformat())
+    return found.start, found.end
+
+
+@router.get("/daily_papers", summary="Daily papers (Hugging Face's shape)")
+def daily_papers(
+    services: ServicesDep,
+    date: Annotated[str | None, Query(max_length=10)] = None,
+    week: Annotated[str | None, Query(max_length=8)] = None,
+    month: Annotated[str | None, Query(max_length=7)] = None,
+    submitter: Annotated[str | None, Query(max_length=80)] = None,
+    sort: Annotated[str, Query(pattern="^(publishedAt|trending|upvotes)$")] = "upvotes",
+    p: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> list[dict[str, Any]]:
+    start, end = _period(services, date, week, month, submitter)
+    if sort == "trending":
+        rows = services.papers.list_papers(start, end, submitter=submitter, limit=5000)
+        at = trending_rank.reference_time(services.papers.latest_feed_date())
+        for row in rows:
+            row["trending_score"] = trending_rank.score(row["total_upvotes"], row["feed_date"], at)
+        rows.sort(key=lambda r: -r["trending_score"])
+        rows = rows[p * limit : (p + 1) * limit]
+    else:
+        rows = services.papers.list_papers(
+            start, end, submitter=submitter, sort="published" if sort == "publishedAt" else "upvotes",
+            limit=limit, offset=p * limit,
+        )
+    return [daily_entry(row) for row in rows]
+
+
+@router.get("/papers/search", summary="Search papers (Hugging Face's shape; hybrid ranking)")
+def search_papers(
+    services: ServicesDep,
+    q: Annotated[str, Query(max_length=1000)] = "",
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    mode: Annotated[str, Query(pattern="^(hybrid|lexical|dense)$")] = "hybrid",
+) -> list[dict[str, Any]]:
+    if not q.strip():
+        return []
+    result = run_search(services, q, mode=mode, k=limit)
+    rows = services.papers.get_many([hit.id for hit in result.hits])
+    return [daily_entry(rows[hit.id]) for hit in result.hits if hit.id in rows]
+
+
+class Submission(BaseModel):
+    id: str = Field(min_length=1, max_length=300, description="arXiv id or URL")
+
+
+@router.post("/papers/submit", summary="Submit a paper by arXiv id or URL")
+def submit(services: ServicesDep, member: MemberDep, _csrf: CsrfDep, body: Submission) -> dict[str, Any]:
+    row, new = submit_paper(services, member, body.id)
+    return {"paper": paper_info(row), "new": new}
+
+
+@router.get("/papers/{paper_id:path}/similar", summary="Papers similar to this one")
+def similar(services: ServicesDep, paper_id: str, limit: Annotated[int, Query(ge=1, le=50)] = 10) -> list[dict[str, Any]]:
+    row = find_paper(services, paper_id)
+    cards = similar_cards(services, row["id"], k=limit)
+    rows = services.papers.get_many([c["id"] for c in cards])
+    return [{**daily_entry(rows[c["id"]]), "similarity": c["similarity"]} for c in cards if c["id"] in rows]
+
+
+@router.post("/papers/{paper_id:path}/upvote", summary="Upvote a paper")
+def upvote(services: ServicesDep, member: MemberDep, _csrf: CsrfDep, paper_id: str) -> dict[str, Any]:
+    row = find_paper(services, paper_id)
+    changed = services.community.upvote(member["id"], row["id"])
+    return {"id": row["id"], "upvoted": True, "changed": changed, "upvotes": _upvotes(services, row["id"])}
+
+
+@router.delete("/papers/{paper_id:path}/upvote", summary="Take an upvote back")
+def unvote(services: ServicesDep, member: MemberDep, _csrf: CsrfDep, paper_id: str) -> dict[str, Any]:
+    row = find_paper(services, paper_id)
+    changed = services.community.unvote(member["id"], row["id"])
+    return {"id": row["id"], "upvoted": False, "changed": changed, "upvotes": _upvotes(services, row["id"])}
+
+
+def _upvotes(services: Services, paper_id: str) -> int:
+    row = services.papers.get(paper_id)
+    return int(row["total_upvotes"]) if row else 0
+
+
+class NewComment(BaseModel):
+    body: str = Field(min_length=1, max_length=10_000, description="Markdown")
+
+
+@router.get("/papers/{paper_id:path}/comments", summary="A paper's comments")
+def comments(services: ServicesDep, paper_id: str) -> list[dict[str, Any]]:
+    row = find_paper(services, paper_id)
+    return [
+        {"id": c["id"], "author": c["author"], "body": c["body"], "createdAt": hf_time(c["created_at"]),
+         "editedAt": hf_time(c["edited_at"])}
+        for c in services.community.comments(row["id"])
+    ]
+
+
+@router.post("/papers/{paper_id:path}/comments", summary="Comment on a paper", status_code=201)
+def comment(services: ServicesDep, member: MemberDep, _csrf: CsrfDep, paper_id: str, body: NewComment) -> dict[str, Any]:
+    row = find_paper(services, paper_id)
+    if not body.body.strip():
+        raise PaperboardError("the comment is empty")
+    comment_id = services.community.add_comment(row["id"], member["id"], body.body.strip())
+    return {"id": comment_id, "paper": row["id"]}
+
+
+@router.get("/papers/{paper_id:path}", summary="One paper (Hugging Face's shape)")
+def paper(services: ServicesDep, paper_id: str) -> dict[str, Any]:
+    return paper_info(find_paper(services, paper_id))
+
+
+@router.get("/me", summary="Who the token or session belongs to")
+def me(viewer: ViewerDep, member: MemberDep) -> dict[str, Any]:
+    return {"id": member["id"], "name": member["name"], "email": member["email"], "role": member["role"]}

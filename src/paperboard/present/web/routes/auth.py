@@ -1,0 +1,157 @@
+"""Signing up, in and out, and resetting a forgotten password by e-mail."""
+
+from __future__ import annotations
+
+import logging
+from email.message import EmailMessage
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from paperboard.core.errors import ConfigError, ConflictError, PaperboardError
+from paperboard.core.passwords import check_new_password, hash_password, verify_password
+from paperboard.present.web.deps import CsrfDep, ServicesDep, ViewerDep
+from paperboard.present.web.rendering import page
+from paperboard.present.web.security import (
+    check_login_allowed,
+    clear_session_cookie,
+    client_address,
+    read_reset_token,
+    record_login_failure,
+    reset_token,
+    set_session_cookie,
+)
+from paperboard.present.web.services import Services
+
+router = APIRouter(tags=["members"])
+log = logging.getLogger(__name__)
+
+Email = Annotated[str, Form(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Password = Annotated[str, Form(min_length=1, max_length=1024)]
+Name = Annotated[str, Form(min_length=1, max_length=80)]
+Next = Annotated[str, Query(max_length=500)]
+
+
+def safe_next(target: str | None) -> str:
+    """Only paths on this site: never an open redirect."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def sign_in(request: Request, services: Services, member_id: int, target: str) -> Response:
+    token, _csrf = services.members.start_session(member_id, lifetime=_lifetime(services))
+    response = RedirectResponse(safe_next(target), status_code=303)
+    set_session_cookie(response, request, services.settings, token)
+    old = request.cookies.get("pb_session")
+    if old:
+        services.members.end_session(old)  # a session from before sign-in is never reused
+    return response
+
+
+def _lifetime(services: Services):  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    return timedelta(days=services.settings.session_days)
+
+
+@router.get("/signup", summary="Sign-up form")
+def signup_form(request: Request, viewer: ViewerDep, next: Next = "/") -> Response:
+    return page(request, "signup.html", {"next": safe_next(next)})
+
+
+@router.post("/signup", summary="Create an account")
+def signup(
+    request: Request, services: ServicesDep, viewer: ViewerDep, _csrf: CsrfDep,
+    email: Email, name: Name, password: Password, next: Annotated[str, Form(max_length=500)] = "/",
+) -> Response:
+    try:
+        check_new_password(password)
+        member = services.members.create(email, name, hash_password(password))
+    except (ConflictError, PaperboardError) as error:
+        return page(request, "signup.html", {"next": safe_next(next), "error": str(error), "email": email, "name": name}, status_code=400)
+    return sign_in(request, services, member["id"], next)
+
+
+@router.get("/signin", summary="Sign-in form")
+def signin_form(request: Request, viewer: ViewerDep, next: Next = "/") -> Response:
+    return page(request, "signin.html", {"next": safe_next(next)})
+
+
+@router.post("/signin", summary="Sign in")
+def signin(
+    request: Request, services: ServicesDep, viewer: ViewerDep, _csrf: CsrfDep,
+    email: Annotated[str, Form(min_length=1, max_length=320)], password: Password,
+    next: Annotated[str, Form(max_length=500)] = "/",
+) -> Response:
+    address = client_address(request)
+    check_login_allowed(services.members, services.settings, email, address)
+    member = services.members.by_email(email)
+    if not verify_password(member["password_hash"] if member else None, password):
+        record_login_failure(services.members, email, address)
+        # The same answer whether the address is unknown or the password wrong.
+        return page(request, "signin.html", {"next": safe_next(next), "error": "wrong e-mail address or password", "email": email}, status_code=400)
+    assert member is not None
+    services.members.clear_failures(f"email:{member['email']}")
+    return sign_in(request, services, member["id"], next)
+
+
+@router.post("/signout", summary="Sign out")
+def signout(request: Request, services: ServicesDep, viewer: ViewerDep, _csrf: CsrfDep) -> Response:
+    if viewer.session_token:
+        services.members.end_session(viewer.session_token)
+    response = RedirectResponse("/", status_code=303)
+    clear_session_cookie(response)
+    return response
+
+
+@router.get("/reset", summary="Ask for a password reset link")
+def reset_request_form(request: Request, viewer: ViewerDep) -> Response:
+    return page(request, "reset_request.html", {})
+
+
+@router.post("/reset", summary="Send a password reset link")
+def reset_request(request: Request, services: ServicesDep, viewer: ViewerDep, _csrf: CsrfDep, email: Email) -> Response:
+    from paperboard.present.mail.smtp import Mailer, check_mail_settings
+
+    settings = services.settings
+    try:
+        check_mail_settings(settings)
+    except ConfigError:
+        raise PaperboardError("this site cannot send e-mail yet: ask its administrator to reset your password") from None
+    member = services.members.by_email(email)
+    if member is not None:
+        link = f"{settings.base_url}/reset/{reset_token(settings, member)}"
+        message = EmailMessage()
+        message["To"] = member["email"]
+        message["Subject"] = "Reset your paperboard password"
+        message.set_content(
+            f"Hello {member['name']},\n\nto choose a new password, open this link within an hour:\n\n{link}\n\n"
+            "If you did not ask for this, ignore this message: your password stays as it is.\n"
+        )
+        try:
+            with Mailer(settings, retries=1, backoff=0.5) as mailer:
+                mailer.send(message)
+        except PaperboardError as error:
+            log.error("password reset mail to %s: %s", member["email"], error)
+            raise PaperboardError("the reset mail could not be sent: try again later") from None
+    # The same answer for known and unknown addresses.
+    return page(request, "message.html", {"title": "Check your inbox", "message": "If an account uses that address, a reset link is on its way. It works for an hour."})
+
+
+@router.get("/reset/{token}", summary="Choose a new password")
+def reset_form(request: Request, services: ServicesDep, viewer: ViewerDep, token: str) -> Response:
+    read_reset_token(services.settings, services.members, token)
+    return page(request, "reset.html", {"token": token})
+
+
+@router.post("/reset/{token}", summary="Set the new password")
+def reset(request: Request, services: ServicesDep, viewer: ViewerDep, _csrf: CsrfDep, token: str, password: Password) -> Response:
+    member = read_reset_token(services.settings, services.members, token)
+    try:
+        check_new_password(password)
+    except PaperboardError as error:
+        return page(request, "reset.html", {"token": token, "error": str(error)}, status_code=400)
+    services.members.set_password(member["id"], hash_password(password))
+    return sign_in(request, services, member["id"], "/account")

@@ -1,0 +1,107 @@
+"""The feed: the latest day, any day, ISO week or month by upvotes, and trending."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from paperboard.present.web.deps import ServicesDep, ViewerDep
+from paperboard.present.web.rendering import card, page
+from paperboard.rank import periods, trending as trending_rank
+from paperboard.rank.periods import Period
+
+router = APIRouter(tags=["pages"])
+PAGE_SIZE = 30
+
+Category = Annotated[str | None, Query(max_length=40, pattern=r"^[A-Za-z\-]+(\.[A-Za-z\-]+)?$")]
+PageNumber = Annotated[int, Query(ge=1, le=10_000)]
+
+
+def new_since(services: ServicesDep) -> date:
+    """Papers on the feed since this day wear the ``new`` badge (the newest day and the one before)."""
+    latest = services.papers.latest_feed_date() or datetime.now(UTC).date()
+    return min(latest, datetime.now(UTC).date()) - timedelta(days=1)
+
+
+def _feed(
+    request: Request, services: ServicesDep, viewer: ViewerDep, period: Period, category: str | None, number: int
+) -> Response:
+    store = services.papers
+    total = store.count_papers(period.start, period.end, category=category)
+    rows = store.list_papers(
+        period.start, period.end, category=category, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE
+    )
+    voted = services.community.voted(viewer.member["id"], [r["id"] for r in rows]) if viewer.member else set()
+    before, after = store.adjacent_feed_days(period.start, period.end, category=category)
+    if period.kind == "date":
+        previous = periods.day(before.isoformat()) if before else None
+        following = periods.day(after.isoformat()) if after else None
+    else:
+        previous, following = period.previous(), period.next()
+        previous = previous if before else None
+        following = following if after else None
+    base = {"date": "/papers/date/", "week": "/papers/week/", "month": "/papers/month/"}[period.kind]
+    since = new_since(services)
+    data: dict[str, Any] = {
+        "kind": period.kind,
+        "period": period.label,
+        "start": period.start,
+        "end": period.end,
+        "category": category,
+        "total": total,
+        "page": number,
+        "pages": max(1, -(-total // PAGE_SIZE)),
+        "papers": [card(row, voted=voted, new_since=since) for row in rows],
+        "previous": f"{base}{previous.label}" if previous else None,
+        "next": f"{base}{following.label}" if following else None,
+        "feeds": {"rss": f"/feeds/date/{period.start.isoformat()}.xml"} if period.kind == "date" else {},
+    }
+    return page(request, "feed.html", data)
+
+
+@router.get("/", summary="The latest day with papers")
+def home(request: Request, services: ServicesDep, viewer: ViewerDep, category: Category = None, p: PageNumber = 1) -> Response:
+    latest = services.papers.latest_feed_date(category) or datetime.now(UTC).date()
+    return _feed(request, services, viewer, periods.day(latest.isoformat()), category, p)
+
+
+@router.get("/papers/date/{day}", summary="One day's papers by upvotes")
+def by_day(request: Request, services: ServicesDep, viewer: ViewerDep, day: str, category: Category = None, p: PageNumber = 1) -> Response:
+    return _feed(request, services, viewer, periods.day(day), category, p)
+
+
+@router.get("/papers/week/{week}", summary="One ISO week's papers by upvotes")
+def by_week(request: Request, services: ServicesDep, viewer: ViewerDep, week: str, category: Category = None, p: PageNumber = 1) -> Response:
+    return _feed(request, services, viewer, periods.week(week), category, p)
+
+
+@router.get("/papers/month/{month}", summary="One month's papers by upvotes")
+def by_month(request: Request, services: ServicesDep, viewer: ViewerDep, month: str, category: Category = None, p: PageNumber = 1) -> Response:
+    return _feed(request, services, viewer, periods.month(month), category, p)
+
+
+@router.get("/papers/trending", summary="Trending papers (time-decayed upvotes)")
+def trending(request: Request, services: ServicesDep, viewer: ViewerDep, p: PageNumber = 1) -> Response:
+    rows, at = trending_rank.trending(services.papers, limit=PAGE_SIZE, offset=(p - 1) * PAGE_SIZE)
+    voted = services.community.voted(viewer.member["id"], [r["id"] for r in rows]) if viewer.member else set()
+    since = new_since(services)
+    cards = []
+    for row in rows:
+        entry = card(row, voted=voted, new_since=since)
+        entry["trending_score"] = round(row["trending_score"], 6)
+        cards.append(entry)
+    data = {
+        "kind": "trending",
+        "period": "trending",
+        "formula": trending_rank.FORMULA,
+        "reference_time": at,
+        "page": p,
+        "papers": cards,
+        "previous": f"/papers/trending?p={p - 1}" if p > 1 else None,
+        "next": f"/papers/trending?p={p + 1}" if len(rows) == PAGE_SIZE else None,
+        "feeds": {"rss": "/feeds/trending.xml"},
+    }
+    return page(request, "feed.html", data)

@@ -1,0 +1,165 @@
+"""A paper's page and what members do there: upvote, comment, edit and delete comments."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from paperboard.core.errors import InvalidIdError, NotFoundError, PaperboardError
+from paperboard.core.ids import canonical_id
+from paperboard.present.serialize import paper_dict
+from paperboard.present.web.deps import CsrfDep, MemberDep, ServicesDep, ViewerDep
+from paperboard.present.web.rendering import card, markdown, page, paper_links
+from paperboard.present.web.services import Services
+
+router = APIRouter(tags=["pages"])
+log = logging.getLogger(__name__)
+MAX_COMMENT = 10_000
+
+CommentBody = Annotated[str, Form(min_length=1, max_length=MAX_COMMENT)]
+
+
+def find_paper(services: Services, paper_id: str) -> dict[str, Any]:
+    """The stored paper for an id as typed (any arXiv form, with or without version)."""
+    row = services.papers.get(paper_id)
+    if row is None:
+        try:
+            canonical = canonical_id(paper_id)
+        except InvalidIdError:
+            raise NotFoundError(f"no paper {paper_id[:80]!r}") from None
+        row = services.papers.get(canonical)
+    if row is None:
+        raise NotFoundError(f"no paper {paper_id[:80]}")
+    return row
+
+
+def similar_cards(services: Services, paper_id: str, k: int = 6) -> list[dict[str, Any]]:
+    """Similar papers, or none when the indexes are not built yet (the page still works)."""
+    from paperboard.rank.similar import similar
+
+    if not services.has_vectors():
+        return []
+    try:
+        hits = similar(services.index, services.papers, paper_id, k=k)
+    except PaperboardError as error:
+        log.warning("similar papers of %s: %s", paper_id, error)
+        return []
+    out = []
+    for hit in hits:
+        entry = card(hit.paper)
+        entry["similarity"] = None if hit.similarity is None else round(hit.similarity, 4)
+        out.append(entry)
+    return out
+
+
+def map_position(services: Services, paper_id: str) -> dict[str, Any] | None:
+    literature_map = services.maps.get(services.index)
+    if literature_map is None:
+        return None
+    i = literature_map.index_of(paper_id)
+    if i is None:
+        return None
+    point = literature_map.points[i]
+    cluster = next((c for c in literature_map.clusters if c.id == point.cluster), None)
+    return {"x": point.x, "y": point.y, "cluster": point.cluster, "topic": cluster.label if cluster else None}
+
+
+def comment_view(comment: dict[str, Any], viewer: Any) -> dict[str, Any]:
+    mine = viewer.member is not None and comment["member_id"] == viewer.member["id"]
+    return {
+        "id": comment["id"],
+        "author": comment["author"] or "(deleted member)",
+        "body": comment["body"],
+        "created_at": comment["created_at"],
+        "edited_at": comment["edited_at"],
+        "can_edit": mine,
+        "can_delete": mine or viewer.is_moderator,
+    }
+
+
+@router.post("/papers/{paper_id:path}/upvote", summary="Upvote (or take back with action=remove)")
+def upvote(
+    request: Request, services: ServicesDep, member: MemberDep, _csrf: CsrfDep, paper_id: str,
+    action: Annotated[str, Form(pattern="^(add|remove)$")] = "add",
+) -> Response:
+    row = find_paper(services, paper_id)
+    if action == "add":
+        services.community.upvote(member["id"], row["id"])
+    else:
+        services.community.unvote(member["id"], row["id"])
+    back = request.headers.get("referer") or f"/papers/{row['id']}"
+    return RedirectResponse(_same_site(back, row["id"]), status_code=303)
+
+
+def _same_site(url: str, paper_id: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    if not path.startswith("/") or path.startswith("//"):
+        return f"/papers/{paper_id}"
+    return path + (f"?{parts.query}" if parts.query else "")
+
+
+@router.post("/papers/{paper_id:path}/comments", summary="Comment on a paper")
+def add_comment(
+    services: ServicesDep, member: MemberDep, _csrf: CsrfDep, paper_id: str, body: CommentBody
+) -> Response:
+    row = find_paper(services, paper_id)
+    if not body.strip():
+        raise PaperboardError("the comment is empty")
+    comment_id = services.community.add_comment(row["id"], member["id"], body.strip())
+    return RedirectResponse(f"/papers/{row['id']}#comment-{comment_id}", status_code=303)
+
+
+@router.get("/comments/{comment_id}/edit", summary="Form to edit one's comment")
+def edit_comment_form(request: Request, services: ServicesDep, viewer: ViewerDep, member: MemberDep, comment_id: int) -> Response:
+    comment = services.community.comment(comment_id)
+    if comment is None:
+        raise NotFoundError(f"no comment {comment_id}")
+    if comment["member_id"] != member["id"]:
+        from paperboard.core.errors import ForbiddenError
+
+        raise ForbiddenError("that comment is not yours")
+    return page(request, "comment_edit.html", {"comment": {"id": comment_id, "body": comment["body"], "paper_id": comment["paper_id"]}})
+
+
+@router.post("/comments/{comment_id}/edit", summary="Edit one's comment")
+def edit_comment(services: ServicesDep, member: MemberDep, _csrf: CsrfDep, comment_id: int, body: CommentBody) -> Response:
+    if not body.strip():
+        raise PaperboardError("the comment is empty")
+    services.community.edit_comment(comment_id, member, body.strip())
+    comment = services.community.comment(comment_id)
+    assert comment is not None
+    return RedirectResponse(f"/papers/{comment['paper_id']}#comment-{comment_id}", status_code=303)
+
+
+@router.post("/comments/{comment_id}/delete", summary="Delete a comment (one's own, or any as moderator)")
+def delete_comment(services: ServicesDep, member: MemberDep, _csrf: CsrfDep, comment_id: int) -> Response:
+    paper_id = services.community.delete_comment(comment_id, member)
+    return RedirectResponse(f"/papers/{paper_id}#comments", status_code=303)
+
+
+@router.get("/papers/{paper_id:path}", summary="A paper's page")
+def paper_page(request: Request, services: ServicesDep, viewer: ViewerDep, paper_id: str) -> Response:
+    row = find_paper(services, paper_id)
+    if row["id"] != paper_id:
+        suffix = ".json" if getattr(request.state, "format", None) == "json" else ""
+        return RedirectResponse(f"/papers/{row['id']}{suffix}", status_code=301)
+    voted = services.community.voted(viewer.member["id"], [row["id"]]) if viewer.member else set()
+    comments = [comment_view(c, viewer) for c in services.community.comments(row["id"])]
+    data = {
+        "paper": {
+            **paper_dict(row), "arxiv_comments": row.get("comments"),
+            **card(row, voted=voted), "abstract": row.get("abstract") or "",
+        },
+        "links": paper_links(row),
+        "comments": comments,
+        "similar": similar_cards(services, row["id"]),
+        "map": map_position(services, row["id"]),
+    }
+    html_only = {"comment_html": {c["id"]: markdown(c["body"]) for c in comments}}
+    return page(request, "paper.html", data, html_only=html_only)

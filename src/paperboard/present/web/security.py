@@ -1,0 +1,114 @@
+"""Sign-in sessions, CSRF tokens, signed reset links and the sign-in rate limit.
+
+The session cookie holds a random token (the database keeps its hash, ``store/members.py``); it is
+HttpOnly, SameSite=Lax, and Secure when the site is served over HTTPS. Every state-changing form
+carries the session's CSRF token (anonymous forms a signed one bound to a cookie), checked before
+anything changes. Signing in always starts a new session, so a planted session id is useless.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from fastapi import Request, Response
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from paperboard.core.config import Settings
+from paperboard.core.errors import LimitError, PaperboardError
+from paperboard.store.members import MemberStore
+
+SESSION_COOKIE = "pb_session"
+ANON_COOKIE = "pb_anon"  # binds the CSRF token of sign-in and sign-up forms to this browser
+RESET_MAX_AGE = 3600
+FAILURE_WINDOW = timedelta(minutes=15)
+
+
+class CsrfError(PaperboardError):
+    """A state-changing request without the right CSRF token."""
+
+
+def secure_cookies(request: Request, settings: Settings) -> bool:
+    forwarded = request.headers.get("x-forwarded-proto", "")
+    return request.url.scheme == "https" or forwarded == "https" or settings.base_url.startswith("https:")
+
+
+def set_session_cookie(response: Response, request: Request, settings: Settings, token: str) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=settings.session_days * 86400,
+        httponly=True,
+        samesite="lax",
+        secure=secure_cookies(request, settings),
+        path="/",
+    )
+
+
+def clear_session_cookie(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+def anonymous_csrf(request: Request, settings: Settings) -> tuple[str, str | None]:
+    """(CSRF token for an anonymous form, new cookie value to set or None)."""
+    seed = request.cookies.get(ANON_COOKIE)
+    new = None
+    if not seed or len(seed) > 100:
+        seed = new = secrets.token_urlsafe(24)
+    token = hmac.new(settings.signing_key.encode(), f"anon:{seed}".encode(), "sha256").hexdigest()
+    return token, new
+
+
+def check_csrf(request: Request, settings: Settings, sent: str | None, session_csrf: str | None) -> None:
+    """Raise CsrfError unless ``sent`` is this session's (or this anonymous browser's) token."""
+    if session_csrf is not None:
+        expected = session_csrf
+    else:
+        seed = request.cookies.get(ANON_COOKIE)
+        if not seed:
+            raise CsrfError("this form has expired: reload the page and try again")
+        expected = hmac.new(settings.signing_key.encode(), f"anon:{seed}".encode(), "sha256").hexdigest()
+    if not sent or not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise CsrfError("this form has expired: reload the page and try again")
+
+
+def _reset_serializer(settings: Settings) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(settings.signing_key, salt="password-reset")
+
+
+def reset_token(settings: Settings, member: dict[str, Any]) -> str:
+    """A link token for this member, good for an hour and only until the password changes."""
+    stamp = member["password_changed_at"].isoformat()
+    return _reset_serializer(settings).dumps({"id": member["id"], "stamp": stamp})
+
+
+def read_reset_token(settings: Settings, members: MemberStore, token: str) -> dict[str, Any]:
+    """The member a reset token is for; PaperboardError if it is bad, used or expired."""
+    try:
+        data = _reset_serializer(settings).loads(token[:500], max_age=RESET_MAX_AGE)
+    except SignatureExpired:
+        raise PaperboardError("this reset link has expired: ask for a new one") from None
+    except BadSignature:
+        raise PaperboardError("this reset link is not valid") from None
+    member = members.get(int(data.get("id", 0)))
+    if member is None or member["password_changed_at"].isoformat() != data.get("stamp"):
+        raise PaperboardError("this reset link has already been used")
+    return member
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def check_login_allowed(members: MemberStore, settings: Settings, email: str, address: str) -> None:
+    """LimitError once an address or a client has failed too often in the last 15 minutes."""
+    for key in (f"email:{email.strip().lower()}", f"ip:{address}"):
+        limit = settings.login_attempts * (4 if key.startswith("ip:") else 1)
+        if members.failures(key, FAILURE_WINDOW) >= limit:
+            raise LimitError("too many failed sign-ins: wait 15 minutes and try again")
+
+
+def record_login_failure(members: MemberStore, email: str, address: str) -> None:
+    members.record_failure(f"email:{email.strip().lower()}", f"ip:{address}")

@@ -1,0 +1,200 @@
+"""Upvotes, comments and submissions: what members do to papers.
+
+Each change updates ``paper_counts`` in the same transaction, so feed pages sort by upvotes and
+show comment counts without counting rows.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from paperboard.core.errors import ForbiddenError, NotFoundError
+from paperboard.store.schema import Comment, Member, Paper, PaperCounts, Submission, Vote
+
+votes = Vote.__table__
+comments = Comment.__table__
+submissions = Submission.__table__
+paper_counts = PaperCounts.__table__
+papers = Paper.__table__
+members = Member.__table__
+
+
+def _bump(connection: Connection, paper_id: str, *, votes_by: int = 0, comments_by: int = 0) -> None:
+    changed = connection.execute(
+        update(paper_counts)
+        .where(paper_counts.c.paper_id == paper_id)
+        .values(votes=paper_counts.c.votes + votes_by, comments=paper_counts.c.comments + comments_by)
+    ).rowcount
+    if not changed:
+        connection.execute(
+            insert(paper_counts).values(paper_id=paper_id, votes=max(votes_by, 0), comments=max(comments_by, 0))
+        )
+
+
+class CommunityStore:
+    """Votes, comments and submissions in the paper database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def _begin(self) -> Any:
+        return self.engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+
+    def _require_paper(self, connection: Connection, paper_id: str) -> None:
+        if connection.execute(select(papers.c.id).where(papers.c.id == paper_id)).first() is None:
+            raise NotFoundError(f"no paper {paper_id}")
+
+    # -- upvotes --------------------------------------------------------------------------------
+
+    def upvote(self, member_id: int, paper_id: str) -> bool:
+        """Add the member's upvote; False if it was already there (the primary key says so)."""
+        with self._begin() as connection, connection.begin():
+            self._require_paper(connection, paper_id)
+            try:
+                with connection.begin_nested():
+                    connection.execute(
+                        insert(votes).values(member_id=member_id, paper_id=paper_id, created_at=datetime.now(UTC))
+                    )
+            except IntegrityError:
+                return False
+            _bump(connection, paper_id, votes_by=1)
+            return True
+
+    def unvote(self, member_id: int, paper_id: str) -> bool:
+        """Take the member's upvote back; False if there was none."""
+        with self._begin() as connection, connection.begin():
+            removed = connection.execute(
+                delete(votes).where(votes.c.member_id == member_id, votes.c.paper_id == paper_id)
+            ).rowcount
+            if removed:
+                _bump(connection, paper_id, votes_by=-1)
+            return bool(removed)
+
+    def voted(self, member_id: int, paper_ids: list[str]) -> set[str]:
+        """Which of ``paper_ids`` the member has upvoted."""
+        if not paper_ids:
+            return set()
+        with self.engine.connect() as connection:
+            return set(
+                connection.execute(
+                    select(votes.c.paper_id).where(votes.c.member_id == member_id, votes.c.paper_id.in_(paper_ids))
+                ).scalars()
+            )
+
+    def upvotes_of(self, member_id: int) -> list[tuple[str, datetime]]:
+        """The member's upvoted papers with when, newest first (what recommendations learn from)."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(votes.c.paper_id, votes.c.created_at)
+                .where(votes.c.member_id == member_id)
+                .order_by(votes.c.created_at.desc())
+            )
+            return [(row.paper_id, row.created_at) for row in rows]
+
+    # -- comments -------------------------------------------------------------------------------
+
+    def add_comment(self, paper_id: str, member_id: int, body: str) -> int:
+        with self._begin() as connection, connection.begin():
+            self._require_paper(connection, paper_id)
+            comment_id = connection.execute(
+                insert(comments).values(
+                    paper_id=paper_id, member_id=member_id, body=body, created_at=datetime.now(UTC)
+                )
+            ).inserted_primary_key[0]
+            _bump(connection, paper_id, comments_by=1)
+            return int(comment_id)
+
+    def comment(self, comment_id: int) -> dict[str, Any] | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(comments).where(comments.c.id == comment_id)).first()
+            return dict(row._mapping) if row else None
+
+    def comments(self, paper_id: str) -> list[dict[str, Any]]:
+        """A paper's comments, oldest first, each with its author's name (None once deleted)."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(comments, members.c.name.label("author"))
+                .select_from(comments.outerjoin(members, members.c.id == comments.c.member_id))
+                .where(comments.c.paper_id == paper_id)
+                .order_by(comments.c.created_at, comments.c.id)
+            )
+            return [dict(row._mapping) for row in rows]
+
+    def _check_owner(self, connection: Connection, comment_id: int, member: dict[str, Any], *, moderate: bool) -> str:
+        row = connection.execute(select(comments.c.member_id, comments.c.paper_id).where(comments.c.id == comment_id)).first()
+        if row is None:
+            raise NotFoundError(f"no comment {comment_id}")
+        allowed = row.member_id == member["id"] or (moderate and member["role"] in ("moderator", "admin"))
+        if not allowed:
+            raise ForbiddenError("that comment is not yours")
+        return str(row.paper_id)
+
+    def edit_comment(self, comment_id: int, member: dict[str, Any], body: str) -> None:
+        """Change one's own comment (moderators delete, they do not rewrite)."""
+        with self._begin() as connection, connection.begin():
+            self._check_owner(connection, comment_id, member, moderate=False)
+            connection.execute(
+                update(comments).where(comments.c.id == comment_id).values(body=body, edited_at=datetime.now(UTC))
+            )
+
+    def delete_comment(self, comment_id: int, member: dict[str, Any]) -> str:
+        """Delete one's own comment, or any as a moderator or admin; returns the paper id."""
+        with self._begin() as connection, connection.begin():
+            paper_id = self._check_owner(connection, comment_id, member, moderate=True)
+            connection.execute(delete(comments).where(comments.c.id == comment_id))
+            _bump(connection, paper_id, comments_by=-1)
+            return paper_id
+
+    # -- submissions ----------------------------------------------------------------------------
+
+    def submit(self, paper_id: str, member_id: int, submitter: str, day: date) -> bool:
+        """Put a stored paper on ``day``'s feed as submitted by ``submitter``; False if it had been
+        submitted before (a paper is submitted once, as on Daily Papers)."""
+        now = datetime.now(UTC)
+        with self._begin() as connection, connection.begin():
+            self._require_paper(connection, paper_id)
+            try:
+                with connection.begin_nested():
+                    connection.execute(
+                        insert(submissions).values(paper_id=paper_id, member_id=member_id, day=day, created_at=now)
+                    )
+            except IntegrityError:
+                return False
+            connection.execute(
+                update(papers)
+                .where(papers.c.id == paper_id)
+                .values(submitted_on_daily=day, submitted_by=submitter, feed_date=day, changed_at=now)
+            )
+            return True
+
+    def submissions_on(self, member_id: int, day: date) -> int:
+        with self.engine.connect() as connection:
+            return int(
+                connection.execute(
+                    select(func.count())
+                    .select_from(submissions)
+                    .where(submissions.c.member_id == member_id, submissions.c.day == day)
+                ).scalar_one()
+            )
+
+    def submission(self, paper_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(submissions).where(submissions.c.paper_id == paper_id)).first()
+            return dict(row._mapping) if row else None
+
+    # -- accounts going away --------------------------------------------------------------------
+
+    def forget_member(self, member_id: int) -> None:
+        """Take back a leaving member's upvotes (keeping the counts right); their comments and
+        submissions stay, without an author."""
+        with self._begin() as connection, connection.begin():
+            voted = list(connection.execute(select(votes.c.paper_id).where(votes.c.member_id == member_id)).scalars())
+            for paper_id in voted:
+                _bump(connection, paper_id, votes_by=-1)
+            connection.execute(delete(votes).where(votes.c.member_id == member_id))
+            connection.execute(update(comments).where(comments.c.member_id == member_id).values(member_id=None))
+            connection.execute(update(submissions).where(submissions.c.member_id == member_id).values(member_id=None))

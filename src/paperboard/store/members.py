@@ -1,0 +1,275 @@
+"""Members, their sessions, personal API tokens and failed sign-ins: the only code that touches
+those tables.
+
+Secrets never reach the database in the clear: session cookies and API tokens are random strings
+of which only the SHA-256 is stored, and passwords arrive already hashed (``core/passwords.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from paperboard.core.errors import ConflictError, NotFoundError
+from paperboard.store.schema import (
+    ApiToken,
+    Comment,
+    LoginFailure,
+    Member,
+    MemberSession,
+    Submission,
+    Vote,
+)
+
+members = Member.__table__
+member_sessions = MemberSession.__table__
+api_tokens = ApiToken.__table__
+login_failures = LoginFailure.__table__
+
+ROLES = ("member", "moderator", "admin")
+TOKEN_PREFIX = "pb_"
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def _public(row: Any) -> dict[str, Any]:
+    return {key: value for key, value in row._mapping.items()}
+
+
+class MemberStore:
+    """Member accounts and everything that authenticates them."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- accounts -------------------------------------------------------------------------------
+
+    def create(self, email: str, name: str, password_hash: str, *, role: str = "member") -> dict[str, Any]:
+        """A new member; ConflictError if the address is taken."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        now = datetime.now(UTC)
+        values = {
+            "email": normalize_email(email),
+            "name": name.strip(),
+            "password_hash": password_hash,
+            "role": role,
+            "created_at": now,
+            "password_changed_at": now,
+        }
+        try:
+            with self.engine.begin() as connection:
+                new_id = connection.execute(insert(members).values(values)).inserted_primary_key[0]
+        except IntegrityError:
+            raise ConflictError(f"{values['email']} already has an account") from None
+        return {"id": int(new_id), **values}
+
+    def get(self, member_id: int) -> dict[str, Any] | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(members).where(members.c.id == member_id)).first()
+        return _public(row) if row else None
+
+    def by_email(self, email: str) -> dict[str, Any] | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(members).where(members.c.email == normalize_email(email))
+            ).first()
+        return _public(row) if row else None
+
+    def names(self, member_ids: list[int]) -> dict[int, str]:
+        if not member_ids:
+            return {}
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(members.c.id, members.c.name).where(members.c.id.in_(set(member_ids)))
+            )
+            return {int(row.id): row.name for row in rows}
+
+    def list(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(members).order_by(members.c.id))
+            return [_public(row) for row in rows]
+
+    def set_password(self, member_id: int, password_hash: str, *, keep_session: str | None = None) -> None:
+        """Change the password and end every session but ``keep_session`` (a cookie token)."""
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(members)
+                .where(members.c.id == member_id)
+                .values(password_hash=password_hash, password_changed_at=datetime.now(UTC))
+            )
+            query = delete(member_sessions).where(member_sessions.c.member_id == member_id)
+            if keep_session:
+                query = query.where(member_sessions.c.token_hash != _digest(keep_session))
+            connection.execute(query)
+
+    def set_role(self, member_id: int, role: str) -> None:
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        with self.engine.begin() as connection:
+            if connection.execute(update(members).where(members.c.id == member_id).values(role=role)).rowcount == 0:
+                raise NotFoundError(f"no member {member_id}")
+
+    def delete(self, member_id: int) -> None:
+        """Remove the account, its sessions, tokens and upvotes. Comments stay, shown as by a
+        deleted member; submissions stay on the feed without a submitter."""
+        from paperboard.store.community import CommunityStore
+
+        CommunityStore(self.engine).forget_member(member_id)
+        with self.engine.begin() as connection:
+            connection.execute(delete(members).where(members.c.id == member_id))
+
+    def export(self, member_id: int) -> dict[str, Any]:
+        """Everything stored about a member, as JSON-ready values (no secrets)."""
+        member = self.get(member_id)
+        if member is None:
+            raise NotFoundError(f"no member {member_id}")
+        with self.engine.connect() as connection:
+            votes = connection.execute(
+                select(Vote.paper_id, Vote.created_at).where(Vote.member_id == member_id).order_by(Vote.created_at)
+            ).all()
+            comments = connection.execute(
+                select(Comment.id, Comment.paper_id, Comment.body, Comment.created_at, Comment.edited_at)
+                .where(Comment.member_id == member_id)
+                .order_by(Comment.created_at)
+            ).all()
+            submissions = connection.execute(
+                select(Submission.paper_id, Submission.day, Submission.created_at)
+                .where(Submission.member_id == member_id)
+                .order_by(Submission.created_at)
+            ).all()
+            tokens = connection.execute(
+                select(api_tokens.c.name, api_tokens.c.created_at, api_tokens.c.last_used_at).where(
+                    api_tokens.c.member_id == member_id
+                )
+            ).all()
+        return {
+            "member": {k: member[k] for k in ("id", "email", "name", "role", "created_at")},
+            "upvotes": [dict(row._mapping) for row in votes],
+            "comments": [dict(row._mapping) for row in comments],
+            "submissions": [dict(row._mapping) for row in submissions],
+            "api_tokens": [dict(row._mapping) for row in tokens],
+        }
+
+    # -- sessions -------------------------------------------------------------------------------
+
+    def start_session(self, member_id: int, lifetime: timedelta) -> tuple[str, str]:
+        """A new session; returns (cookie token, CSRF token). Always a fresh token, so a session
+        id planted before sign-in is never promoted (no session fixation)."""
+        token = secrets.token_urlsafe(32)
+        csrf = secrets.token_urlsafe(32)
+        now = datetime.now(UTC)
+        with self.engine.begin() as connection:
+            connection.execute(member_sessions.delete().where(member_sessions.c.expires_at < now))
+            connection.execute(
+                insert(member_sessions).values(
+                    token_hash=_digest(token),
+                    member_id=member_id,
+                    csrf_token=csrf,
+                    created_at=now,
+                    expires_at=now + lifetime,
+                )
+            )
+        return token, csrf
+
+    def session(self, token: str) -> tuple[dict[str, Any], str] | None:
+        """(member, CSRF token) of a live session, or None."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(members, member_sessions.c.csrf_token)
+                .join(member_sessions, member_sessions.c.member_id == members.c.id)
+                .where(
+                    member_sessions.c.token_hash == _digest(token),
+                    member_sessions.c.expires_at > datetime.now(UTC),
+                )
+            ).first()
+        if row is None:
+            return None
+        values = _public(row)
+        csrf = values.pop("csrf_token")
+        return values, csrf
+
+    def end_session(self, token: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(delete(member_sessions).where(member_sessions.c.token_hash == _digest(token)))
+
+    # -- API tokens -----------------------------------------------------------------------------
+
+    def create_token(self, member_id: int, name: str) -> str:
+        """A new personal API token; the only time its value is known."""
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        with self.engine.begin() as connection:
+            connection.execute(
+                insert(api_tokens).values(
+                    member_id=member_id,
+                    name=name.strip()[:80] or "token",
+                    token_hash=_digest(token),
+                    created_at=datetime.now(UTC),
+                )
+            )
+        return token
+
+    def tokens(self, member_id: int) -> list[dict[str, Any]]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(api_tokens.c.id, api_tokens.c.name, api_tokens.c.created_at, api_tokens.c.last_used_at)
+                .where(api_tokens.c.member_id == member_id)
+                .order_by(api_tokens.c.id)
+            )
+            return [dict(row._mapping) for row in rows]
+
+    def revoke_token(self, member_id: int, token_id: int) -> bool:
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                delete(api_tokens).where(api_tokens.c.id == token_id, api_tokens.c.member_id == member_id)
+            )
+            return result.rowcount > 0
+
+    def token_member(self, token: str) -> dict[str, Any] | None:
+        """The member a bearer token belongs to (and note its use), or None."""
+        digest = _digest(token)
+        with self.engine.begin() as connection:
+            row = connection.execute(
+                select(members)
+                .join(api_tokens, api_tokens.c.member_id == members.c.id)
+                .where(api_tokens.c.token_hash == digest)
+            ).first()
+            if row is None:
+                return None
+            connection.execute(
+                update(api_tokens).where(api_tokens.c.token_hash == digest).values(last_used_at=datetime.now(UTC))
+            )
+        return _public(row)
+
+    # -- failed sign-ins ------------------------------------------------------------------------
+
+    def record_failure(self, *keys: str) -> None:
+        now = datetime.now(UTC)
+        with self.engine.begin() as connection:
+            connection.execute(login_failures.delete().where(login_failures.c.at < now - timedelta(days=1)))
+            connection.execute(insert(login_failures), [{"key": key, "at": now} for key in keys])
+
+    def failures(self, key: str, window: timedelta) -> int:
+        with self.engine.connect() as connection:
+            return int(
+                connection.execute(
+                    select(func.count())
+                    .select_from(login_failures)
+                    .where(login_failures.c.key == key, login_failures.c.at > datetime.now(UTC) - window)
+                ).scalar_one()
+            )
+
+    def clear_failures(self, key: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(delete(login_failures).where(login_failures.c.key == key))

@@ -1,0 +1,198 @@
+"""Members over real HTTP: sign up, in and out, sessions, password change and reset by e-mail
+(through a real SMTP server), API tokens, export and deletion, roles from the CLI."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import Site
+
+PASSWORD = "correct horse battery"
+
+
+def form_token(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def sign_up(client: httpx.Client, email: str = "ada@example.org", name: str = "Ada", password: str = PASSWORD) -> httpx.Response:
+    token = form_token(client.get("/signup").text)
+    return client.post("/signup", data={"csrf_token": token, "email": email, "name": name, "password": password})
+
+
+def sign_in(client: httpx.Client, email: str = "ada@example.org", password: str = PASSWORD) -> httpx.Response:
+    token = form_token(client.get("/signin").text)
+    return client.post("/signin", data={"csrf_token": token, "email": email, "password": password})
+
+
+def page_token(client: httpx.Client, path: str = "/account") -> str:
+    return form_token(client.get(path).text)
+
+
+def test_sign_up_signs_in_with_a_safe_cookie_and_sign_out_ends_the_session(site: Site) -> None:
+    with site.client() as client:
+        response = sign_up(client)
+        assert response.status_code == 303
+        cookie = response.headers["set-cookie"]
+        assert "pb_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+        assert "Secure" not in cookie  # plain http here; https deployments get Secure
+        account = client.get("/account")
+        assert account.status_code == 200 and "ada@example.org" in account.text
+        session = client.cookies["pb_session"]
+        client.post("/signout", data={"csrf_token": form_token(account.text)})
+        assert client.get("/account").status_code == 303  # back to sign-in
+    with site.client(cookies={"pb_session": session}) as replay:
+        assert replay.get("/account").status_code == 303  # the old cookie is dead server-side
+
+
+def test_a_taken_address_and_a_short_password_are_refused_with_one_line(site: Site) -> None:
+    with site.client() as client:
+        assert sign_up(client).status_code == 303
+    with site.client() as other:
+        response = sign_up(other, email="ADA@example.org")
+        assert response.status_code == 400 and "already has an account" in response.text
+        response = sign_up(other, email="bob@example.org", password="short")
+        assert response.status_code == 400 and "at least 10 characters" in response.text
+
+
+def test_wrong_password_and_unknown_address_get_the_same_answer(site: Site) -> None:
+    with site.client() as client:
+        sign_up(client)
+    with site.client() as client:
+        wrong = sign_in(client, password="not the password")
+        unknown = sign_in(client, email="nobody@example.org")
+    assert wrong.status_code == unknown.status_code == 400
+    message = "wrong e-mail address or password"
+    assert message in wrong.text and message in unknown.text
+    assert "nobody" not in unknown.text.split(message)[1][:200]
+
+
+def test_sign_in_is_rate_limited_per_address(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    with site.client() as client:
+        sign_up(client)
+    with site.client() as client:
+        for _ in range(site.settings.login_attempts):
+            assert sign_in(client, password="wrong password!").status_code == 400
+        blocked = sign_in(client)  # even the right password, until the window passes
+        assert blocked.status_code == 429 and "too many failed sign-ins" in blocked.text
+    with site.client() as client:
+        assert sign_in(client, email="someone@example.org", password="x" * 12).status_code == 400
+
+
+def test_signing_in_replaces_a_planted_session_id(site: Site) -> None:
+    with site.client() as client:
+        sign_up(client)
+    with site.client(cookies={"pb_session": "attacker-chosen-value"}) as client:
+        response = sign_in(client)
+        assert response.status_code == 303
+        assert client.cookies["pb_session"] != "attacker-chosen-value"
+        assert client.get("/account").status_code == 200
+
+
+def test_change_password_keeps_this_session_and_ends_the_others(site: Site) -> None:
+    with site.client() as first, site.client() as second:
+        sign_up(first)
+        sign_in(second)
+        response = first.post("/account/password", data={"csrf_token": page_token(first), "current": PASSWORD, "new": "a brand new secret"})
+        assert response.status_code == 200 and "password changed" in response.text
+        assert first.get("/account").status_code == 200
+        assert second.get("/account").status_code == 303
+    with site.client() as client:
+        assert sign_in(client, password="a brand new secret").status_code == 303
+
+
+def test_password_reset_by_email_link(site: Site, smtp_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = site.settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": smtp_server.port, "smtp_security": "none"})
+    site.services.settings = settings
+    with site.client() as client:
+        sign_up(client)
+    with site.client() as client:
+        token = form_token(client.get("/reset").text)
+        answer = client.post("/reset", data={"csrf_token": token, "email": "ada@example.org"})
+        unknown = client.post("/reset", data={"csrf_token": token, "email": "nobody@example.org"})
+        assert answer.status_code == unknown.status_code == 200
+        assert len(smtp_server.messages) == 1
+        message = smtp_server.messages[0]
+        assert message["To"] == "ada@example.org"
+        link = re.search(r"(http://127\.0\.0\.1:\d+/reset/\S+)", message.get_content()).group(1)
+        path = link.removeprefix(site.url)
+        form = client.get(path)
+        assert form.status_code == 200
+        done = client.post(path, data={"csrf_token": form_token(form.text), "password": "reset and renewed"})
+        assert done.status_code == 303
+        used = client.get(path)  # the link works once: the password changed since
+        assert used.status_code == 400 and "already been used" in used.text
+    with site.client() as client:
+        assert sign_in(client, password="reset and renewed").status_code == 303
+        assert client.get("/reset/not-a-token").status_code == 400
+
+
+def test_reset_without_mail_settings_says_so(site: Site) -> None:
+    with site.client() as client:
+        token = form_token(client.get("/reset").text)
+        response = client.post("/reset", data={"csrf_token": token, "email": "ada@example.org"})
+    assert response.status_code == 400 and "cannot send e-mail" in response.text
+
+
+def test_api_tokens_authenticate_and_can_be_revoked(site: Site) -> None:
+    with site.client() as client:
+        sign_up(client)
+        page = client.post("/account/tokens", data={"csrf_token": page_token(client), "name": "laptop"})
+        token = re.search(r'<code class="token">(pb_[^<]+)</code>', page.text).group(1)
+    with site.client(headers={"Authorization": f"Bearer {token}"}) as api:
+        assert api.get("/api/me").json()["name"] == "Ada"
+    with site.client() as client:
+        sign_in(client)
+        token_id = site.services.members.tokens(1)[0]["id"]
+        assert site.services.members.tokens(1)[0]["last_used_at"] is not None
+        client.post(f"/account/tokens/{token_id}/delete", data={"csrf_token": page_token(client)})
+    with site.client(headers={"Authorization": f"Bearer {token}"}) as api:
+        response = api.get("/api/me")
+        assert response.status_code == 401 and response.json() == {"error": "that API token is not valid"}
+
+
+def test_export_then_delete_account(site: Site) -> None:
+    with site.client() as client:
+        sign_up(client)
+        token = page_token(client, "/papers/2505.13308")
+        client.post("/papers/2505.13308/upvote", data={"csrf_token": token})
+        client.post("/papers/2505.13308/comments", data={"csrf_token": token, "body": "Nice *result*"})
+        export = client.get("/account/export")
+        assert export.headers["content-disposition"].startswith("attachment")
+        data = export.json()
+        assert data["member"]["email"] == "ada@example.org"
+        assert [v["paper_id"] for v in data["upvotes"]] == ["2505.13308"]
+        assert data["comments"][0]["body"] == "Nice *result*"
+        assert "password" not in export.text
+        refused = client.post("/account/delete", data={"csrf_token": page_token(client), "password": "wrong password"})
+        assert refused.status_code == 400 and client.get("/account").status_code == 200
+        gone = client.post("/account/delete", data={"csrf_token": page_token(client), "password": PASSWORD})
+        assert gone.status_code == 303
+        assert client.get("/account").status_code == 303
+    paper = site.services.papers.get("2505.13308")
+    assert paper["member_votes"] == 0 and paper["comment_count"] == 1
+    comments = site.services.community.comments("2505.13308")
+    assert comments[0]["author"] is None and comments[0]["body"] == "Nice *result*"
+    with site.client() as client:
+        assert sign_in(client).status_code == 400
+
+
+def test_user_create_admin_from_the_cli(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAPERBOARD_NEW_PASSWORD", PASSWORD)
+    result = cli("user", "create", "--admin", "root@example.org")
+    assert result.exit_code == 0, result.output
+    assert "admin" in result.stdout
+    again = cli("user", "create", "root@example.org")
+    assert again.exit_code == 1 and "already has an account" in again.stderr
+    assert cli("user", "role", "root@example.org", "moderator").exit_code == 0
+    listed = cli("user", "list", "--json")
+    assert '"role": "moderator"' in listed.stdout
+    assert cli("user", "role", "root@example.org", "king").exit_code == 2
+    monkeypatch.setenv("PAPERBOARD_NEW_PASSWORD", "short")
+    weak = cli("user", "create", "weak@example.org")
+    assert weak.exit_code == 1 and "at least 10 characters" in weak.stderr

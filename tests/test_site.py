@@ -1,0 +1,165 @@
+"""The pages over real HTTP: feeds by day, week and month, trending, paper pages, search, the map,
+their JSON twins, navigation, empty periods, bad input, and page weight."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from conftest import Site
+from paperboard.sources.base import PaperRecord
+
+PAPER = "2505.13308"
+
+
+def feed_days(site: Site) -> list[date]:
+    rows = site.services.papers.list_papers(date(1900, 1, 1), date(2100, 1, 1))
+    return sorted({row["feed_date"] for row in rows if row["feed_date"]})
+
+
+def test_home_shows_the_latest_day_with_the_seed_banner(site: Site) -> None:
+    html = site.client().get("/").text
+    latest = feed_days(site)[-1]
+    assert latest.strftime("%B %-d, %Y") in html
+    assert "Get trending papers in your email inbox!" in html and "Subscribe" in html
+    twin = site.client().get("/.json").json()
+    assert twin["period"] == latest.isoformat() and twin["kind"] == "date"
+    assert twin["papers"] and all(p["feed_date"] == latest.isoformat() for p in twin["papers"])
+
+
+def test_a_day_lists_its_papers_by_upvotes_with_what_the_seeds_show(site: Site) -> None:
+    day = site.services.papers.get(PAPER)["feed_date"]
+    data = site.client().get(f"/papers/date/{day}.json").json()
+    votes = [p["upvotes"] for p in data["papers"]]
+    assert votes == sorted(votes, reverse=True)
+    entry = next(p for p in data["papers"] if p["id"] == PAPER)
+    assert entry["title"] and entry["excerpt"] and entry["author_count"] > 0
+    html = site.client().get(f"/papers/date/{day}").text
+    assert entry["title"][:40] in html and f"{entry['author_count']} author" in html
+    assert "<details class=\"authors\">" in html or entry["authors"] == []
+
+
+def test_previous_and_next_skip_to_days_with_papers(site: Site) -> None:
+    days = feed_days(site)
+    if len(days) < 3:
+        pytest.skip("the demo has too few days")
+    middle = site.client().get(f"/papers/date/{days[1]}.json").json()
+    assert middle["previous"] == f"/papers/date/{days[0]}"
+    assert middle["next"] == f"/papers/date/{days[2]}"
+    first = site.client().get(f"/papers/date/{days[0]}.json").json()
+    assert first["previous"] is None
+
+
+def test_weeks_months_and_empty_periods(site: Site) -> None:
+    day = site.services.papers.get(PAPER)["feed_date"]
+    year, week, _ = day.isocalendar()
+    weekly = site.client().get(f"/papers/week/{year}-W{week:02d}.json").json()
+    monthly = site.client().get(f"/papers/month/{day:%Y-%m}.json").json()
+    assert PAPER in [p["id"] for p in weekly["papers"]] and PAPER in [p["id"] for p in monthly["papers"]]
+    assert weekly["total"] <= monthly["total"] or weekly["start"] < monthly["start"]
+    empty = site.client().get("/papers/date/1999-01-01")
+    assert empty.status_code == 200 and "No papers on this day" in empty.text
+
+
+def test_category_filter(site: Site) -> None:
+    when = datetime(2024, 3, 5, 12, tzinfo=UTC)
+    site.services.papers.write([
+        PaperRecord(id="2403.00001", source="test", title="Learning", abstract="a", categories=["cs.LG", "stat.ML"], published_at=when),
+        PaperRecord(id="2403.00002", source="test", title="Neurons", abstract="b", categories=["q-bio.NC"], published_at=when),
+    ])
+    client = site.client()
+    assert {p["id"] for p in client.get("/papers/date/2024-03-05.json").json()["papers"]} == {"2403.00001", "2403.00002"}
+    for category, expected in [("cs.LG", ["2403.00001"]), ("stat.ML", ["2403.00001"]), ("q-bio", ["2403.00002"]), ("math.AG", [])]:
+        data = client.get("/papers/date/2024-03-05.json", params={"category": category}).json()
+        assert [p["id"] for p in data["papers"]] == expected, category
+    html = client.get("/papers/date/2024-03-05", params={"category": "math.AG"}).text
+    assert "No papers on this day in math.AG" in html
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "message"),
+    [
+        ("/papers/date/2025-13-45", 400, "not a day"),
+        ("/papers/week/2025-W99", 400, "no such week"),
+        ("/papers/month/May", 400, "not a month"),
+        ("/papers/9999.99999", 404, "no paper"),
+        ("/papers/date/2025-05-20?p=0", 422, "bad p"),
+        ("/papers/date/2025-05-20?category=%3Cscript%3E", 422, "bad category"),
+        ("/no/such/page", 404, "no such page"),
+    ],
+)
+def test_bad_input_gets_a_clear_message(site: Site, path: str, status: int, message: str) -> None:
+    response = site.client().get(path)
+    assert response.status_code == status
+    assert message in response.text
+    twin = site.client().get(path.split("?")[0] + ".json" + ("?" + path.split("?")[1] if "?" in path else ""))
+    assert twin.status_code == status and message in twin.json()["error"]
+
+
+def test_trending_shows_its_formula_and_scores(site: Site) -> None:
+    data = site.client().get("/papers/trending.json").json()
+    assert data["formula"] == "upvotes / (age in hours + 2) ^ 1.5"
+    scores = [p["trending_score"] for p in data["papers"]]
+    assert scores == sorted(scores, reverse=True) and scores[0] > 0
+    about = site.client().get("/about").text
+    assert "upvotes / (age in hours + 2) ^ 1.5" in about
+
+
+def test_paper_page_has_everything(site: Site) -> None:
+    client = site.client()
+    html = client.get(f"/papers/{PAPER}").text
+    row = site.services.papers.get(PAPER)
+    assert row["title"][:30] in html and row["abstract"][:60] in html
+    assert f"https://arxiv.org/abs/{PAPER}" in html and f"https://arxiv.org/pdf/{PAPER}" in html
+    assert "Similar papers" in html and "Comments (0)" in html
+    data = client.get(f"/papers/{PAPER}.json").json()
+    assert data["paper"]["id"] == PAPER and len(data["similar"]) == 6
+    assert PAPER not in [s["id"] for s in data["similar"]]
+    assert data["map"] is not None and data["map"]["topic"]
+    versioned = client.get(f"/papers/{PAPER}v2", follow_redirects=False)
+    assert versioned.status_code == 301 and versioned.headers["location"] == f"/papers/{PAPER}"
+
+
+def test_search_page_highlights_and_filters(site: Site) -> None:
+    client = site.client()
+    html = client.get("/papers", params={"q": "latent space"}).text
+    assert "<mark>" in html
+    data = client.get("/papers.json", params={"q": "latent space"}).json()
+    assert data["papers"] and data["mode"] == "hybrid"
+    lexical = client.get("/papers.json", params={"q": "latent", "mode": "lexical", "code": "true"}).json()
+    assert all(p["links"]["code"] for p in lexical["papers"])
+    jump = client.get("/papers", params={"q": f"https://arxiv.org/abs/{PAPER}v1"}, follow_redirects=False)
+    assert jump.status_code == 303 and jump.headers["location"] == f"/papers/{PAPER}"
+    for bad in ('"unbalanced', "au:", "x" * 5000):
+        response = client.get("/papers", params={"q": bad})
+        assert response.status_code in (200, 400, 422), bad
+
+
+def test_map_page_draws_the_map_and_highlights_a_search(site: Site) -> None:
+    html = site.client().get("/map", params={"q": "latent"}).text
+    assert "<svg" in html and 'class="highlighted"' in html
+    data = site.client().get("/map.json", params={"q": "latent"}).json()
+    assert data["available"] and data["topics"] and data["highlighted"]
+
+
+@pytest.mark.parametrize("path", ["/", "/papers/trending", f"/papers/{PAPER}", "/papers?q=latent+space", "/map", "/signin", "/about"])
+def test_pages_stay_small(site: Site, path: str) -> None:
+    response = site.client().get(path)
+    assert response.status_code == 200
+    css = site.client().get("/static/style.css")
+    assert len(response.content) + len(css.content) < 200_000, f"{path}: {len(response.content):,} bytes"
+
+
+def test_pages_link_their_feeds_and_json_twins(site: Site) -> None:
+    day = site.services.papers.get(PAPER)["feed_date"]
+    html = site.client().get(f"/papers/date/{day}").text
+    assert f'<link rel="alternate" type="application/rss+xml" title="This page as RSS" href="/feeds/date/{day}.xml">' in html
+    assert 'type="application/json"' in html
+
+
+def test_openapi_docs_are_served(site: Site) -> None:
+    schema = site.client().get("/openapi.json").json()
+    for path in ("/api/daily_papers", "/api/papers/search", "/api/papers/{paper_id}"):
+        assert path in schema["paths"], path
+    assert site.client().get("/docs").status_code == 200
