@@ -90,8 +90,12 @@ def test_signing_in_replaces_a_planted_session_id(site: Site) -> None:
     with site.client(cookies={"pb_session": "attacker-chosen-value"}) as client:
         response = sign_in(client)
         assert response.status_code == 303
-        assert client.cookies["pb_session"] != "attacker-chosen-value"
-        assert client.get("/account").status_code == 200
+        issued = response.cookies["pb_session"]
+        assert issued != "attacker-chosen-value"
+    with site.client(cookies={"pb_session": "attacker-chosen-value"}) as attacker:
+        assert attacker.get("/account").status_code == 303  # the planted id was never promoted
+    with site.client(cookies={"pb_session": issued}) as victim:
+        assert victim.get("/account").status_code == 200
 
 
 def test_change_password_keeps_this_session_and_ends_the_others(site: Site) -> None:

@@ -12,6 +12,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
+import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _PASSTHROUGH = ("/api/", "/static/", "/feeds/", "/docs", "/openapi", "/redoc")
@@ -114,14 +115,35 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+class _Flight:
+    """A response being made for a cache key: requests for the same key wait for it."""
+
+    __slots__ = ("done", "messages")
+
+    def __init__(self) -> None:
+        self.done = anyio.Event()
+        self.messages: list[Message] | None = None  # None: not cacheable, ask the app yourself
+
+
 class PageCache:
-    """A short-lived per-process cache of anonymous GET responses."""
+    """A short-lived per-process cache of anonymous GET responses.
+
+    A page is made once per expiry, not once per waiting client: while one request makes a page,
+    the others asking for it get the previous copy if it is younger than ``MAX_STALE`` seconds,
+    or wait for the new one (so an expiry under load costs one render, not one per connection).
+    An answer that may not be shared (a cookie set, not a 200, streamed) is remembered as such for
+    the same time, so requests for it go straight to the app instead of queueing.
+    """
+
+    MAX_STALE = 60  # seconds: no page is served older than this
 
     def __init__(self, app: ASGIApp, seconds: int, entries: int = 2000) -> None:
         self.app = app
         self.seconds = seconds
         self.entries = entries
-        self._cache: OrderedDict[tuple[Any, ...], tuple[float, list[Message]]] = OrderedDict()
+        # key -> (made at, expires at, messages); None: the answer was not shareable (ask the app)
+        self._cache: OrderedDict[tuple[Any, ...], tuple[float, float, list[Message] | None]] = OrderedDict()
+        self._flights: dict[tuple[Any, ...], _Flight] = {}
 
     @staticmethod
     def _cacheable_request(scope: Scope) -> bool:
@@ -130,7 +152,8 @@ class PageCache:
         if scope["path"].startswith(("/static/", "/docs", "/openapi")):
             return False
         for name, value in scope["headers"]:
-            if name == b"authorization" or (name == b"cookie" and b"pb_session=" in value):
+            # pb_anon: the page may hold a form token bound to this browser (sign in, sign up)
+            if name == b"authorization" or (name == b"cookie" and (b"pb_session=" in value or b"pb_anon=" in value)):
                 return False
         return True
 
@@ -143,10 +166,31 @@ class PageCache:
         key = (scope["method"], scope["path"], scope.get("query_string", b""), twin, b"json" in accept)
         now = time.monotonic()
         hit = self._cache.get(key)
-        if hit is not None and hit[0] > now:
-            for message in hit[1]:
+        flight = self._flights.get(key)
+        if hit is not None and (hit[1] > now or (flight is not None and now - hit[0] < self.MAX_STALE)):
+            if hit[2] is None:  # this answer was not shareable a moment ago: do not queue for it
+                await self.app(scope, receive, send)
+                return
+            for message in hit[2]:
                 await send(message)
             return
+        if flight is not None:
+            await flight.done.wait()
+            if flight.messages is not None:
+                for message in flight.messages:
+                    await send(message)
+                return
+            await self.app(scope, receive, send)
+            return
+        flight = self._flights[key] = _Flight()
+        try:
+            flight.messages = await self._fetch(key, scope, receive, send)
+        finally:
+            del self._flights[key]
+            flight.done.set()
+
+    async def _fetch(self, key: tuple[Any, ...], scope: Scope, receive: Receive, send: Send) -> list[Message] | None:
+        """Answer from the app, and keep the answer if it may be shared."""
         captured: list[Message] = []
 
         async def capture(message: Message) -> None:
@@ -154,15 +198,22 @@ class PageCache:
             await send(message)
 
         await self.app(scope, receive, capture)
-        start = next((m for m in captured if m["type"] == "http.response.start"), None)
+        start = captured[0] if captured else None
         if (
-            start is not None
-            and all(m["type"] in ("http.response.start", "http.response.body") for m in captured)
-            and start["status"] == 200
-            and not any(name == b"set-cookie" for name, _ in start.get("headers", []))
-            and not captured[-1].get("more_body", False)
+            start is None
+            or start["type"] != "http.response.start"
+            or start["status"] != 200
+            or any(name == b"set-cookie" for name, _ in start.get("headers", []))
+            or not all(m["type"] == "http.response.body" for m in captured[1:])
+            or captured[-1].get("more_body", False)
         ):
-            self._cache[key] = (now + self.seconds, captured)
-            self._cache.move_to_end(key)
-            while len(self._cache) > self.entries:
-                self._cache.popitem(last=False)
+            messages = None
+        else:
+            body = b"".join(m.get("body", b"") for m in captured[1:])
+            messages = [start, {"type": "http.response.body", "body": body}]
+        now = time.monotonic()
+        self._cache[key] = (now, now + self.seconds, messages)
+        self._cache.move_to_end(key)
+        while len(self._cache) > self.entries:
+            self._cache.popitem(last=False)
+        return messages

@@ -73,6 +73,9 @@ def daily_entry(row: dict[str, Any]) -> dict[str, Any]:
         "paper": paper_object(row),
         "publishedAt": hf_time(submitted),
         "title": row.get("title"),
+        # HF's client reads ``paper.upvotes or upvotes``: without this a paper with no upvotes
+        # would come out as None instead of 0.
+        "upvotes": int(row.get("total_upvotes") or 0),
         "numComments": int(row.get("comment_count") or 0),
         "isAuthorParticipating": False,
         **_extras(row),
@@ -133,12 +136,16 @@ def daily_papers(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> list[dict[str, Any]]:
     start, end = _period(services, date, week, month, submitter)
-    if sort == "trending":
+    if sort == "trending" and not (date or week or month or submitter):
+        # No period: the site's trending list (the last fortnight, as on /papers/trending), as
+        # Hugging Face's ``sort=trending`` is not limited to the newest day either.
+        rows, _ = trending_rank.trending(services.papers, limit=limit, offset=p * limit)
+    elif sort == "trending":
         rows = services.papers.list_papers(start, end, submitter=submitter, limit=5000)
         at = trending_rank.reference_time(services.papers.latest_feed_date())
         for row in rows:
             row["trending_score"] = trending_rank.score(row["total_upvotes"], row["feed_date"], at)
-        rows.sort(key=lambda r: -r["trending_score"])
+        rows.sort(key=lambda r: (-r["trending_score"], -(r["published_at"] or at).timestamp(), r["id"]))
         rows = rows[p * limit : (p + 1) * limit]
     else:
         rows = services.papers.list_papers(
