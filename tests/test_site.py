@@ -163,3 +163,13 @@ def test_openapi_docs_are_served(site: Site) -> None:
     for path in ("/api/daily_papers", "/api/papers/search", "/api/papers/{paper_id}"):
         assert path in schema["paths"], path
     assert site.client().get("/docs").status_code == 200
+
+
+def test_the_documented_trending_formula_is_the_one_computed() -> None:
+    from pathlib import Path
+
+    from paperboard.rank import trending
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "site.md").read_text()
+    assert f"score = {trending.FORMULA}" in text
+    assert f"last {trending.WINDOW_DAYS} days" in text
