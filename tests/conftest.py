@@ -395,12 +395,18 @@ class SmtpSink:
         self.messages: list[Any] = []
         self.envelopes: list[tuple[str, list[str]]] = []
         self.refuse: dict[str, str] = {}
+        self.refuse_times: dict[str, int] = {}  # refuse only this many times, then accept
+        self.delay = 0.0  # seconds to wait before accepting each message
         sink = self
 
         class Handler:
             async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:  # noqa: N802
                 if address in sink.refuse:
-                    return sink.refuse[address]
+                    left = sink.refuse_times.get(address)
+                    if left is None or left > 0:
+                        if left is not None:
+                            sink.refuse_times[address] = left - 1
+                        return sink.refuse[address]
                 envelope.rcpt_tos.append(address)
                 return "250 OK"
 
@@ -408,6 +414,10 @@ class SmtpSink:
                 from email import message_from_bytes
                 from email.policy import default
 
+                if sink.delay:
+                    import asyncio
+
+                    await asyncio.sleep(sink.delay)
                 sink.messages.append(message_from_bytes(envelope.content, policy=default))
                 sink.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
                 return "250 Message accepted"
@@ -423,5 +433,14 @@ class SmtpSink:
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpSink]:
     sink = SmtpSink()
+    yield sink
+    sink.close()
+
+
+@pytest.fixture
+def slow_smtp() -> Iterator[SmtpSink]:
+    """An SMTP server that takes 0.15 s per message, so a sending process can be killed midway."""
+    sink = SmtpSink()
+    sink.delay = 0.15
     yield sink
     sink.close()

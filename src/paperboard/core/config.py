@@ -102,6 +102,21 @@ class Settings(BaseSettings):
     smtp_user: str | None = None
     smtp_password: str | None = None
     mail_from: str = Field("paperboard <paperboard@localhost>", description="Sender of every e-mail.")
+    mail_rate: float = Field(5.0, gt=0, le=1000, description="Digest messages sent per second, at most.")
+    mail_max_bounces: int = Field(
+        3, ge=1, le=100, description="Permanent failures (5xx) after which mail to an address stops."
+    )
+
+    # -- the worker --------------------------------------------------------------------------------
+    timezone: str = Field("UTC", description="Time zone of the schedule and of digest days.")
+    digest_time: str = Field("07:00", description="When digests go out each day (HH:MM, local time).")
+    weekly_digest_day: str = Field("monday", description="Day the weekly digest goes out.")
+    ingest_every_minutes: int = Field(60, ge=5, le=1440, description="How often the worker ingests.")
+    ingest_sources: list[str] = Field(
+        default_factory=list,
+        description='What the worker ingests: "hf" (today\'s daily papers), "arxiv:CATEGORY" (recent '
+        'papers of a category), "oai:SET" (incremental OAI-PMH harvest).',
+    )
 
     @field_validator("arxiv_api_url", "arxiv_oai_url", "hf_api_url")
     @classmethod
@@ -124,6 +139,44 @@ class Settings(BaseSettings):
     def _smtp_security(cls, value: str) -> str:
         if value not in ("none", "starttls", "tls"):
             raise ValueError(f"must be none, starttls or tls, got {value!r}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"not a time zone, got {value!r} (use e.g. Europe/Paris)") from None
+        return value
+
+    @field_validator("digest_time")
+    @classmethod
+    def _digest_time(cls, value: str) -> str:
+        import re
+
+        match = re.fullmatch(r"(\d{1,2}):(\d{2})", value.strip())
+        if not match or int(match[1]) > 23 or int(match[2]) > 59:
+            raise ValueError(f"must be HH:MM, got {value!r}")
+        return f"{int(match[1]):02d}:{match[2]}"
+
+    @field_validator("weekly_digest_day")
+    @classmethod
+    def _weekday(cls, value: str) -> str:
+        days = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+        if value.strip().lower() not in days:
+            raise ValueError(f"must be a day of the week, got {value!r}")
+        return value.strip().lower()
+
+    @field_validator("ingest_sources")
+    @classmethod
+    def _sources(cls, value: list[str]) -> list[str]:
+        for item in value:
+            kind = item.split(":", 1)[0]
+            if kind not in ("hf", "arxiv", "oai") or (kind != "hf" and ":" not in item):
+                raise ValueError(f"unknown source {item!r}: use hf, arxiv:CATEGORY or oai:SET")
         return value
 
     @field_validator("mail_from")

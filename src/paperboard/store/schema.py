@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Date,
     DateTime,
     ForeignKey,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -234,3 +236,74 @@ class PaperCounts(Base):
     paper_id: Mapped[str] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True)
     votes: Mapped[int] = mapped_column(Integer, default=0)
     comments: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# -- digests (migration 0004) --------------------------------------------------------------------
+
+
+class Subscriber(Base):
+    """An address that gets digests once confirmed (double opt-in), with what it follows."""
+
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
+    frequency: Mapped[str] = mapped_column(String(10), default="daily")  # daily, weekly, off
+    categories: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    keywords: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    for_you: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    bounces: Mapped[int] = mapped_column(Integer, default=0)
+    stopped_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class DigestSend(Base):
+    """One digest for one subscriber and period: the intent (Message-ID and papers) is recorded
+    before sending and marked sent after, so a rerun resends only a message left in doubt."""
+
+    __tablename__ = "digest_sends"
+    __table_args__ = (UniqueConstraint("subscriber_id", "period_key", name="uq_digest_sends_subscriber_period"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    period_key: Mapped[str] = mapped_column(String(40), index=True)
+    message_id: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(12))  # intent, sent, empty, failed
+    top_ids: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    picks: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SentPaper(Base):
+    """A paper already mailed to a subscriber: never picked "for you" again."""
+
+    __tablename__ = "sent_papers"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True)
+    paper_id: Mapped[str] = mapped_column(String(220), primary_key=True)
+
+
+class DigestRun(Base):
+    """One ``digest send`` run and its counts, so a quiet day is visible, not silent."""
+
+    __tablename__ = "digest_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    period_key: Mapped[str] = mapped_column(String(40))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20))
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+    resent: Mapped[int] = mapped_column(Integer, default=0)
+    empty: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    detail: Mapped[str | None] = mapped_column(Text)

@@ -15,12 +15,14 @@ from paperboard import __version__
 from paperboard.core.errors import ConfigError, PaperboardError
 from paperboard.present.cli import db as db_commands
 from paperboard.present.cli import demo as demo_commands
+from paperboard.present.cli import digest as digest_commands
 from paperboard.present.cli import ingest as ingest_commands
 from paperboard.present.cli import map as map_commands
 from paperboard.present.cli import read as read_commands
 from paperboard.present.cli import search as search_commands
 from paperboard.present.cli import serve as serve_commands
 from paperboard.present.cli import user as user_commands
+from paperboard.present.cli import worker as worker_commands
 from paperboard.present.cli.common import err_console
 
 
@@ -58,6 +60,8 @@ demo_commands.register(app)
 search_commands.register(app)
 map_commands.register(app)
 serve_commands.register(app)
+digest_commands.register(app)
+worker_commands.register(app)
 
 
 def _version(value: bool) -> None:
@@ -78,3 +82,7 @@ def main(
 def run() -> None:
     """Console-script entry point."""
     app()
+
+
+if __name__ == "__main__":
+    run()

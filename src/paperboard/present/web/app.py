@@ -69,9 +69,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = services
 
-    from paperboard.present.web.routes import about, account, api, auth, feed, feeds, papers, search
+    from paperboard.present.web.routes import about, account, api, auth, feed, feeds, papers, search, subscribe
 
-    for module in (api, feeds, auth, account, about, search, feed, papers):
+    for module in (api, feeds, auth, account, subscribe, about, search, feed, papers):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 

@@ -29,8 +29,20 @@ def _account(request: Request, services: Services, member: dict[str, Any], **ext
         "tokens": services.members.tokens(member["id"]),
         "submitted_today": services.community.submissions_on(member["id"], datetime.now(UTC).date()),
         "submit_quota": services.settings.submit_daily_quota,
+        "digest": _digest_settings(services, member),
     }
     return page(request, "account.html", data, html_only=extra, status_code=400 if extra.get("error") else 200)
+
+
+def _digest_settings(services: Services, member: dict[str, Any]) -> dict[str, Any] | None:
+    from paperboard.store.digests import DigestStore
+
+    digests = DigestStore(services.papers.engine)
+    found = digests.by_member(member["id"]) or digests.by_email(member["email"])
+    if found is None:
+        return None
+    keys = ("email", "frequency", "categories", "keywords", "for_you", "confirmed_at", "unsubscribed_at")
+    return {k: found[k] for k in keys}
 
 
 @router.get("/account", summary="One's account")

@@ -1,0 +1,210 @@
+"""Sending a period's digests: one per subscriber, even when the run is killed and started again.
+
+For each due subscriber, in order: a digest already sent (or recorded as empty) is skipped; an
+intent left in doubt by a killed run is sent again with its recorded Message-ID and papers; any
+other subscriber gets a new digest, whose intent is committed before the message goes out and
+marked sent after. Transient SMTP failures are retried with backoff (``Mailer``) and, if they
+persist, left as an intent for the next run; a permanent (5xx) refusal marks the digest failed and
+counts against the address, whose mail stops after ``PAPERBOARD_MAIL_MAX_BOUNCES`` of them.
+Nothing to send is recorded and counted, never silently skipped, and no empty e-mail goes out.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from paperboard.core.config import Settings
+from paperboard.core.errors import PaperboardError
+from paperboard.index.indexer import SearchIndex
+from paperboard.present.mail.messages import digest_message, message_id
+from paperboard.present.mail.smtp import MailError, Mailer, PermanentMailError
+from paperboard.rank.digest import DigestContent, DigestPeriod, compose
+from paperboard.store.community import CommunityStore
+from paperboard.store.digests import DigestStore
+from paperboard.store.papers import PaperStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DigestReport:
+    period: DigestPeriod
+    sent: int = 0
+    resent: int = 0  # in doubt after a killed run, sent again with the same Message-ID
+    empty: int = 0
+    failed: int = 0
+    skipped: int = 0  # already sent in an earlier run
+    written: list[Path] = field(default_factory=list)  # --dry-run files
+    problems: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {"sent": self.sent, "resent": self.resent, "empty": self.empty, "failed": self.failed, "skipped": self.skipped}
+
+    def summary(self) -> str:
+        parts = [f"{self.period.key}: {self.sent} sent"]
+        for name in ("resent", "empty", "failed", "skipped"):
+            if getattr(self, name):
+                parts.append(f"{getattr(self, name)} {name}")
+        if self.written:
+            parts.append(f"{len(self.written)} written")
+        return ", ".join(parts)
+
+
+class Composer:
+    """Builds digests: the stores, the search index (for "for you" picks) and each subscriber's
+    upvotes, looked up once per run."""
+
+    def __init__(self, settings: Settings, store: PaperStore, index: SearchIndex | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.digests = DigestStore(store.engine)
+        self.community = CommunityStore(store.engine)
+        self.index = index if index is not None else _search_index(settings)
+
+    def content(self, subscriber: dict[str, Any], period: DigestPeriod) -> DigestContent:
+        upvoted = [pid for pid, _ in self.community.upvotes_of(subscriber["member_id"])] if subscriber["member_id"] else []
+        return compose(
+            self.store, self.index, subscriber, period,
+            already_sent=self.digests.sent_paper_ids(subscriber["id"]), upvoted=upvoted,
+        )
+
+    def replay(self, record: dict[str, Any]) -> DigestContent:
+        """The content recorded with an intent (papers deleted since are left out)."""
+        wanted = [*record["top_ids"], *(p["id"] for p in record["picks"])]
+        rows = self.store.get_many(wanted)
+        return DigestContent(
+            top=[rows[pid] for pid in record["top_ids"] if pid in rows],
+            picks=[{**p, "paper": rows[p["id"]]} for p in record["picks"] if p["id"] in rows],
+        )
+
+    def message(self, subscriber: dict[str, Any], period: DigestPeriod, content: DigestContent, msgid: str) -> EmailMessage:
+        return digest_message(self.settings, subscriber, period, content, msgid=msgid)
+
+
+def _search_index(settings: Settings) -> SearchIndex | None:
+    """The search index when it has embeddings ("for you" needs them); None otherwise."""
+    try:
+        index = SearchIndex(settings)
+        return index if len(index.vectors) else None
+    except Exception as error:  # no model or no vectors yet: digests go out without picks
+        log.warning("no \"for you\" picks: %s", error)
+        return None
+
+
+def send_digests(
+    settings: Settings,
+    store: PaperStore,
+    period: DigestPeriod,
+    *,
+    dry_run_to: Path | None = None,
+    only: str | None = None,
+    mailer: Mailer | None = None,
+    index: SearchIndex | None = None,
+    on_progress: Callable[[str], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> DigestReport:
+    """Send (or with ``dry_run_to`` write as .eml files, recording nothing) the period's digests."""
+    composer = Composer(settings, store, index)
+    digests = composer.digests
+    report = DigestReport(period)
+    due = [s for s in digests.due(period.kind) if only is None or s["email"] == only.strip().lower()]
+    if only is not None and not due:
+        raise PaperboardError(f"{only} is not a confirmed {period.kind} subscriber")
+    if dry_run_to is not None:
+        dry_run_to.mkdir(parents=True, exist_ok=True)
+        for subscriber in due:
+            content = composer.content(subscriber, period)
+            if content.empty:
+                report.empty += 1
+                continue
+            path = dry_run_to / f"{subscriber['id']:06d}-{subscriber['email'].replace('@', '_at_')}.eml"
+            path.write_bytes(bytes(composer.message(subscriber, period, content, message_id(settings))))
+            report.written.append(path)
+        return report
+
+    run_id = digests.start_run(period.key)
+    records = digests.records(period.key)
+    own_mailer = mailer is None
+    gap = 1.0 / settings.mail_rate
+    last_send = 0.0
+    status = "done"
+    try:
+        if own_mailer:
+            mailer = Mailer(settings)
+        assert mailer is not None
+        for subscriber in due:
+            record = records.get(subscriber["id"])
+            if record is not None and record["status"] in ("sent", "empty", "failed"):
+                report.skipped += 1
+                continue
+            if record is not None:  # an intent left by a killed run: the same message again
+                content = composer.replay(record)
+                resend = True
+            else:
+                content = composer.content(subscriber, period)
+                if content.empty:
+                    digests.record_empty(subscriber["id"], period.key, "nothing new in this period")
+                    report.empty += 1
+                    log.info("digest %s for %s: nothing to send", period.key, subscriber["email"])
+                    continue
+                picks = [{"id": p["id"], "reason": p["reason"], "because": p["because"]} for p in content.picks]
+                record = digests.record_intent(
+                    subscriber["id"], period.key, message_id(settings), [r["id"] for r in content.top], picks
+                )
+                resend = False
+            message = composer.message(subscriber, period, content, record["message_id"])
+            wait = gap - (time.monotonic() - last_send)
+            if wait > 0:
+                sleep(wait)
+            last_send = time.monotonic()
+            try:
+                mailer.send(message)
+            except PermanentMailError as error:
+                digests.mark(record["id"], "failed", error=str(error))
+                stopped = digests.bounced(subscriber["id"], str(error), limit=settings.mail_max_bounces)
+                report.failed += 1
+                report.problems.append(f"{subscriber['email']}: {error}" + (" (mail to it stopped)" if stopped else ""))
+                continue
+            except MailError as error:  # still failing after retries: left in doubt for the next run
+                digests.mark(record["id"], "intent", error=str(error))
+                report.failed += 1
+                report.problems.append(f"{subscriber['email']}: {error} (will be retried)")
+                continue
+            digests.mark(record["id"], "sent")
+            if resend:
+                report.resent += 1
+            else:
+                report.sent += 1
+            if on_progress is not None:
+                on_progress(subscriber["email"])
+    except BaseException:
+        status = "interrupted"
+        raise
+    finally:
+        if own_mailer and mailer is not None:
+            mailer.close()
+        if status == "done" and report.failed:
+            status = "done with failures"
+        detail = "; ".join(report.problems[:20]) or None
+        if not due:
+            detail = f"no confirmed {period.kind} subscribers"
+        digests.finish_run(run_id, status, report.counts(), detail)
+    return report
+
+
+def preview(settings: Settings, store: PaperStore, email: str, period: DigestPeriod) -> EmailMessage | None:
+    """What this subscriber would get for ``period`` now (nothing is recorded); None when empty."""
+    composer = Composer(settings, store)
+    subscriber = composer.digests.by_email(email)
+    if subscriber is None:
+        raise PaperboardError(f"{email} is not a subscriber")
+    content = composer.content(subscriber, period)
+    if content.empty:
+        return None
+    return composer.message(subscriber, period, content, message_id(settings))

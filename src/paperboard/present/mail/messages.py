@@ -1,0 +1,102 @@
+"""Composing e-mails: the digest (multipart/alternative, inline-styled HTML plus plain text, with
+one-click unsubscribe headers per RFC 8058) and the subscription confirmation."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from datetime import UTC, datetime
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from paperboard.core.config import Settings
+from paperboard.present.mail.tokens import confirm_token, unsubscribe_token
+from paperboard.rank.digest import DigestContent, DigestPeriod
+
+_env = Environment(
+    loader=FileSystemLoader(str(Path(__file__).with_name("templates"))),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _excerpt(text: str | None, width: int = 280) -> str:
+    text = " ".join((text or "").split())
+    if len(text) <= width:
+        return text
+    cut = text.rfind(" ", 0, width)
+    return text[: cut if cut > width // 2 else width].rstrip(",;:.") + "…"
+
+
+def _entry(settings: Settings, row: dict[str, Any]) -> dict[str, Any]:
+    authors = list(row.get("authors") or [])
+    count = len(authors) or row.get("author_count") or 0
+    return {
+        "id": row["id"],
+        "title": row.get("title") or row["id"],
+        "url": f"{settings.base_url}/papers/{row['id']}",
+        "excerpt": _excerpt(row.get("abstract")),
+        "authors": ", ".join(authors[:3]) + (" et al." if len(authors) > 3 else ""),
+        "author_count": count,
+        "upvotes": int(row.get("total_upvotes") or row.get("upvotes") or 0),
+    }
+
+
+def message_id(settings: Settings) -> str:
+    return make_msgid("digest", domain=urlsplit(settings.base_url).hostname or "paperboard.local")
+
+
+def digest_message(
+    settings: Settings,
+    subscriber: dict[str, Any],
+    period: DigestPeriod,
+    content: DigestContent,
+    *,
+    msgid: str,
+) -> EmailMessage:
+    """The digest e-mail for one subscriber (same inputs, same message: a resend is identical)."""
+    unsubscribe = f"{settings.base_url}/unsubscribe/{unsubscribe_token(settings, subscriber['id'])}"
+    context = {
+        "site": settings.base_url,
+        "period": period,
+        "top": [_entry(settings, row) for row in content.top],
+        "picks": [{**_entry(settings, pick["paper"]), "reason": pick["reason"]} for pick in content.picks],
+        "unsubscribe": unsubscribe,
+        "settings_url": f"{settings.base_url}/account",
+        "categories": subscriber.get("categories") or [],
+    }
+    message = EmailMessage()
+    message["From"] = settings.mail_from
+    message["To"] = subscriber["email"]
+    count = len(context["top"]) + len(context["picks"])
+    message["Subject"] = f"Trending papers, {period.label} ({count} paper{'s' * (count != 1)})"
+    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Message-ID"] = msgid
+    message["List-Unsubscribe"] = f"<{unsubscribe}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message["List-Id"] = f"paperboard digest <digest.{urlsplit(settings.base_url).hostname or 'paperboard.local'}>"
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(_env.get_template("digest.txt").render(context))
+    message.add_alternative(_env.get_template("digest.html").render(context), subtype="html")
+    return message
+
+
+def confirmation_message(settings: Settings, subscriber: dict[str, Any]) -> EmailMessage:
+    link = f"{settings.base_url}/subscribe/confirm/{confirm_token(settings, subscriber['id'], subscriber['email'])}"
+    message = EmailMessage()
+    message["From"] = settings.mail_from
+    message["To"] = subscriber["email"]
+    message["Subject"] = "Confirm your paperboard digest subscription"
+    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Message-ID"] = make_msgid("confirm", domain=urlsplit(settings.base_url).hostname or "paperboard.local")
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(
+        f"Someone (we hope you) asked for paperboard's {subscriber['frequency']} digest of trending papers "
+        f"at this address.\n\nTo confirm, open this link within three days and press the button:\n\n{link}\n\n"
+        "If it was not you, ignore this message: nothing will be sent.\n"
+    )
+    return message

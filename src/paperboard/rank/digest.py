@@ -1,0 +1,117 @@
+"""What one subscriber's digest holds: the period's top papers (by upvotes, then trending score,
+within the subscriber's categories if any), then "for you" picks from the recommendation function,
+never a paper already mailed to them.
+
+A digest period is a day or the seven days ending on a day; ``period_for`` picks the last complete
+one in the site's time zone when no end day is given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from paperboard.core.errors import PaperboardError
+from paperboard.index.indexer import SearchIndex
+from paperboard.rank import trending
+from paperboard.rank.recommend import recommend
+from paperboard.store.papers import PaperStore
+
+TOP = 10
+PICKS = 5
+PICK_WINDOW_DAYS = 30  # "for you" picks come from papers on the feed in this many days before the period's end
+
+
+@dataclass(frozen=True)
+class DigestPeriod:
+    kind: str  # daily or weekly
+    start: date
+    end: date
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.end.isoformat()}" if self.kind == "daily" else f"weekly:{self.start}..{self.end}"
+
+    @property
+    def label(self) -> str:
+        if self.kind == "daily":
+            return f"{self.end:%A, %B} {self.end.day}, {self.end.year}"
+        return f"the week of {self.start:%B} {self.start.day} to {self.end:%B} {self.end.day}, {self.end.year}"
+
+
+def period_for(kind: str, end: date | None = None, *, timezone: str = "UTC", now: datetime | None = None) -> DigestPeriod:
+    """The period of ``kind`` ending on ``end``; by default the last complete one: yesterday for
+    daily, the last full Monday-to-Sunday week for weekly (in ``timezone``)."""
+    if kind not in ("daily", "weekly"):
+        raise PaperboardError(f"unknown digest period {kind!r}: use daily or weekly")
+    today = (now or datetime.now(ZoneInfo(timezone))).astimezone(ZoneInfo(timezone)).date()
+    if end is None:
+        end = today - timedelta(days=1) if kind == "daily" else today - timedelta(days=today.isoweekday())
+    start = end if kind == "daily" else end - timedelta(days=6)
+    return DigestPeriod(kind, start, end)
+
+
+@dataclass
+class DigestContent:
+    top: list[dict[str, Any]] = field(default_factory=list)  # paper rows, each with trending_score
+    picks: list[dict[str, Any]] = field(default_factory=list)  # {"id", "reason", "because"} with "paper" row
+
+    @property
+    def empty(self) -> bool:
+        return not self.top and not self.picks
+
+    def paper_ids(self) -> list[str]:
+        return [row["id"] for row in self.top] + [pick["id"] for pick in self.picks]
+
+
+def top_papers(
+    store: PaperStore, period: DigestPeriod, categories: list[str], exclude: set[str], *, k: int = TOP
+) -> list[dict[str, Any]]:
+    """The period's most upvoted papers (ties: trending score), within ``categories`` if any."""
+    rows: dict[str, dict[str, Any]] = {}
+    for category in categories or [None]:  # type: ignore[list-item]
+        for row in store.list_papers(period.start, period.end, category=category, limit=k + len(exclude) + 5):
+            rows.setdefault(row["id"], row)
+    at = trending.reference_time(period.end)
+    for row in rows.values():
+        row["trending_score"] = trending.score(row["total_upvotes"], row["feed_date"], at)
+    ranked = sorted(
+        (r for r in rows.values() if r["id"] not in exclude),
+        key=lambda r: (-r["total_upvotes"], -r["trending_score"], r["id"]),
+    )
+    return ranked[:k]
+
+
+def compose(
+    store: PaperStore,
+    index: SearchIndex | None,
+    subscriber: dict[str, Any],
+    period: DigestPeriod,
+    *,
+    already_sent: set[str],
+    upvoted: list[str] = (),  # type: ignore[assignment]
+) -> DigestContent:
+    """One subscriber's digest. ``index`` None (or without embeddings) means no "for you" part."""
+    content = DigestContent(top=top_papers(store, period, list(subscriber["categories"] or []), already_sent))
+    if index is None or not subscriber["for_you"]:
+        return content
+    banned = already_sent | {row["id"] for row in content.top}
+    try:
+        picks = recommend(
+            index, store,
+            upvoted=list(upvoted),
+            categories=list(subscriber["categories"] or []),
+            keywords=list(subscriber["keywords"] or []),
+            exclude=sorted(banned),
+            since=period.end - timedelta(days=PICK_WINDOW_DAYS),
+            k=PICKS,
+        )
+    except PaperboardError:
+        return content
+    content.picks = [
+        {"id": p.id, "reason": p.reason, "because": p.because, "paper": p.paper}
+        for p in picks if p.id not in banned
+    ]
+    return content

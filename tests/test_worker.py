@@ -1,0 +1,86 @@
+"""The scheduler: what is due when (time zones included), and a pass that ingests from a local
+Hugging Face endpoint, indexes, and sends the daily digest once."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import FIXTURES, FakeServer, Reply, SmtpSink
+from paperboard.core.config import load_settings
+from paperboard.present.worker import due_jobs
+
+
+def test_due_jobs_follow_the_local_clock() -> None:
+    settings = load_settings(timezone="Europe/Paris", digest_time="07:30", weekly_digest_day="monday",
+                             ingest_sources=["hf"], ingest_every_minutes=60)
+    before = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)  # 07:00 in Paris, a Monday
+    after = datetime(2026, 11, 23, 6, 45, tzinfo=UTC)  # 07:45 in Paris
+    assert due_jobs(settings, {}, before) == ["ingest"]
+    assert due_jobs(settings, {}, after) == ["ingest", "daily digest", "weekly digest"]
+    done = {"ingest": after.isoformat(), "daily digest": "2026-11-23", "weekly digest": "2026-11-23"}
+    assert due_jobs(settings, done, after) == []
+    later = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+    assert due_jobs(settings, done, later) == ["ingest"]
+    tuesday = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
+    assert due_jobs(settings, done, tuesday) == ["ingest", "daily digest"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("PAPERBOARD_TIMEZONE", "Mars/Olympus", "not a time zone"),
+        ("PAPERBOARD_DIGEST_TIME", "25:00", "must be HH:MM"),
+        ("PAPERBOARD_WEEKLY_DIGEST_DAY", "someday", "day of the week"),
+        ("PAPERBOARD_INGEST_SOURCES", '["rss"]', "unknown source"),
+        ("PAPERBOARD_SMTP_SECURITY", "ssl", "none, starttls or tls"),
+        ("PAPERBOARD_MAIL_FROM", "nobody", "must be an e-mail address"),
+    ],
+)
+def test_bad_schedule_and_mail_settings_stop_with_one_line(cli: Any, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str) -> None:
+    monkeypatch.setenv(variable, value)
+    result = cli("worker", "--once")
+    assert result.exit_code == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_digest_without_mail_settings_says_what_to_set(cli: Any) -> None:
+    result = cli("digest", "send")
+    assert result.exit_code == 2 and "PAPERBOARD_SMTP_HOST" in result.stderr
+
+
+def test_a_worker_pass_ingests_indexes_and_sends_once(
+    cli: Any, monkeypatch: pytest.MonkeyPatch, fake_server: FakeServer, smtp_server: SmtpSink,
+    model_cache: Path, home: Path,
+) -> None:
+    daily = (FIXTURES / "hf_daily_papers_2026-11-20.json").read_text()
+    fake_server.route("/api/daily_papers", lambda seen: Reply(200, daily if seen.query.get("date") == ["2026-11-20"] else "[]",
+                                                             content_type="application/json"))
+    for name, value in {
+        "PAPERBOARD_HF_API_URL": fake_server.url,
+        "PAPERBOARD_INGEST_SOURCES": '["hf"]',
+        "PAPERBOARD_MODELS_DIR": str(model_cache),
+        "PAPERBOARD_SMTP_HOST": "127.0.0.1",
+        "PAPERBOARD_SMTP_PORT": str(smtp_server.port),
+        "PAPERBOARD_SMTP_SECURITY": "none",
+        "PAPERBOARD_MAIL_RATE": "1000",
+        "PAPERBOARD_DIGEST_TIME": "07:00",
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert cli("subscribers", "add", "reader@example.org", "--confirmed").exit_code == 0
+    first = cli("worker", "--once", "--now", "2026-11-21T08:00:00+00:00")
+    assert first.exit_code == 0, first.output
+    assert "ok  ingest" in first.stdout and "ok  daily digest" in first.stdout
+    assert "daily:2026-11-20: 1 sent" in first.stdout
+    assert len(smtp_server.messages) == 1
+    searched = cli("search", "--mode", "lexical", "--json", json.loads(daily)[0]["paper"]["title"].split()[0])
+    assert json.loads(daily)[0]["paper"]["id"] in searched.stdout  # indexed by the pass
+    again = cli("worker", "--once", "--now", "2026-11-21T08:30:00+00:00")
+    assert again.exit_code == 0 and "nothing is due" in again.stdout
+    assert len(smtp_server.messages) == 1
+    log = (home / "logs" / "worker.log").read_text()
+    assert "daily digest: daily:2026-11-20: 1 sent" in log
