@@ -92,3 +92,13 @@ def test_ivf_index_has_high_recall_and_is_reused(tmp_path: Path, monkeypatch: py
     stamp = path.stat().st_mtime_ns
     NearestNeighbours(loaded, path)
     assert path.stat().st_mtime_ns == stamp  # same vectors: the saved index is reused
+
+
+def test_vectors_of_another_model_are_refused_until_a_rebuild_resets_them(tmp_path: Path) -> None:
+    old = VectorStore(tmp_path / "v", "model-a", 4)
+    old.append(["a"], ["h"], unit(np.ones((1, 4))))
+    with pytest.raises(PaperboardError, match="run paperboard index --rebuild"):
+        VectorStore(tmp_path / "v", "model-b", 4)
+    fresh = VectorStore(tmp_path / "v", "model-b", 4, reset=True)
+    assert fresh.load().ids == [] and fresh.known_hashes() == {}
+    assert VectorStore(tmp_path / "v", "model-b", 4).load().ids == []

@@ -164,8 +164,9 @@ def sync_vectors(
     from paperboard.index.embed import paper_text
 
     state = index.state()
-    if rebuild:
-        index.vector_store.clear()
+    if rebuild:  # also the way out of vectors made by another model or build
+        name = f"{index.embedder.name}/t{index.max_tokens}"
+        index.__dict__["vector_store"] = VectorStore(index.folder / "vectors", name, index.embedder.dim, reset=True)
         state.pop("vectors", None)
     since = _mark(state, "vectors")
     index.vector_store.remove(store.deleted_since(since))

@@ -95,12 +95,17 @@ class VectorSet:
 class VectorStore:
     """The embedding files of one model in one folder."""
 
-    def __init__(self, folder: Path, model: str, dim: int) -> None:
+    def __init__(self, folder: Path, model: str, dim: int, *, reset: bool = False) -> None:
+        """Open the vectors of ``model``; vectors of another model are an error, unless ``reset``
+        (a rebuild), which deletes them first."""
         self.folder = Path(folder)
         self.model = model
         self.dim = dim
         self.folder.mkdir(parents=True, exist_ok=True)
         meta = self.folder / "model.json"
+        if reset:
+            for path in self.folder.iterdir():
+                path.unlink()
         if meta.exists():
             known = json.loads(meta.read_text())
             if known.get("model") != model or known.get("dim") != dim:
@@ -208,11 +213,6 @@ class VectorStore:
         os.replace(stem.with_suffix(".npy"), self.folder / "chunk-000001.npy")
         os.replace(stem.with_suffix(".json"), self.folder / "chunk-000001.json")
         return current
-
-    def clear(self) -> None:
-        for path in self.folder.iterdir():
-            if path.name != "model.json":
-                path.unlink()
 
 
 class NearestNeighbours:

@@ -84,6 +84,32 @@ def top_papers(
     return ranked[:k]
 
 
+def for_you(
+    index: SearchIndex,
+    store: PaperStore,
+    subscriber: dict[str, Any],
+    period: DigestPeriod,
+    *,
+    banned: set[str],
+    upvoted: list[str],
+    k: int = PICKS,
+) -> list[dict[str, Any]]:
+    """Up to ``k`` "for you" picks ({"id", "reason", "because", "paper"}), none of ``banned``."""
+    try:
+        picks = recommend(
+            index, store,
+            upvoted=upvoted,
+            categories=list(subscriber["categories"] or []),
+            keywords=list(subscriber["keywords"] or []),
+            exclude=sorted(banned),
+            since=period.end - timedelta(days=PICK_WINDOW_DAYS),
+            k=k,
+        )
+    except PaperboardError:
+        return []
+    return [{"id": p.id, "reason": p.reason, "because": p.because, "paper": p.paper} for p in picks if p.id not in banned]
+
+
 def compose(
     store: PaperStore,
     index: SearchIndex | None,
@@ -98,20 +124,5 @@ def compose(
     if index is None or not subscriber["for_you"]:
         return content
     banned = already_sent | {row["id"] for row in content.top}
-    try:
-        picks = recommend(
-            index, store,
-            upvoted=list(upvoted),
-            categories=list(subscriber["categories"] or []),
-            keywords=list(subscriber["keywords"] or []),
-            exclude=sorted(banned),
-            since=period.end - timedelta(days=PICK_WINDOW_DAYS),
-            k=PICKS,
-        )
-    except PaperboardError:
-        return content
-    content.picks = [
-        {"id": p.id, "reason": p.reason, "because": p.because, "paper": p.paper}
-        for p in picks if p.id not in banned
-    ]
+    content.picks = for_you(index, store, subscriber, period, banned=banned, upvoted=list(upvoted))
     return content

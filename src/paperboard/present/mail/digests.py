@@ -24,7 +24,7 @@ from paperboard.core.errors import PaperboardError
 from paperboard.index.indexer import SearchIndex
 from paperboard.present.mail.messages import digest_message, message_id
 from paperboard.present.mail.smtp import MailError, Mailer, PermanentMailError
-from paperboard.rank.digest import DigestContent, DigestPeriod, compose
+from paperboard.rank.digest import PICKS, TOP, DigestContent, DigestPeriod, for_you, top_papers
 from paperboard.store.community import CommunityStore
 from paperboard.store.digests import DigestStore
 from paperboard.store.papers import PaperStore
@@ -58,7 +58,11 @@ class DigestReport:
 
 class Composer:
     """Builds digests: the stores, the search index (for "for you" picks) and each subscriber's
-    upvotes, looked up once per run."""
+    upvotes. What many subscribers share is computed once per run: the top papers of each set of
+    categories, and the picks of each set of categories and keywords before any upvote; each
+    subscriber's already-mailed papers are then filtered out of those."""
+
+    MARGIN = 20  # extra candidates kept in the shared lists, to survive per-subscriber filtering
 
     def __init__(self, settings: Settings, store: PaperStore, index: SearchIndex | None = None) -> None:
         self.settings = settings
@@ -66,13 +70,35 @@ class Composer:
         self.digests = DigestStore(store.engine)
         self.community = CommunityStore(store.engine)
         self.index = index if index is not None else _search_index(settings)
+        self._top: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        self._cold: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+
+    def _shared_top(self, period: DigestPeriod, categories: list[str], sent: set[str]) -> list[dict[str, Any]]:
+        key = (period.key, tuple(sorted(categories)))
+        if key not in self._top:
+            self._top[key] = top_papers(self.store, period, categories, set(), k=TOP + self.MARGIN)
+        ranked = [row for row in self._top[key] if row["id"] not in sent]
+        if len(ranked) < TOP and len(self._top[key]) == TOP + self.MARGIN:  # filtered too much: the long way
+            return top_papers(self.store, period, categories, sent)
+        return ranked[:TOP]
 
     def content(self, subscriber: dict[str, Any], period: DigestPeriod) -> DigestContent:
+        sent = self.digests.sent_paper_ids(subscriber["id"])
+        categories = list(subscriber["categories"] or [])
+        content = DigestContent(top=self._shared_top(period, categories, sent))
+        if self.index is None or not subscriber["for_you"]:
+            return content
+        banned = sent | {row["id"] for row in content.top}
         upvoted = [pid for pid, _ in self.community.upvotes_of(subscriber["member_id"])] if subscriber["member_id"] else []
-        return compose(
-            self.store, self.index, subscriber, period,
-            already_sent=self.digests.sent_paper_ids(subscriber["id"]), upvoted=upvoted,
-        )
+        if upvoted:
+            content.picks = for_you(self.index, self.store, subscriber, period, banned=banned, upvoted=upvoted)
+            return content
+        key = (period.key, tuple(sorted(categories)), tuple(subscriber["keywords"] or []))
+        if key not in self._cold:
+            self._cold[key] = for_you(self.index, self.store, subscriber, period, banned=set(), upvoted=[],
+                                      k=PICKS + self.MARGIN)
+        content.picks = [pick for pick in self._cold[key] if pick["id"] not in banned][:PICKS]
+        return content
 
     def replay(self, record: dict[str, Any]) -> DigestContent:
         """The content recorded with an intent (papers deleted since are left out)."""
