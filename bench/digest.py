@@ -1,0 +1,149 @@
+"""Digest benchmark: compose personalized digests for 10,000 subscribers over the 40k real papers.
+
+Subscribers are a realistic mix: a third follow one to three categories, a third keywords taken
+from real titles, and 40% are members with three to ten upvotes, whose "for you" picks are the
+neighbours of what they upvoted. The period is the last week of the data. Composing means what
+``paperboard digest send`` does before SMTP: choose each subscriber's top papers and picks and
+render the multipart message (HTML and text) to bytes.
+
+Printed: the time for all subscribers and per subscriber, split into choosing and rendering, and,
+as the baseline run in the same process, the same subscribers with "for you" off (top papers only).
+Target: 10,000 personalized digests in at most 60 s on the 2-core machine.
+
+    python bench/search.py --home /tmp/bench40k      # once: the 40k papers with embeddings
+    python bench/digest.py --home /tmp/bench40k      # copies it; the original is left as it was
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from rich.progress import Progress
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+
+def _peak_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def populate(home: Path, count: int, seed: int = 7) -> None:
+    """Members, upvotes and subscribers, written through the stores (not timed)."""
+    from paperboard.core.config import load_settings
+    from paperboard.core.passwords import hash_password
+    from paperboard.store.community import CommunityStore
+    from paperboard.store.digests import DigestStore
+    from paperboard.store.members import MemberStore
+    from paperboard.store.papers import PaperStore
+
+    settings = load_settings(home=home, database_url=None)
+    store = PaperStore.open(settings)
+    members, community, digests = MemberStore(store.engine), CommunityStore(store.engine), DigestStore(store.engine)
+    rng = random.Random(seed)
+    latest = store.latest_feed_date()
+    assert latest is not None, "no papers in this home"
+    recent = store.list_papers(latest - timedelta(days=60), latest, sort="published")
+    ids = [row["id"] for row in recent]
+    categories = sorted({c for row in recent for c in row["categories"][:1]})
+    popular = [c for c in categories if sum(1 for r in recent if c in r["categories"]) > 200] or categories
+    words = [w.strip(":,.()").lower() for row in recent for w in (row["title"] or "").split() if len(w) > 6]
+    topics = sorted(set(words))[:2000] or ["learning"]
+    password = hash_password("benchmark password")  # one hash for all: argon2 is slow on purpose
+    with Progress(transient=True) as progress:
+        task = progress.add_task("subscribers", total=count)
+        for n in range(count):
+            email = f"reader{n:05d}@bench.example.org"
+            member_id = None
+            if rng.random() < 0.4:
+                member_id = members.create(email, f"Reader {n}", password)["id"]
+                for paper_id in rng.sample(ids, rng.randint(3, 10)):
+                    community.upvote(member_id, paper_id)
+            kind = rng.random()
+            digests.subscribe(
+                email,
+                member_id=member_id,
+                frequency="weekly",
+                categories=rng.sample(popular, rng.randint(1, min(3, len(popular)))) if kind < 0.33 else [],
+                keywords=rng.sample(topics, rng.randint(1, 2)) if 0.33 <= kind < 0.66 else [],
+                confirmed=True,
+            )
+            progress.advance(task)
+    store.close()
+
+
+def measure(home: Path, *, for_you: bool) -> dict[str, float]:
+    from paperboard.core.config import load_settings
+    from paperboard.present.mail.digests import Composer
+    from paperboard.present.mail.messages import message_id
+    from paperboard.rank.digest import period_for
+    from paperboard.store.papers import PaperStore
+
+    settings = load_settings(home=home, database_url=None)
+    store = PaperStore.open(settings)
+    composer = Composer(settings, store)
+    if composer.index is None:
+        raise SystemExit("this home has no embeddings: run python bench/search.py --home HOME first")
+    latest = store.latest_feed_date()
+    assert latest is not None
+    period = period_for("weekly", latest)
+    subscribers = composer.digests.due("weekly")
+    if not for_you:
+        subscribers = [{**s, "for_you": False} for s in subscribers]
+    choose = render = 0.0
+    picks = empty = size = 0
+    started = time.perf_counter()
+    for subscriber in subscribers:
+        t0 = time.perf_counter()
+        content = composer.content(subscriber, period)
+        t1 = time.perf_counter()
+        if content.empty:
+            empty += 1
+        else:
+            size += len(bytes(composer.message(subscriber, period, content, message_id(settings))))
+        render += time.perf_counter() - t1
+        choose += t1 - t0
+        picks += len(content.picks)
+    total = time.perf_counter() - started
+    store.close()
+    return {"subscribers": len(subscribers), "total_s": total, "choose_s": choose, "render_s": render,
+            "picks": picks, "empty": empty, "bytes": size}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--home", type=Path, required=True, help="a home with the 40k papers and their embeddings")
+    parser.add_argument("--subscribers", type=int, default=10_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-digest-") as scratch:
+        home = Path(scratch) / "home"
+        shutil.copytree(args.home, home, ignore=shutil.ignore_patterns("logs", "outbox"))
+        started = time.perf_counter()
+        populate(home, args.subscribers)
+        print(f"setup: {args.subscribers:,} subscribers in {time.perf_counter() - started:.0f} s (not counted)")
+        baseline = measure(home, for_you=False)
+        full = measure(home, for_you=True)
+    for label, result in (("top papers only (baseline)", baseline), ("personalized (top + for you)", full)):
+        n = result["subscribers"]
+        print(f"{label}:")
+        print(f"  {n:,} digests in {result['total_s']:.1f} s  ({result['total_s'] / n * 1000:.2f} ms each; "
+              f"choosing {result['choose_s']:.1f} s, rendering {result['render_s']:.1f} s)")
+        print(f"  {result['picks']:,} picks, {result['empty']:,} empty, {result['bytes'] / max(1, n - result['empty']) / 1024:.1f} KiB a message")
+    print(f"  personalized / baseline: {full['total_s'] / baseline['total_s']:.2f}x")
+    print(f"  target: {args.subscribers:,} personalized digests in <= 60 s: "
+          f"{'met' if full['total_s'] <= 60 else 'MISSED'}")
+    print(f"  peak RSS {_peak_mib():,.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
