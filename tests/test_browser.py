@@ -2,9 +2,10 @@
 
 What a member sees and does: sign up, out and in (also by keyboard alone), upvote from the feed,
 comment in Markdown and edit, submit a paper through a fake arXiv, search from the header, browse
-days, weeks and months, the map; and a phone-sized feed that never scrolls sideways. Each main page
-is saved as a full-page screenshot in ``$PAPERBOARD_SCREENSHOTS`` (or a pytest temporary folder)
-and copied to /tmp/screenshots/ for a look.
+days, weeks and months, the map; and, on a phone, pages that never scroll sideways. Every page
+also fails its test on a script error, a Content Security Policy report, a server error or a broken
+style sheet. Each main page is saved as a full-page screenshot in ``$PAPERBOARD_SCREENSHOTS`` (or a
+pytest temporary folder) and copied to /tmp/screenshots/ for a look.
 
 Playwright never downloads a browser here: ``scripts/test`` installs Debian's chromium package.
 These tests run on SQLite only; the HTTP tests cover PostgreSQL.
@@ -65,6 +66,7 @@ def screenshot(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Page, str]
 
     def save(page: Page, name: str) -> Path:
         path = folder / f"{name}.png"
+        page.evaluate("window.scrollTo(0, 0)")  # or the sticky header is drawn mid-page
         page.screenshot(path=str(path), full_page=True)
         try:
             COPY_TO.mkdir(parents=True, exist_ok=True)
@@ -80,7 +82,7 @@ def _open(browser: Browser, site: Site, **options: Any) -> Iterator[Page]:
     """A fresh context (own cookies) and page. Fails the test on any script error, Content
     Security Policy violation, server error or broken subresource (style sheet, image)."""
     context: BrowserContext = browser.new_context(base_url=site.url, **options)
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(5_000)
     page = context.new_page()
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
@@ -334,8 +336,12 @@ def test_submit_a_paper_by_arxiv_id(page: Page, site: Site, arxiv: Any, screensh
     card = card_of(page, "2611.01234")
     expect(card).to_be_visible()
     expect(card.locator("h3")).to_contain_text("Fresh paper 2611.01234")
-    expect(card.locator(".meta")).to_contain_text("Submitted by Ada")
+    expect(card).to_contain_text("Submitted by Ada")
     assert len(arxiv.requests) == 1
+    screenshot(page, "desktop-feed-today")
+    # The byline belongs in the card's grey meta line. A <details> (the author list) inside the
+    # <p class="meta"> ends that paragraph in the browser, leaving the byline outside it, unstyled.
+    expect(card.locator(".meta")).to_contain_text("Submitted by Ada")
 
 
 # -- reading: search, days, weeks, months, trending, the map --------------------------------------
@@ -356,7 +362,7 @@ def test_search_from_the_header_highlights_the_words(page: Page, site: Site, scr
     marks = page.locator("main article.card mark")
     expect(marks.first).to_be_visible()
     words = {text.lower() for text in marks.all_inner_texts()}
-    assert words and words <= {"latent", "space", "spaces"}, words
+    assert words and all(w.startswith(("latent", "space")) for w in words), words
     background = marks.first.evaluate("element => getComputedStyle(element).backgroundColor")
     assert background not in ("rgba(0, 0, 0, 0)", "transparent"), "highlights are not coloured"
     screenshot(page, "desktop-search")
@@ -364,6 +370,29 @@ def test_search_from_the_header_highlights_the_words(page: Page, site: Site, scr
     cards.first.locator("h3 a").click()  # a result opens its paper
     expect(page).to_have_url(re.compile(r"/papers/[^?]+$"))
     expect(page.get_by_role("heading", name="Abstract")).to_be_visible()
+
+
+def test_forms_with_optional_fields_left_empty(page: Page, site: Site) -> None:
+    """Browsers send every field of a GET form, empty or not: ``since=&until=`` or ``category=``
+    must mean "no filter", not a refused request."""
+    page.goto("/papers?q=latent+space")
+    page.get_by_role("combobox", name="Ranking").select_option("lexical")
+    page.locator("form.search-form").get_by_role("button", name="Search").click()
+    expect(page).to_have_url(re.compile(r"mode=lexical"))
+    expect(page.locator("main .meta").first).to_contain_text("(lexical,")
+    expect(page.locator("main article.card mark").first).to_be_visible()
+
+    day = site.services.papers.get(PAPER)["feed_date"]
+    page.goto(f"/papers/date/{day}")
+    category = page.get_by_label("Category")
+    category.fill("math.AG")
+    page.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(re.compile(r"\?category=math\.AG$"))
+    expect(page.locator("main .empty")).to_have_text("No papers on this day in math.AG.")
+    page.get_by_label("Category").fill("")  # and back to every category
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_role("alert")).to_have_count(0)
+    expect(card_of(page, PAPER)).to_be_visible()
 
 
 def test_browse_days_weeks_months_and_trending(page: Page, site: Site, screenshot: Callable[..., Path]) -> None:
@@ -430,7 +459,7 @@ def test_the_map_highlights_a_search(page: Page, site: Site, screenshot: Callabl
     highlighted = page.locator("figure.map svg g.highlighted > *")
     expect(highlighted.first).to_be_attached()
     caption = page.locator("figure.map figcaption")
-    match = re.search(r"; (\d+) highlighted", caption.inner_text())
+    match = re.search(r", (\d+) highlighted", caption.inner_text())
     assert match and int(match.group(1)) > 0, caption.inner_text()
     expect(page.get_by_role("heading", name="Highlighted")).to_be_visible()
     expect(page.locator("main .cards article.card").first).to_be_visible()

@@ -71,7 +71,8 @@ def test_upvotes_reorder_the_month_and_show_in_the_json_twin(site: Site) -> None
 
 
 def test_comments_render_markdown_safely_and_only_the_author_edits(site: Site) -> None:
-    attack = "**bold** <script>alert(1)</script> [x](javascript:alert(2)) <img src=x onerror=alert(3)>"
+    attack = ("**bold** <script>alert(1)</script> [x](javascript:alert(2)) <img src=x onerror=alert(3)> "
+              "[a real link](https://example.org/paper)")
     with site.client() as ada:
         sign_up(ada)
         token = page_token(ada, f"/papers/{PAPER}")
@@ -81,6 +82,7 @@ def test_comments_render_markdown_safely_and_only_the_author_edits(site: Site) -
         assert "<strong>bold</strong>" in page
         assert "<script>alert(1)" not in page and "&lt;script&gt;" in page
         assert 'href="javascript:' not in page and "<img" not in page
+        assert '<a href="https://example.org/paper" rel="nofollow ugc noopener">a real link</a>' in page
         comment_id = site.services.community.comments(PAPER)[0]["id"]
         edited = ada.post(f"/comments/{comment_id}/edit", data={"csrf_token": token, "body": "Edited _text_"})
         assert edited.status_code == 303

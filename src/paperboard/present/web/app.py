@@ -96,6 +96,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             message = "no such page"
         return _error(request, error.status_code, message)
 
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, error: Exception) -> Response:
+        # Logged with its traceback; the client gets one line in the page's or the API's shape.
+        import logging
+
+        logging.getLogger("paperboard.web").exception("unexpected error on %s", request.url.path)
+        return _error(request, 500, "something went wrong on our side; it has been logged")
+
     app.add_middleware(PageCache, seconds=settings.page_cache_seconds)
     app.add_middleware(JsonSuffix)
     app.add_middleware(SecurityHeaders)

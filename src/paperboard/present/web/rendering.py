@@ -25,14 +25,11 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
 _markdown.enable("strikethrough").enable("table").disable("image")
-_default_link_open = _markdown.renderer.rules.get("link_open")
 
 
-def _link_open(tokens: Any, idx: int, options: Any, env: Any) -> str:
+def _link_open(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
     tokens[idx].attrSet("rel", "nofollow ugc noopener")
-    if _default_link_open is not None:
-        return _default_link_open(tokens, idx, options, env)  # type: ignore[no-any-return]
-    return _markdown.renderer.renderToken(tokens, idx, options, env)  # type: ignore[no-any-return]
+    return self.renderToken(tokens, idx, options, env)  # type: ignore[no-any-return]
 
 
 _markdown.add_render_rule("link_open", _link_open)

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BeforeValidator
 from fastapi.responses import Response
 
 from paperboard.present.web.deps import ServicesDep, ViewerDep
@@ -16,7 +17,9 @@ from paperboard.rank.periods import Period
 router = APIRouter(tags=["pages"])
 PAGE_SIZE = 30
 
-Category = Annotated[str | None, Query(max_length=40, pattern=r"^[A-Za-z\-]+(\.[A-Za-z\-]+)?$")]
+# Browsers send an emptied form field as "": that means "no filter", not a bad value.
+Blank = BeforeValidator(lambda value: value or None)
+Category = Annotated[str | None, Query(max_length=40, pattern=r"^[A-Za-z\-]+(\.[A-Za-z\-]+)?$"), Blank]
 PageNumber = Annotated[int, Query(ge=1, le=10_000)]
 
 
@@ -57,7 +60,8 @@ def _feed(
         "papers": [card(row, voted=voted, new_since=since) for row in rows],
         "previous": f"{base}{previous.label}" if previous else None,
         "next": f"{base}{following.label}" if following else None,
-        "feeds": {"rss": f"/feeds/date/{period.start.isoformat()}.xml"} if period.kind == "date" else {},
+        "feeds": {"rss": f"/feeds/date/{period.start.isoformat()}.xml" + (f"?category={category}" if category else "")}
+        if period.kind == "date" else {},
     }
     return page(request, "feed.html", data)
 

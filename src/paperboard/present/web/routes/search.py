@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from paperboard.core.errors import PaperboardError
 from paperboard.index.lexical import Filters
 from paperboard.present.web.deps import ServicesDep, ViewerDep
+from paperboard.present.web.routes.feed import Blank
 from paperboard.present.web.rendering import card, page
 from paperboard.present.web.services import Services
 from paperboard.rank.search import MODES, SearchResult, search
@@ -66,10 +67,10 @@ def search_page(
     viewer: ViewerDep,
     q: QueryText = "",
     mode: Annotated[str, Query(pattern="^(hybrid|lexical|dense)$")] = "hybrid",
-    category: Annotated[str | None, Query(max_length=40)] = None,
-    since: date | None = None,
-    until: date | None = None,
-    code: bool | None = None,
+    category: Annotated[str | None, Query(max_length=40), Blank] = None,
+    since: Annotated[date | None, Query(), Blank] = None,
+    until: Annotated[date | None, Query(), Blank] = None,
+    code: Annotated[bool | None, Query(), Blank] = None,
     p: Annotated[int, Query(ge=1, le=50)] = 1,
 ) -> Response:
     data: dict[str, Any] = {
@@ -113,14 +114,18 @@ def map_page(
     services: ServicesDep,
     viewer: ViewerDep,
     q: QueryText = "",
-    day: date | None = None,
+    day: Annotated[date | None, Query(), Blank] = None,
 ) -> Response:
     from paperboard.rank.literature_map import render_svg
 
     literature_map = services.maps.get(services.index)
     highlighted: list[str] = []
     if q.strip():
-        highlighted = [hit.id for hit in run_search(services, q, k=50).hits]
+        # Papers that contain the words; a query no paper contains falls back to the 20 nearest
+        # in meaning (hybrid always returns k papers, which would light up the whole map).
+        highlighted = [hit.id for hit in run_search(services, q, mode="lexical", k=100).hits]
+        if not highlighted:
+            highlighted = [hit.id for hit in run_search(services, q, k=20).hits]
     elif day is not None:
         highlighted = [row["id"] for row in services.papers.list_papers(day, day, limit=500)]
     data: dict[str, Any] = {
@@ -139,4 +144,5 @@ def map_page(
         rows = services.papers.get_many([h for h in highlighted if literature_map.index_of(h) is not None])
         data["highlighted"] = [card(rows[h]) for h in highlighted if h in rows]
         svg = render_svg(literature_map, highlighted=highlighted, width=960, height=640, max_points=2500)
+        svg = svg.split("?>", 1)[1].lstrip() if svg.startswith("<?xml") else svg  # inline in HTML: no XML prologue
     return page(request, "map.html", data, html_only={"svg": svg})
