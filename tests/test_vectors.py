@@ -92,6 +92,21 @@ def test_ivf_index_has_high_recall_and_is_reused(tmp_path: Path, monkeypatch: py
     stamp = path.stat().st_mtime_ns
     NearestNeighbours(loaded, path)
     assert path.stat().st_mtime_ns == stamp  # same vectors: the saved index is reused
+    batch = nn.search_many(queries[:5], 10, exclude={"p1", "p2"})
+    assert batch == [nn.search(q, 10, exclude={"p1", "p2"}) for q in queries[:5]]
+
+
+def test_batched_exact_search_matches_one_at_a_time(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    matrix = unit(rng.normal(size=(300, 8)))
+    store = VectorStore(tmp_path / "v", "m", 8)
+    store.append([f"p{i}" for i in range(300)], ["h"] * 300, matrix)
+    nn = NearestNeighbours(store.load())
+    queries = unit(rng.normal(size=(4, 8)))
+    batch = nn.search_many(queries, 7, exclude={"p5"})
+    single = [nn.search(q, 7, exclude={"p5"}) for q in queries]
+    assert [[pid for pid, _ in hits] for hits in batch] == [[pid for pid, _ in hits] for hits in single]
+    assert nn.search_many(queries[:0], 7) == []
 
 
 def test_vectors_of_another_model_are_refused_until_a_rebuild_resets_them(tmp_path: Path) -> None:

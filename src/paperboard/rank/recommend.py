@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+import numpy as np
+
 from paperboard.index.indexer import SearchIndex
 from paperboard.index.lexical import Filters
 from paperboard.rank.search import matches_filters, search
@@ -65,22 +67,27 @@ def _from_upvotes(
 ) -> list[Pick]:
     scores: dict[str, float] = {}
     best: dict[str, tuple[float, dict[str, Any]]] = {}
-    for position, seed in enumerate(seeds):
+    queries = np.stack([paper_vector(index, seed) for seed in seeds])
+    found = index.neighbours.search_many(queries, NEIGHBOURS, exclude=banned)
+    for position, (seed, neighbours) in enumerate(zip(seeds, found, strict=True)):
         weight = 1.0 / (1.0 + 0.05 * position)  # recent upvotes count a little more
-        for pid, similarity in index.neighbours.search(paper_vector(index, seed), NEIGHBOURS, exclude=banned):
+        for pid, similarity in neighbours:
             contribution = weight * max(similarity, 0.0)
             scores[pid] = scores.get(pid, 0.0) + contribution
             if pid not in best or contribution > best[pid][0]:
                 best[pid] = (contribution, seed)
-    ranked = sorted(scores.items(), key=lambda item: -item[1])
-    rows = store.get_many([pid for pid, _ in ranked[: k * 10]])
+    ranked = [pid for pid, _ in sorted(scores.items(), key=lambda item: -item[1])][: k * 10]
+    if filters != Filters():  # only what filters look at, for all candidates; whole rows for the picks
+        fields = store.filter_fields(ranked)
+        ranked = [pid for pid in ranked if pid in fields and matches_filters(fields[pid], filters)]
+    rows = store.get_many(ranked[: k * 2])
     picks: list[Pick] = []
-    for pid, score in ranked:
+    for pid in ranked:
         row = rows.get(pid)
-        if row is None or not matches_filters(row, filters):
+        if row is None:
             continue
         seed = best[pid][1]
-        picks.append(Pick(pid, score, row, f"because you upvoted “{seed['title']}”", seed["id"]))
+        picks.append(Pick(pid, scores[pid], row, f"because you upvoted “{seed['title']}”", seed["id"]))
         if len(picks) == k:
             break
     return picks
