@@ -254,3 +254,18 @@ def test_a_killed_run_gives_each_subscriber_exactly_one_digest(site: Site, slow_
     assert all(len(ids) == 1 for ids in by_rcpt.values())  # one distinct digest each
     assert len(all_ids) - len(set(all_ids)) <= 1  # at most the in-doubt message repeated
     assert all(r["status"] == "sent" for r in digests.records(f"daily:{DAY}").values())
+
+
+def test_sending_is_paced_at_the_configured_rate(site: Site, smtp_server: SmtpSink) -> None:
+    from paperboard.present.mail.digests import send_digests
+    from paperboard.rank.digest import period_for
+
+    with_mail(site, smtp_server, mail_rate=4.0)
+    seed_day(site.services.papers)
+    digests = DigestStore(site.services.papers.engine)
+    for n in range(3):
+        digests.subscribe(f"paced{n}@example.org", confirmed=True, for_you=False)
+    pauses: list[float] = []
+    report = send_digests(site.services.settings, site.services.papers, period_for("daily", DAY), sleep=pauses.append)
+    assert report.sent == 3
+    assert len(pauses) == 2 and all(0.2 < p <= 0.25 for p in pauses)  # 1/4 s between messages
