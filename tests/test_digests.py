@@ -269,3 +269,23 @@ def test_sending_is_paced_at_the_configured_rate(site: Site, smtp_server: SmtpSi
     report = send_digests(site.services.settings, site.services.papers, period_for("daily", DAY), sleep=pauses.append)
     assert report.sent == 3
     assert len(pauses) == 2 and all(0.2 < p <= 0.25 for p in pauses)  # 1/4 s between messages
+
+
+def test_digests_composed_in_several_processes_are_the_same(site: Site) -> None:
+    from paperboard.present.mail.digests import prepare_all
+    from paperboard.rank.digest import period_for
+
+    seed_day(site.services.papers)
+    digests = DigestStore(site.services.papers.engine)
+    digests.subscribe("a@example.org", confirmed=True, keywords=["latent space"])
+    digests.subscribe("b@example.org", confirmed=True, categories=["math.AG"])
+    digests.subscribe("c@example.org", confirmed=True, for_you=False)
+    subscribers = digests.due("daily")
+    period = period_for("daily", DAY)
+    one = list(prepare_all(site.settings, site.services.papers, period, subscribers, processes=1))
+    two = list(prepare_all(site.settings, site.services.papers, period, subscribers, processes=2))
+    assert [p.subscriber_id for p in two] == [s["id"] for s in subscribers]
+    assert [(p.top_ids, p.picks) for p in one] == [(p.top_ids, p.picks) for p in two]
+    assert one[0].picks and one[1].top_ids != one[2].top_ids
+    bodies = [[m.message.get_body(("plain",)).get_content() for m in run] for run in (one, two)]
+    assert bodies[0] == bodies[1]

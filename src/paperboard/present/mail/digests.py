@@ -12,10 +12,12 @@ Nothing to send is recorded and counted, never silently skipped, and no empty e-
 from __future__ import annotations
 
 import logging
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +125,67 @@ def _search_index(settings: Settings) -> SearchIndex | None:
         return None
 
 
+@dataclass
+class Prepared:
+    """A composed digest, ready to record and send (``message`` None: nothing to send)."""
+
+    subscriber_id: int
+    top_ids: list[str]
+    picks: list[dict[str, Any]]
+    message: EmailMessage | None
+
+
+_worker_composer: Composer | None = None
+
+
+def _start_worker(settings: Settings) -> None:
+    global _worker_composer
+    _worker_composer = Composer(settings, PaperStore.open(settings))
+
+
+def _prepare_in_worker(job: tuple[dict[str, Any], DigestPeriod]) -> Prepared:
+    assert _worker_composer is not None
+    return _prepare(_worker_composer, *job)
+
+
+def _prepare(composer: Composer, subscriber: dict[str, Any], period: DigestPeriod) -> Prepared:
+    content = composer.content(subscriber, period)
+    picks = [{"id": p["id"], "reason": p["reason"], "because": p["because"]} for p in content.picks]
+    message = None if content.empty else composer.message(subscriber, period, content, message_id(composer.settings))
+    return Prepared(subscriber["id"], [r["id"] for r in content.top], picks, message)
+
+
+def default_processes(count: int) -> int:
+    """Compose in parallel, one process per core (at most 4), when there are enough digests to
+    repay starting them (each loads the search index)."""
+    return 1 if count < PARALLEL_FROM else max(1, min(4, os.cpu_count() or 1))
+
+
+PARALLEL_FROM = 400
+
+
+def prepare_all(
+    settings: Settings,
+    store: PaperStore,
+    period: DigestPeriod,
+    subscribers: list[dict[str, Any]],
+    *,
+    processes: int | None = None,
+    index: SearchIndex | None = None,
+) -> Iterator[Prepared]:
+    """Compose the digests of ``subscribers``, in their order. With several processes, each
+    composes a share (choosing papers and rendering are CPU-bound); nothing here writes."""
+    processes = default_processes(len(subscribers)) if processes is None else processes
+    if processes <= 1 or len(subscribers) < 2:
+        composer = Composer(settings, store, index)
+        for subscriber in subscribers:
+            yield _prepare(composer, subscriber, period)
+        return
+    # spawn, not fork: the parent may hold faiss/ONNX thread pools and open database handles.
+    with get_context("spawn").Pool(processes, initializer=_start_worker, initargs=(settings,)) as pool:
+        yield from pool.imap(_prepare_in_worker, [(s, period) for s in subscribers], chunksize=32)
+
+
 def send_digests(
     settings: Settings,
     store: PaperStore,
@@ -132,59 +195,64 @@ def send_digests(
     only: str | None = None,
     mailer: Mailer | None = None,
     index: SearchIndex | None = None,
+    processes: int | None = None,
     on_progress: Callable[[str], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> DigestReport:
     """Send (or with ``dry_run_to`` write as .eml files, recording nothing) the period's digests."""
-    composer = Composer(settings, store, index)
-    digests = composer.digests
+    digests = DigestStore(store.engine)
     report = DigestReport(period)
     due = [s for s in digests.due(period.kind) if only is None or s["email"] == only.strip().lower()]
     if only is not None and not due:
         raise PaperboardError(f"{only} is not a confirmed {period.kind} subscriber")
     if dry_run_to is not None:
         dry_run_to.mkdir(parents=True, exist_ok=True)
-        for subscriber in due:
-            content = composer.content(subscriber, period)
-            if content.empty:
+        by_id = {s["id"]: s for s in due}
+        for prepared in prepare_all(settings, store, period, due, processes=processes, index=index):
+            if prepared.message is None:
                 report.empty += 1
                 continue
+            subscriber = by_id[prepared.subscriber_id]
             path = dry_run_to / f"{subscriber['id']:06d}-{subscriber['email'].replace('@', '_at_')}.eml"
-            path.write_bytes(bytes(composer.message(subscriber, period, content, message_id(settings))))
+            path.write_bytes(bytes(prepared.message))
             report.written.append(path)
         return report
 
     run_id = digests.start_run(period.key)
     records = digests.records(period.key)
+    pending = [s for s in due if s["id"] not in records or records[s["id"]]["status"] == "intent"]
+    report.skipped = len(due) - len(pending)
+    fresh = [s for s in pending if s["id"] not in records]
     own_mailer = mailer is None
     gap = 1.0 / settings.mail_rate
     last_send = 0.0
     status = "done"
+    replayer: Composer | None = None
     try:
         if own_mailer:
             mailer = Mailer(settings)
         assert mailer is not None
-        for subscriber in due:
+        composed = prepare_all(settings, store, period, fresh, processes=processes, index=index)
+        for subscriber in pending:
             record = records.get(subscriber["id"])
-            if record is not None and record["status"] in ("sent", "empty", "failed"):
-                report.skipped += 1
-                continue
             if record is not None:  # an intent left by a killed run: the same message again
-                content = composer.replay(record)
+                replayer = replayer or Composer(settings, store, index)
+                content = replayer.replay(record)
+                message = replayer.message(subscriber, period, content, record["message_id"])
                 resend = True
             else:
-                content = composer.content(subscriber, period)
-                if content.empty:
+                prepared = next(composed)
+                assert prepared.subscriber_id == subscriber["id"]
+                if prepared.message is None:
                     digests.record_empty(subscriber["id"], period.key, "nothing new in this period")
                     report.empty += 1
                     log.info("digest %s for %s: nothing to send", period.key, subscriber["email"])
                     continue
-                picks = [{"id": p["id"], "reason": p["reason"], "because": p["because"]} for p in content.picks]
+                message = prepared.message
                 record = digests.record_intent(
-                    subscriber["id"], period.key, message_id(settings), [r["id"] for r in content.top], picks
+                    subscriber["id"], period.key, message["Message-ID"], prepared.top_ids, prepared.picks
                 )
                 resend = False
-            message = composer.message(subscriber, period, content, record["message_id"])
             wait = gap - (time.monotonic() - last_send)
             if wait > 0:
                 sleep(wait)
