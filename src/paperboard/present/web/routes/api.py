@@ -5,10 +5,10 @@ paperboard unchanged; similar papers, upvotes, comments and submissions are our 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from paperboard.core.errors import PaperboardError
