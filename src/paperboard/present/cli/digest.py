@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 
 from paperboard.core.errors import NotFoundError
-from paperboard.present.cli.common import console, err_console, open_store, parse_day, print_json, settings
+from paperboard.present.cli.common import (
+    console,
+    err_console,
+    open_store,
+    parse_day,
+    print_json,
+    settings,
+)
 
 subscribers_app = typer.Typer(help="Digest subscribers: add, list, remove (admins).", no_args_is_help=True)
 digest_app = typer.Typer(help="Digests: send a period's, or preview one reader's.", no_args_is_help=True)

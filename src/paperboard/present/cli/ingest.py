@@ -9,7 +9,13 @@ import typer
 
 from paperboard.core.errors import InvalidIdError
 from paperboard.core.ids import parse_arxiv_id
-from paperboard.present.cli.common import err_console, import_and_report, open_store, parse_day, settings
+from paperboard.present.cli.common import (
+    err_console,
+    import_and_report,
+    open_store,
+    parse_day,
+    settings,
+)
 from paperboard.sources.http import PoliteClient
 
 app = typer.Typer(

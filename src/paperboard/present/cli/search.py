@@ -14,7 +14,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from paperboard.core.errors import InvalidIdError, NotFoundError
 from paperboard.core.ids import canonical_id
-from paperboard.present.cli.common import console, err_console, open_store, parse_day, print_json, settings
+from paperboard.present.cli.common import (
+    console,
+    err_console,
+    open_store,
+    parse_day,
+    print_json,
+    settings,
+)
 from paperboard.present.serialize import paper_dict
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]

@@ -25,7 +25,7 @@ from paperboard.core.config import Settings
 from paperboard.core.errors import PaperboardError
 from paperboard.index.indexer import SearchIndex
 from paperboard.present.mail.messages import digest_message, message_id
-from paperboard.present.mail.smtp import MailError, Mailer, PermanentMailError
+from paperboard.present.mail.smtp import Mailer, MailError, PermanentMailError
 from paperboard.rank.digest import PICKS, TOP, DigestContent, DigestPeriod, for_you, top_papers
 from paperboard.store.community import CommunityStore
 from paperboard.store.digests import DigestStore

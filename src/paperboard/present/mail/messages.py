@@ -3,17 +3,18 @@ one-click unsubscribe headers per RFC 8058) and the subscription confirmation.""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-from datetime import UTC, datetime
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from paperboard.core.config import Settings
 from paperboard.present.mail.tokens import confirm_token, unsubscribe_token
+from paperboard.present.serialize import excerpt
 from paperboard.rank.digest import DigestContent, DigestPeriod
 
 _env = Environment(
@@ -24,14 +25,6 @@ _env = Environment(
 )
 
 
-def _excerpt(text: str | None, width: int = 280) -> str:
-    text = " ".join((text or "").split())
-    if len(text) <= width:
-        return text
-    cut = text.rfind(" ", 0, width)
-    return text[: cut if cut > width // 2 else width].rstrip(",;:.") + "…"
-
-
 def _entry(settings: Settings, row: dict[str, Any]) -> dict[str, Any]:
     authors = list(row.get("authors") or [])
     count = len(authors) or row.get("author_count") or 0
@@ -39,7 +32,7 @@ def _entry(settings: Settings, row: dict[str, Any]) -> dict[str, Any]:
         "id": row["id"],
         "title": row.get("title") or row["id"],
         "url": f"{settings.base_url}/papers/{row['id']}",
-        "excerpt": _excerpt(row.get("abstract")),
+        "excerpt": excerpt(row.get("abstract"), 280),
         "authors": ", ".join(authors[:3]) + (" et al." if len(authors) > 3 else ""),
         "author_count": count,
         "upvotes": int(row.get("total_upvotes") or row.get("upvotes") or 0),

@@ -3,8 +3,8 @@ error pages. ``paperboard serve`` runs it under uvicorn (``app:factory`` for sev
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -69,7 +69,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = services
 
-    from paperboard.present.web.routes import about, account, api, auth, feed, feeds, papers, search, subscribe
+    from paperboard.present.web.routes import (
+        about,
+        account,
+        api,
+        auth,
+        feed,
+        feeds,
+        papers,
+        search,
+        subscribe,
+    )
 
     for module in (api, feeds, auth, account, subscribe, about, search, feed, papers):
         app.include_router(module.router)

@@ -10,15 +10,15 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import Request
 import orjson
+from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from paperboard.core.ids import is_arxiv_id
-from paperboard.present.serialize import json_ready
+from paperboard.present.serialize import excerpt, json_ready
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -68,14 +68,6 @@ def page(
     if viewer is not None and viewer.new_anon_cookie:
         response.set_cookie("pb_anon", viewer.new_anon_cookie, httponly=True, samesite="lax", path="/")
     return response
-
-
-def excerpt(text: str | None, width: int = 320) -> str:
-    text = " ".join((text or "").split())
-    if len(text) <= width:
-        return text
-    cut = text.rfind(" ", 0, width)
-    return text[: cut if cut > width // 2 else width].rstrip(",;:.") + "…"
 
 
 def paper_links(row: dict[str, Any]) -> dict[str, Any]:

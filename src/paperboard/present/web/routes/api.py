@@ -17,7 +17,8 @@ from paperboard.present.web.routes.account import submit_paper
 from paperboard.present.web.routes.papers import find_paper, similar_cards
 from paperboard.present.web.routes.search import run_search
 from paperboard.present.web.services import Services
-from paperboard.rank import periods, trending as trending_rank
+from paperboard.rank import periods
+from paperboard.rank import trending as trending_rank
 
 router = APIRouter(prefix="/api", tags=["api"])
 

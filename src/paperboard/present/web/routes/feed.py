@@ -6,12 +6,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BeforeValidator
 from fastapi.responses import Response
+from pydantic import BeforeValidator
 
 from paperboard.present.web.deps import ServicesDep, ViewerDep
 from paperboard.present.web.rendering import card, page
-from paperboard.rank import periods, trending as trending_rank
+from paperboard.rank import periods
+from paperboard.rank import trending as trending_rank
 from paperboard.rank.periods import Period
 
 router = APIRouter(tags=["pages"])

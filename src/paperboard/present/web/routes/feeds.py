@@ -13,11 +13,12 @@ from fastapi.responses import Response
 from feedgen.feed import FeedGenerator
 
 from paperboard.core.errors import PaperboardError
+from paperboard.present.serialize import excerpt
 from paperboard.present.web.deps import ServicesDep
-from paperboard.present.web.rendering import excerpt
 from paperboard.present.web.routes.search import run_search
 from paperboard.present.web.services import Services
-from paperboard.rank import periods, trending as trending_rank
+from paperboard.rank import periods
+from paperboard.rank import trending as trending_rank
 
 router = APIRouter(prefix="/feeds", tags=["feeds"])
 ITEMS = 50

@@ -11,8 +11,8 @@ from fastapi.responses import Response
 from paperboard.core.errors import PaperboardError
 from paperboard.index.lexical import Filters
 from paperboard.present.web.deps import ServicesDep, ViewerDep
-from paperboard.present.web.routes.feed import Blank
 from paperboard.present.web.rendering import card, page
+from paperboard.present.web.routes.feed import Blank
 from paperboard.present.web.services import Services
 from paperboard.rank.search import MODES, SearchResult, search
 
