@@ -17,8 +17,13 @@ from paperboard.present.cli.common import (
     settings,
 )
 
-subscribers_app = typer.Typer(help="Digest subscribers: add, list, remove (admins).", no_args_is_help=True)
-digest_app = typer.Typer(help="Digests: send a period's, or preview one reader's.", no_args_is_help=True)
+subscribers_app = typer.Typer(
+    help="Digest subscribers: add, list, remove (admins).\n\nExample: paperboard subscribers list", no_args_is_help=True
+)
+digest_app = typer.Typer(
+    help="Digests: send a period's, or preview one reader's.\n\nExample: paperboard digest send --dry-run",
+    no_args_is_help=True,
+)
 
 Frequency = Annotated[str, typer.Option("--frequency", help="daily, weekly or off.")]
 Period = Annotated[str, typer.Option("--period", help="daily or weekly.")]

@@ -17,7 +17,7 @@ def worker(
     """Run ingestion, indexing and digests on schedule (PAPERBOARD_INGEST_SOURCES, PAPERBOARD_DIGEST_TIME,
     PAPERBOARD_TIMEZONE). Each run is logged to HOME/logs/worker.log.
 
-    Example: PAPERBOARD_INGEST_SOURCES='["hf", "arxiv:cs.LG"]' paperboard worker
+    Example: paperboard worker --once --now 2026-11-23T07:30:00+01:00
     """
     from paperboard.present.worker import JobResult, describe, load_state, run_worker
 
