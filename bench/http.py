@@ -14,8 +14,9 @@ baseline with it off (0), both servers started by this process; the ratio is cac
 3. ``/api/papers/search?q=...``: hybrid search, cycling over ``--queries`` different 2–4 word
    phrases from real titles (as bench/search.py does), so that the cache does not answer them all.
 
-For each: requests/s, p50 and p99 latency, socket errors, non-2xx answers, and the 1-minute load
-average before the run (other work on the machine skews the figures: repeat when it is high).
+For each: requests/s, p50, p99 (and p99.9) latency, socket errors, non-2xx answers, and where the
+CPU went during the run, in cores: the server (all its processes), the load generator, and everything else
+(from /proc: other work on the machine skews the figures, so repeat a run where "other" is high).
 The home must hold the papers and their indexes already (``python bench/search.py --home DIR``).
 
     python bench/http.py --home /tmp/bench40k               # 64 connections, 30 s per scenario
@@ -28,8 +29,14 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-# This file is named like the standard library's ``http`` package: keep its folder off the path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+
+
+def _off_path() -> None:
+    """This file is named like the standard library's ``http`` package: keep its folder off the path."""
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+
+
+_off_path()
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
@@ -37,6 +44,7 @@ import importlib.util  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
+import resource  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
@@ -44,6 +52,7 @@ import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import urllib.request  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from urllib.parse import quote_plus  # noqa: E402
 
@@ -56,8 +65,12 @@ class Result:
     seconds: float
     p50_ms: float
     p99_ms: float
+    p999_ms: float
     errors: int  # connect/read/write errors and timeouts
     non_2xx: int
+    server_cores: float = 0.0  # CPU the server used, in cores (seconds per second)
+    client_cores: float = 0.0  # the load generator's
+    other_cores: float = 0.0  # everything else on the machine: noise
 
     @property
     def rate(self) -> float:
@@ -69,6 +82,7 @@ def _queries(count: int) -> list[str]:
     spec = importlib.util.spec_from_file_location("bench_search", HERE / "search.py")
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(module)  # type: ignore[union-attr]
+    _off_path()  # bench/search.py puts its folder on the path
     return list(dict.fromkeys(module._queries(count)))  # distinct, in order
 
 
@@ -131,16 +145,48 @@ class Server:
         self.stop()
 
 
+# -- CPU accounting: how much of the machine other work took during a run --------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy (all cores), from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    # user nice system idle iowait irq softirq steal: the loopback traffic's kernel work lands in
+    # softirq, attributed to no process; leave it (and idle, iowait) out
+    return (fields[0] + fields[1] + fields[2] + fields[7]) / _TICK
+
+
+def _session_seconds(session: int) -> float:
+    """CPU seconds used so far by the live processes of ``session`` (the server and its workers)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == session:  # fields after the name: state ppid pgrp session ...
+                total += int(fields[11]) + int(fields[12])  # utime stime
+    return total / _TICK
+
+
+def _own_seconds() -> float:
+    """CPU seconds of this process and its waited-for children (wrk)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 # -- wrk ----------------------------------------------------------------------------------------
 
 _WRK_SCRIPT = """
 local paths = {}
 for line in io.lines(os.getenv("BENCH_PATHS")) do paths[#paths + 1] = line end
-local threads, counter, position = {}, 0, 1
+local counter, position = 0, 1
 function setup(thread)
   counter = counter + 1
   thread:set("id", counter)
-  table.insert(threads, thread)
 end
 function init(args)
   -- each thread starts at its own offset, so the threads do not ask the same path together
@@ -153,8 +199,9 @@ function request()
 end
 function done(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format("BENCH %d %d %d %d %d %d %d %d %d\\n", summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(99), e.connect, e.read, e.write, e.timeout, e.status))
+  io.write(string.format("BENCH %d %d %d %d %d %d %d %d %d %d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), latency:percentile(99.9),
+    e.connect, e.read, e.write, e.timeout, e.status))
 end
 """
 
@@ -171,8 +218,8 @@ def run_wrk(base: str, paths: list[str], connections: int, seconds: int, threads
     found = re.search(r"^BENCH (.+)$", done.stdout, re.M)
     if done.returncode != 0 or found is None:
         raise SystemExit(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    requests, duration_us, p50, p99, connect, read, write, timeout, status = map(int, found.group(1).split())
-    return Result(requests, duration_us / 1e6, p50 / 1000, p99 / 1000, connect + read + write + timeout, status)
+    requests, duration_us, p50, p99, p999, *errors, status = map(int, found.group(1).split())
+    return Result(requests, duration_us / 1e6, p50 / 1000, p99 / 1000, p999 / 1000, sum(errors), status)
 
 
 # -- Python fallback ----------------------------------------------------------------------------
@@ -196,7 +243,6 @@ async def _python_load(base: str, paths: list[str], connections: int, seconds: f
                 sent = time.perf_counter()
                 try:
                     answer = await client.get(path)
-                    await answer.aread()
                 except httpx.HTTPError:
                     errors += 1
                     continue
@@ -208,7 +254,7 @@ async def _python_load(base: str, paths: list[str], connections: int, seconds: f
         elapsed = time.perf_counter() - started
     ordered = sorted(samples) or [0.0]
     pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000  # noqa: E731
-    return Result(len(samples), elapsed, pick(0.50), pick(0.99), errors, non_2xx)
+    return Result(len(samples), elapsed, pick(0.50), pick(0.99), pick(0.999), errors, non_2xx)
 
 
 def run_python(base: str, paths: list[str], connections: int, seconds: int, _threads: int) -> Result:
@@ -224,7 +270,10 @@ def scenarios(server: Server, queries: list[str]) -> list[tuple[str, list[str]]]
     return [("feed /", ["/"]), (f"day {day.rsplit('/', 1)[-1]}", [day]), ("search API", search)]
 
 
-def measure(args: argparse.Namespace, load, cache_seconds: int, queries: list[str]) -> dict[str, Result]:  # type: ignore[no-untyped-def]
+Load = Callable[[str, list[str], int, int, int], Result]
+
+
+def measure(args: argparse.Namespace, load: Load, cache_seconds: int, queries: list[str]) -> dict[str, Result]:
     results: dict[str, Result] = {}
     label = f"cache {cache_seconds}s" if cache_seconds else "no cache"
     with Server(args.home, args.workers, cache_seconds) as server:
@@ -234,12 +283,20 @@ def measure(args: argparse.Namespace, load, cache_seconds: int, queries: list[st
             for _ in range(2 * args.workers):
                 server.get(path)
         for name, paths in plan:
-            load_before = os.getloadavg()[0]
+            if args.only and name.split()[0] not in args.only:
+                continue
+            busy, served, own = _busy_seconds(), _session_seconds(server.process.pid), _own_seconds()
+            started = time.perf_counter()
             result = load(server.base, paths, args.connections, args.duration, args.threads)
+            elapsed = time.perf_counter() - started
+            result.server_cores = (_session_seconds(server.process.pid) - served) / elapsed
+            result.client_cores = (_own_seconds() - own) / elapsed
+            machine = (_busy_seconds() - busy) / elapsed
+            result.other_cores = max(0.0, machine - result.server_cores - result.client_cores)
             results[name] = result
-            print(f"  {name:<17} {label:<10} {result.rate:>9,.0f} {result.p50_ms:>9.1f} {result.p99_ms:>9.1f}"
-                  f" {result.errors:>7,} {result.non_2xx:>8,} {load_before:>7.2f}   ({result.requests:,} requests)",
-                  flush=True)
+            print(f"  {name:<15} {label:<9} {result.rate:>8,.0f} {result.p50_ms:>8.1f} {result.p99_ms:>8.1f}"
+                  f" {result.p999_ms:>8.1f} {result.errors:>6,} {result.non_2xx:>7,}   {result.server_cores:.2f} /"
+                  f" {result.client_cores:.2f} / {result.other_cores:.2f}   {result.requests:>9,}", flush=True)
     return results
 
 
@@ -250,9 +307,10 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64, help="concurrent clients")
     parser.add_argument("--workers", type=int, default=2, help="server worker processes")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
-    parser.add_argument("--queries", type=int, default=3000, help="different search queries to cycle over")
+    parser.add_argument("--queries", type=int, default=10_000, help="different search queries to cycle over")
     parser.add_argument("--cache-seconds", type=int, default=30, help="the page cache's lifetime (at most 60)")
     parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument("--only", nargs="+", choices=("feed", "day", "search"), help="run only these scenarios")
     parser.add_argument("--no-baseline", action="store_true", help="skip the runs with the cache off")
     args = parser.parse_args()
     if not (args.home / "paperboard.db").exists():
@@ -260,12 +318,17 @@ def main() -> None:
     use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk"))
     if args.client == "wrk" and not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (apt-get install wrk)")
-    load = run_wrk if use_wrk else run_python
+    load: Load = run_wrk if use_wrk else run_python
     queries = _queries(args.queries)
-    tool = f"wrk, {args.threads} threads" if use_wrk else "Python asyncio + httpx (wrk not found: figures are a floor)"
+    tool = f"wrk, {args.threads} threads" if use_wrk else (
+        "Python asyncio + httpx" + ("" if args.client == "python" else " (wrk not found)")
+        + ": far costlier per request than wrk, its figures are a floor")
     print(f"{args.home}: {args.workers} workers, {args.connections} connections, {args.duration}s per scenario; "
           f"client: {tool}; {os.cpu_count()} cores; search cycles over {len(queries):,} queries")
-    print(f"  {'scenario':<17} {'server':<10} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'errors':>7} {'non-2xx':>8} {'load1':>7}")
+    print(f"  load average now {os.getloadavg()[0]:.2f}; 'other' is the CPU other work took during a run:"
+          " repeat where it is high")
+    print(f"  {'scenario':<15} {'server':<9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>8} {'errors':>6}"
+          f" {'non-2xx':>7}   cores: server / client / other   requests")
     cached = measure(args, load, args.cache_seconds, queries)
     if args.no_baseline:
         return
@@ -273,10 +336,10 @@ def main() -> None:
     print("  cache effect (cached / uncached):")
     for name, result in cached.items():
         base = plain[name]
-        print(f"  {name:<17} req/s x{result.rate / max(base.rate, 1e-9):6.1f}   "
+        print(f"  {name:<15} req/s x{result.rate / max(base.rate, 1e-9):6.1f}   "
               f"p50 {base.p50_ms:7.1f} -> {result.p50_ms:6.1f} ms   p99 {base.p99_ms:7.1f} -> {result.p99_ms:6.1f} ms")
-    search = cached["search API"]
-    if search.requests > len(queries):
+    search = cached.get("search API")
+    if search is not None and search.requests > len(queries):
         print(f"  (search: {search.requests:,} requests over {len(queries):,} queries: at least "
               f"{search.requests - len(queries):,} could be cache hits; raise --queries to avoid them)")
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from conftest import Site
 from test_community import arxiv  # noqa: F401 - the fake arXiv fixture, used by test_submit_*
@@ -47,14 +47,6 @@ def db_url(tmp_path: Path) -> str:
     """SQLite only (overrides conftest's fixture parametrized by PAPERBOARD_TEST_BACKENDS): a
     browser adds nothing backend-specific, and the HTTP tests already run on PostgreSQL."""
     return f"sqlite:///{tmp_path / 'paperboard.db'}"
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="session")

@@ -26,9 +26,7 @@ def db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'paperboard.db'}"
 
 
-def test_digest_html_renders_cleanly_in_chromium(site: Site, smtp_server: SmtpSink, tmp_path_factory: Any) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_digest_html_renders_cleanly_in_chromium(site: Site, smtp_server: SmtpSink, tmp_path_factory: Any, browser: Any) -> None:
     site.services.settings = site.services.settings.model_copy(update={
         "smtp_host": "127.0.0.1", "smtp_port": smtp_server.port, "smtp_security": "none", "mail_rate": 1000.0})
     when = datetime(2019, 7, 5, 12, tzinfo=UTC)
@@ -46,26 +44,25 @@ def test_digest_html_renders_cleanly_in_chromium(site: Site, smtp_server: SmtpSi
     assert "&lt;b&gt;markup&lt;/b&gt;" in html  # titles are text, never markup
 
     folder = Path(tmp_path_factory.mktemp("digest-screenshots"))
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        context = browser.new_context(viewport={"width": 700, "height": 900}, java_script_enabled=False, offline=True)
-        page = context.new_page()
-        requests: list[str] = []
-        page.on("request", lambda request: requests.append(request.url))
-        page.set_content(html, wait_until="load")
-        assert page.locator("h1").inner_text() == "Trending papers"
-        titles = page.locator("a[href*='/papers/']").all_inner_texts()
-        assert titles[0].startswith("A study of latent geometry, part 1") and len(titles) >= 5
-        assert "For you" in page.inner_text("body")
-        width = page.evaluate("document.documentElement.scrollWidth")
-        assert width <= 700, f"the message is {width}px wide"
-        path = folder / "digest.png"
-        page.screenshot(path=str(path), full_page=True)
-        phone = browser.new_context(viewport={"width": 360, "height": 740}, java_script_enabled=False, offline=True).new_page()
-        phone.set_content(html, wait_until="load")
-        assert phone.evaluate("document.documentElement.scrollWidth") <= 360
-        phone.screenshot(path=str(folder / "digest-phone.png"), full_page=True)
-        browser.close()
+    context = browser.new_context(viewport={"width": 700, "height": 900}, java_script_enabled=False, offline=True)
+    page = context.new_page()
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.set_content(html, wait_until="load")
+    assert page.locator("h1").inner_text() == "Trending papers"
+    titles = page.locator("a[href*='/papers/']").all_inner_texts()
+    assert titles[0].startswith("A study of latent geometry, part 1") and len(titles) >= 5
+    assert "For you" in page.inner_text("body")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 700, f"the message is {width}px wide"
+    path = folder / "digest.png"
+    page.screenshot(path=str(path), full_page=True)
+    phone = browser.new_context(viewport={"width": 360, "height": 740}, java_script_enabled=False, offline=True).new_page()
+    phone.set_content(html, wait_until="load")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360
+    phone.screenshot(path=str(folder / "digest-phone.png"), full_page=True)
+    phone.context.close()
+    context.close()
     assert [u for u in requests if not u.startswith(("about:", "data:"))] == []  # nothing fetched
     copy = Path("/tmp/screenshots")
     copy.mkdir(exist_ok=True)

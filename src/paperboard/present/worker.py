@@ -164,9 +164,14 @@ def run_job(settings: Settings, job: str, now: datetime) -> JobResult:
 
 def _logger(settings: Settings) -> logging.Logger:
     logger = logging.getLogger("paperboard.worker")
+    path = str((settings.log_dir / "worker.log").resolve())
+    for handler in list(logger.handlers):  # another home's log (a second worker in one process)
+        if isinstance(handler, logging.FileHandler) and handler.baseFilename != path:
+            logger.removeHandler(handler)
+            handler.close()
     if not any(isinstance(h, logging.FileHandler) for h in logger.handlers):
         settings.log_dir.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(settings.log_dir / "worker.log")
+        handler = logging.FileHandler(path)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)

@@ -22,6 +22,7 @@ from paperboard.present.serialize import excerpt, json_ready
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.auto_reload = False  # templates ship with the package; checking their files cost ~10% of a render
 
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
 _markdown.enable("strikethrough").enable("table").disable("image")
@@ -67,6 +68,9 @@ def page(
     response: HTMLResponse = templates.TemplateResponse(request, template, context, status_code=status_code)
     if viewer is not None and viewer.new_anon_cookie:
         response.set_cookie("pb_anon", viewer.new_anon_cookie, httponly=True, samesite="lax", path="/")
+    if viewer is not None and (viewer.csrf or viewer._anon_csrf):
+        # A page with a form token belongs to one browser: never kept by the page cache or proxies.
+        response.headers["Cache-Control"] = "private, no-store"
     return response
 
 
