@@ -140,6 +140,14 @@ _worker_composer: Composer | None = None
 
 def _start_worker(settings: Settings) -> None:
     global _worker_composer
+    # One thread each: the processes already fill the cores, and faiss's OpenMP threads spinning
+    # against each other's made two processes no faster than one.
+    try:
+        import faiss
+
+        faiss.omp_set_num_threads(1)
+    except ImportError:  # pragma: no cover - faiss is a dependency
+        pass
     _worker_composer = Composer(settings, PaperStore.open(settings))
 
 
