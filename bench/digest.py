@@ -104,10 +104,10 @@ def measure(home: Path, *, for_you: bool, processes: int) -> dict[str, float]:
     started = time.perf_counter()
     for prepared in prepare_all(settings, store, period, subscribers, processes=processes):
         picks += len(prepared.picks)
-        if prepared.message is None:
+        if prepared.data is None:
             empty += 1
         else:
-            size += len(bytes(prepared.message))
+            size += len(prepared.data)
     total = time.perf_counter() - started
     store.close()
     return {"subscribers": len(subscribers), "total_s": total, "picks": picks, "empty": empty, "bytes": size}

@@ -287,5 +287,9 @@ def test_digests_composed_in_several_processes_are_the_same(site: Site) -> None:
     assert [p.subscriber_id for p in two] == [s["id"] for s in subscribers]
     assert [(p.top_ids, p.picks) for p in one] == [(p.top_ids, p.picks) for p in two]
     assert one[0].picks and one[1].top_ids != one[2].top_ids
-    bodies = [[m.message.get_body(("plain",)).get_content() for m in run] for run in (one, two)]
+    from email import message_from_bytes
+    from email.policy import default
+
+    bodies = [[message_from_bytes(m.data, policy=default).get_body(("plain",)).get_content() for m in run]
+              for run in (one, two)]
     assert bodies[0] == bodies[1]

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from email.policy import SMTP  # CRLF line ends, as SMTP wants them
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -127,12 +128,15 @@ def _search_index(settings: Settings) -> SearchIndex | None:
 
 @dataclass
 class Prepared:
-    """A composed digest, ready to record and send (``message`` None: nothing to send)."""
+    """A composed digest, ready to record and send: the message already rendered to bytes, so
+    that a parallel composer hands back a string, not an object graph to unpickle (``data``
+    None: nothing to send)."""
 
     subscriber_id: int
     top_ids: list[str]
     picks: list[dict[str, Any]]
-    message: EmailMessage | None
+    message_id: str | None
+    data: bytes | None
 
 
 _worker_composer: Composer | None = None
@@ -159,8 +163,11 @@ def _prepare_in_worker(job: tuple[dict[str, Any], DigestPeriod]) -> Prepared:
 def _prepare(composer: Composer, subscriber: dict[str, Any], period: DigestPeriod) -> Prepared:
     content = composer.content(subscriber, period)
     picks = [{"id": p["id"], "reason": p["reason"], "because": p["because"]} for p in content.picks]
-    message = None if content.empty else composer.message(subscriber, period, content, message_id(composer.settings))
-    return Prepared(subscriber["id"], [r["id"] for r in content.top], picks, message)
+    if content.empty:
+        return Prepared(subscriber["id"], [r["id"] for r in content.top], picks, None, None)
+    msgid = message_id(composer.settings)
+    data = composer.message(subscriber, period, content, msgid).as_bytes(policy=SMTP)
+    return Prepared(subscriber["id"], [r["id"] for r in content.top], picks, msgid, data)
 
 
 def default_processes(count: int) -> int:
@@ -217,12 +224,12 @@ def send_digests(
         dry_run_to.mkdir(parents=True, exist_ok=True)
         by_id = {s["id"]: s for s in due}
         for prepared in prepare_all(settings, store, period, due, processes=processes, index=index):
-            if prepared.message is None:
+            if prepared.data is None:
                 report.empty += 1
                 continue
             subscriber = by_id[prepared.subscriber_id]
             path = dry_run_to / f"{subscriber['id']:06d}-{subscriber['email'].replace('@', '_at_')}.eml"
-            path.write_bytes(bytes(prepared.message))
+            path.write_bytes(prepared.data)
             report.written.append(path)
         return report
 
@@ -246,19 +253,19 @@ def send_digests(
             if record is not None:  # an intent left by a killed run: the same message again
                 replayer = replayer or Composer(settings, store, index)
                 content = replayer.replay(record)
-                message = replayer.message(subscriber, period, content, record["message_id"])
+                data = replayer.message(subscriber, period, content, record["message_id"]).as_bytes(policy=SMTP)
                 resend = True
             else:
                 prepared = next(composed)
                 assert prepared.subscriber_id == subscriber["id"]
-                if prepared.message is None:
+                if prepared.data is None or prepared.message_id is None:
                     digests.record_empty(subscriber["id"], period.key, "nothing new in this period")
                     report.empty += 1
                     log.info("digest %s for %s: nothing to send", period.key, subscriber["email"])
                     continue
-                message = prepared.message
+                data = prepared.data
                 record = digests.record_intent(
-                    subscriber["id"], period.key, message["Message-ID"], prepared.top_ids, prepared.picks
+                    subscriber["id"], period.key, prepared.message_id, prepared.top_ids, prepared.picks
                 )
                 resend = False
             wait = gap - (time.monotonic() - last_send)
@@ -266,7 +273,7 @@ def send_digests(
                 sleep(wait)
             last_send = time.monotonic()
             try:
-                mailer.send(message)
+                mailer.send_bytes(subscriber["email"], data)
             except PermanentMailError as error:
                 digests.mark(record["id"], "failed", error=str(error))
                 stopped = digests.bounced(subscriber["id"], str(error), limit=settings.mail_max_bounces)

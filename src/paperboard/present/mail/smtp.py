@@ -10,7 +10,10 @@ from __future__ import annotations
 import smtplib
 import ssl
 import time
+from collections.abc import Callable
 from email.message import EmailMessage
+from email.utils import parseaddr
+from typing import Any
 
 from paperboard.core.config import Settings
 from paperboard.core.errors import ConfigError, PaperboardError
@@ -62,12 +65,21 @@ class Mailer:
         """Send one message; raises PermanentMailError on 5xx, MailError when retries run out."""
         if "From" not in message:
             message["From"] = self.settings.mail_from
+        self._deliver(lambda server: server.send_message(message))
+
+    def send_bytes(self, recipient: str, data: bytes) -> None:
+        """Send a message already rendered to bytes (composed in another process), from the
+        address of ``PAPERBOARD_MAIL_FROM``."""
+        sender = parseaddr(self.settings.mail_from)[1]
+        self._deliver(lambda server: server.sendmail(sender, [recipient], data))
+
+    def _deliver(self, transmit: Callable[[smtplib.SMTP], dict[str, Any]]) -> None:
         pause = self.backoff
         for attempt in range(self.retries + 1):
             try:
                 if self._server is None:
                     self._server = _connect(self.settings)
-                refused = self._server.send_message(message)
+                refused = transmit(self._server)
                 if refused:
                     code, reason = next(iter(refused.values()))
                     raise PermanentMailError(f"recipient refused: {code} {reason.decode(errors='replace')}")
