@@ -117,6 +117,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--home", type=Path, required=True, help="a home with the 40k papers and their embeddings")
     parser.add_argument("--subscribers", type=int, default=10_000)
+    parser.add_argument("--skip-serial", action="store_true", help="skip the personalized run in one process")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-digest-") as scratch:
         home = Path(scratch) / "home"
@@ -129,8 +130,9 @@ def main() -> None:
         parallel = default_processes(args.subscribers)
         runs = [
             ("top papers only, 1 process (baseline)", measure(home, for_you=False, processes=1)),
-            ("personalized, 1 process", measure(home, for_you=True, processes=1)),
         ]
+        if not args.skip_serial or parallel <= 1:
+            runs.append(("personalized, 1 process", measure(home, for_you=True, processes=1)))
         if parallel > 1:
             runs.append((f"personalized, {parallel} processes (what digest send uses)", measure(home, for_you=True, processes=parallel)))
     baseline = runs[0][1]

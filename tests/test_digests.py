@@ -158,7 +158,11 @@ def test_dry_run_writes_messages_and_records_nothing(site: Site, cli: Any, mail_
     result = cli("digest", "send", "--date", DAY.isoformat(), "--dry-run", "--out", str(tmp_path / "out"))
     assert result.exit_code == 0, result.output
     files = list((tmp_path / "out").glob("*.eml"))
-    assert len(files) == 1 and b"Digest paper number 1" in files[0].read_bytes()
+    from email import message_from_bytes
+    from email.policy import default
+
+    written = message_from_bytes(files[0].read_bytes(), policy=default)
+    assert len(files) == 1 and "Digest paper number 1" in written.get_body(("plain",)).get_content()
     assert mail_env.messages == []
     assert DigestStore(site.services.papers.engine).records(f"daily:{DAY}") == {}
     preview = cli("digest", "preview", "dry@example.org", "--date", DAY.isoformat())
