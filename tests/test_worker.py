@@ -84,3 +84,26 @@ def test_a_worker_pass_ingests_indexes_and_sends_once(
     assert len(smtp_server.messages) == 1
     log = (home / "logs" / "worker.log").read_text()
     assert "daily digest: daily:2026-11-20: 1 sent" in log
+
+
+def test_smtp_user_without_password_is_a_configuration_error(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAPERBOARD_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("PAPERBOARD_SMTP_USER", "mailer")
+    result = cli("digest", "send")
+    assert result.exit_code == 2 and "PAPERBOARD_SMTP_PASSWORD" in result.stderr
+
+
+def test_an_unreachable_smtp_server_is_one_line_and_loses_nothing(cli: Any, monkeypatch: pytest.MonkeyPatch, store: Any) -> None:
+    from paperboard.store.digests import DigestStore
+    from test_digests import DAY, seed_day
+
+    seed_day(store)
+    DigestStore(store.engine).subscribe("reader@example.org", confirmed=True, for_you=False)
+    for name, value in {"PAPERBOARD_SMTP_HOST": "127.0.0.1", "PAPERBOARD_SMTP_PORT": "9",
+                        "PAPERBOARD_SMTP_SECURITY": "none", "PAPERBOARD_HTTP_RETRIES": "1"}.items():
+        monkeypatch.setenv(name, value)
+    result = cli("digest", "send", "--date", DAY.isoformat())
+    assert result.exit_code == 1
+    assert "cannot reach the mail server 127.0.0.1:9" in result.stderr and "will be retried" in result.stderr
+    record = DigestStore(store.engine).send_record(1, f"daily:{DAY}")
+    assert record["status"] == "intent" and record["attempts"] == 1  # kept for the next run
