@@ -58,6 +58,8 @@ def test_a_taken_address_and_a_short_password_are_refused_with_one_line(site: Si
         assert response.status_code == 400 and "already has an account" in response.text
         response = sign_up(other, email="bob@example.org", password="short")
         assert response.status_code == 400 and "at least 10 characters" in response.text
+        taken = sign_up(other, email="bob@example.org", name="ADA")  # names are unique, whatever the case
+        assert taken.status_code == 400 and "the name &#39;ADA&#39; is taken" in taken.text
 
 
 def test_wrong_password_and_unknown_address_get_the_same_answer(site: Site) -> None:

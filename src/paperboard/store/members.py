@@ -72,7 +72,9 @@ class MemberStore:
             with self.engine.begin() as connection:
                 new_id = connection.execute(insert(members).values(values)).inserted_primary_key[0]
         except IntegrityError:
-            raise ConflictError(f"{values['email']} already has an account") from None
+            if self.by_email(values["email"]) is not None:
+                raise ConflictError(f"{values['email']} already has an account") from None
+            raise ConflictError(f"the name {values['name']!r} is taken: choose another") from None
         return {"id": int(new_id), **values}
 
     def get(self, member_id: int) -> dict[str, Any] | None:

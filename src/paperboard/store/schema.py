@@ -19,6 +19,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -141,9 +143,11 @@ class IngestRun(Base):
 
 
 class Member(Base):
-    """A signed-up member. ``email`` is stored lower-cased and is unique."""
+    """A signed-up member. ``email`` is stored lower-cased and is unique; so is ``name``,
+    regardless of case (it identifies a submitter in the API)."""
 
     __tablename__ = "members"
+    __table_args__ = (Index("ix_members_name_lower", func.lower(text("name")), unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)

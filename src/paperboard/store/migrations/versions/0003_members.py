@@ -27,6 +27,8 @@ def upgrade() -> None:
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("password_changed_at", UTCDateTime(), nullable=False),
     )
+    # Display names are unique regardless of case: the API's `submitter` filter goes by them.
+    op.create_index("ix_members_name_lower", "members", [sa.text("lower(name)")], unique=True)
     op.create_table(
         "member_sessions",
         sa.Column("token_hash", sa.String(64), primary_key=True),
