@@ -10,11 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import FakeServer, Site
 from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError
 from huggingface_hub.hf_api import PaperAuthor, PaperInfo, User
 
-from conftest import FakeServer, Site
 from paperboard.core.passwords import hash_password
 from paperboard.index.indexer import sync_lexical
 from paperboard.sources.base import PaperRecord

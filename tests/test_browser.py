@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
-
 from conftest import Site
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 from test_community import arxiv  # noqa: F401 - the fake arXiv fixture, used by test_submit_*
 from test_members import PASSWORD
 

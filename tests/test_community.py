@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy.exc import IntegrityError
-
 from conftest import FakeServer, Reply, Site
-from paperboard.sources.base import PaperRecord
+from sqlalchemy.exc import IntegrityError
 from test_members import page_token, sign_up
 from test_source_arxiv import entry_xml, feed_xml
+
+from paperboard.sources.base import PaperRecord
 
 PAPER = "2505.13308"
 

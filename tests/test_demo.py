@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import ROOT, SHARED, SHARED_DATA
+
 from paperboard.core.ids import is_arxiv_id
 from paperboard.sources.base import PaperRecord
 from paperboard.sources.demo import DemoSource

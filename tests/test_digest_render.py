@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import Site, SmtpSink
 
-from conftest import SmtpSink, Site
 from paperboard.present.mail.digests import send_digests
 from paperboard.rank.digest import period_for
 from paperboard.sources.base import PaperRecord

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import ROOT, Site, SmtpSink
+from test_members import page_token, sign_up
 
-from conftest import ROOT, SmtpSink, Site
 from paperboard.core.passwords import hash_password
 from paperboard.sources.base import PaperRecord
 from paperboard.store.digests import DigestStore
-from test_members import page_token, sign_up
 
 DAY = date(2019, 7, 5)
 WHEN = datetime(2019, 7, 5, 12, tzinfo=UTC)

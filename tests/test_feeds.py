@@ -12,8 +12,8 @@ from typing import Any
 
 import feedparser
 import pytest
-
 from conftest import Site
+
 from paperboard.index.indexer import sync_lexical
 from paperboard.sources.base import PaperRecord
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import orjson
 import pytest
+from conftest import SHARED_DATA
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import SHARED_DATA
 from paperboard.index.lexical import (
     VERSION_FILE,
     Filters,

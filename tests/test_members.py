@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from conftest import Site
 
 PASSWORD = "correct horse battery"

@@ -8,20 +8,16 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-
-from conftest import Site, start_site
-from paperboard.sources.base import PaperRecord
+from conftest import Site, _free_port, start_site
 from test_members import form_token, sign_up
+
+from paperboard.sources.base import PaperRecord
 
 
 @pytest.fixture
 def cached_site(site: Site) -> Iterator[Site]:
     """A second server on the same data, with a 30 s page cache."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = _free_port()
     settings = site.settings.model_copy(update={"page_cache_seconds": 30, "base_url": f"http://127.0.0.1:{port}"})
     app, server, thread = start_site(settings)
     yield Site(settings.base_url, settings, app)

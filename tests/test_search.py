@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
 from conftest import CliResult
+
 from paperboard.core.config import Settings
 from paperboard.index.indexer import SearchIndex, build_neighbours, sync_lexical, sync_vectors
 from paperboard.index.lexical import Filters

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from conftest import Site
-from paperboard.sources.base import PaperRecord
 from test_members import page_token, sign_up
+
+from paperboard.sources.base import PaperRecord
 
 PAPER = "2505.13308"
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-
 from conftest import Site
+
 from paperboard.sources.base import PaperRecord
 
 PAPER = "2505.13308"

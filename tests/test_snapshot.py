@@ -5,10 +5,10 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import SHARED_DATA
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import SHARED_DATA
 from paperboard.core.errors import InvalidIdError
 from paperboard.sources.base import PaperRecord, Skip
 from paperboard.sources.snapshot import SnapshotSource, parse_entry

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import FIXTURES, Reply
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import FIXTURES, Reply
 from paperboard.core.ids import is_arxiv_id
 from paperboard.sources.base import PaperRecord, Skip
 from paperboard.sources.hf_daily import HfDailySource, parse_item, read_item

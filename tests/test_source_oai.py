@@ -9,10 +9,10 @@ resumption tokens, a page of malformed records and the error responses.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
-import re
 import threading
 import time
 from collections.abc import Callable

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import FIXTURES, FakeServer, Reply, SmtpSink
+
 from paperboard.core.config import load_settings
 from paperboard.present.worker import due_jobs
 
@@ -94,8 +94,9 @@ def test_smtp_user_without_password_is_a_configuration_error(cli: Any, monkeypat
 
 
 def test_an_unreachable_smtp_server_is_one_line_and_loses_nothing(cli: Any, monkeypatch: pytest.MonkeyPatch, store: Any) -> None:
-    from paperboard.store.digests import DigestStore
     from test_digests import DAY, seed_day
+
+    from paperboard.store.digests import DigestStore
 
     seed_day(store)
     DigestStore(store.engine).subscribe("reader@example.org", confirmed=True, for_you=False)

@@ -24,7 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from paperboard.core.config import Settings
@@ -209,7 +208,7 @@ def run_worker(
         sleep(30)
 
 
-def describe(settings: Settings, state: dict[str, Any]) -> str:
+def describe(settings: Settings) -> str:
     sources = ", ".join(settings.ingest_sources) or "no sources (set PAPERBOARD_INGEST_SOURCES)"
     return (f"ingest {sources} every {settings.ingest_every_minutes} min; digests at {settings.digest_time} "
             f"{settings.timezone}, weekly on {settings.weekly_digest_day}")

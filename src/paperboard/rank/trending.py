@@ -34,16 +34,21 @@ def score(upvotes: int, feed_day: date, at: datetime) -> float:
     return upvotes / (age_hours + 2) ** GRAVITY
 
 
+def ranked(rows: list[dict[str, Any]], at: datetime) -> list[dict[str, Any]]:
+    """``rows`` (with ``total_upvotes`` and ``feed_date``), each given its ``trending_score`` at
+    ``at``, best first; ties go to the newer paper."""
+    for row in rows:
+        row["trending_score"] = score(row["total_upvotes"], row["feed_date"], at)
+    return sorted(rows, key=lambda r: (-r["trending_score"], -(r["published_at"] or at).timestamp(), r["id"]))
+
+
 def trending(
     store: PaperStore, *, limit: int = 30, offset: int = 0, now: datetime | None = None
 ) -> tuple[list[dict[str, Any]], datetime]:
     """The trending papers (each row with a ``trending_score``), and the reference time used."""
     at = reference_time(store.latest_feed_date(), now)
     since = at.date() - timedelta(days=WINDOW_DAYS)
-    rows = store.upvoted_since(since)
-    for row in rows:
-        row["trending_score"] = score(row["total_upvotes"], row["feed_date"], at)
-    rows.sort(key=lambda r: (-r["trending_score"], -(r["published_at"] or at).timestamp(), r["id"]))
+    rows = ranked(store.upvoted_since(since), at)
     wanted = rows[offset : offset + limit]
     if len(wanted) < limit:  # a quiet fortnight: fill with the newest papers, score 0
         shown = {row["id"] for row in rows}

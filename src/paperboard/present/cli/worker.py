@@ -19,7 +19,7 @@ def worker(
 
     Example: paperboard worker --once --now 2026-11-23T07:30:00+01:00
     """
-    from paperboard.present.worker import JobResult, describe, load_state, run_worker
+    from paperboard.present.worker import JobResult, describe, run_worker
 
     config = settings()
     clock = lambda: datetime.now(UTC)  # noqa: E731
@@ -37,7 +37,7 @@ def worker(
         )
 
     if not once:
-        console.print(f"paperboard worker: {describe(config, load_state(config))} (Ctrl-C stops)", markup=False)
+        console.print(f"paperboard worker: {describe(config)} (Ctrl-C stops)", markup=False)
     try:
         results = run_worker(config, once=once, clock=clock, report=show)
     except KeyboardInterrupt:

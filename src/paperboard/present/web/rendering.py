@@ -103,7 +103,7 @@ def card(row: dict[str, Any], *, voted: set[str] | frozenset[str] = frozenset(),
         "feed_date": feed_day,
         "submitted_by": row.get("submitted_by"),
         "categories": list(row.get("categories") or []),
-        "upvotes": int(row.get("total_upvotes") if row.get("total_upvotes") is not None else (row.get("upvotes") or 0)),
+        "upvotes": int(row.get("total_upvotes") or 0),  # the store's reads add members' votes
         "comments": int(row.get("comment_count") or 0),
         "voted": row["id"] in voted,
         "new": bool(new_since and feed_day and feed_day >= new_since),

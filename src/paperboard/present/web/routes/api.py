@@ -142,11 +142,8 @@ def daily_papers(
         # Hugging Face's ``sort=trending`` is not limited to the newest day either.
         rows, _ = trending_rank.trending(services.papers, limit=limit, offset=p * limit)
     elif sort == "trending":
-        rows = services.papers.list_papers(start, end, submitter=submitter, limit=5000)
         at = trending_rank.reference_time(services.papers.latest_feed_date())
-        for row in rows:
-            row["trending_score"] = trending_rank.score(row["total_upvotes"], row["feed_date"], at)
-        rows.sort(key=lambda r: (-r["trending_score"], -(r["published_at"] or at).timestamp(), r["id"]))
+        rows = trending_rank.ranked(services.papers.list_papers(start, end, submitter=submitter, limit=5000), at)
         rows = rows[p * limit : (p + 1) * limit]
     else:
         rows = services.papers.list_papers(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from email.message import EmailMessage
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from paperboard.core.errors import ConfigError, ConflictError, PaperboardError
+from paperboard.core.errors import ConfigError, PaperboardError
 from paperboard.core.passwords import check_new_password, hash_password, verify_password
 from paperboard.present.web.deps import CsrfDep, ServicesDep, ViewerDep
 from paperboard.present.web.rendering import page
@@ -41,19 +42,13 @@ def safe_next(target: str | None) -> str:
 
 
 def sign_in(request: Request, services: Services, member_id: int, target: str) -> Response:
-    token, _csrf = services.members.start_session(member_id, lifetime=_lifetime(services))
+    token, _csrf = services.members.start_session(member_id, lifetime=timedelta(days=services.settings.session_days))
     response = RedirectResponse(safe_next(target), status_code=303)
     set_session_cookie(response, request, services.settings, token)
     old = request.cookies.get("pb_session")
     if old:
         services.members.end_session(old)  # a session from before sign-in is never reused
     return response
-
-
-def _lifetime(services: Services):  # type: ignore[no-untyped-def]
-    from datetime import timedelta
-
-    return timedelta(days=services.settings.session_days)
 
 
 @router.get("/signup", summary="Sign-up form")
@@ -69,7 +64,7 @@ def signup(
     try:
         check_new_password(password)
         member = services.members.create(email, name, hash_password(password))
-    except (ConflictError, PaperboardError) as error:
+    except PaperboardError as error:  # a taken address or name, a weak password
         return page(request, "signup.html", {"next": safe_next(next), "error": str(error), "email": email, "name": name}, status_code=400)
     return sign_in(request, services, member["id"], next)
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from paperboard.core.errors import InvalidIdError, NotFoundError, PaperboardError
+from paperboard.core.errors import ForbiddenError, InvalidIdError, NotFoundError, PaperboardError
 from paperboard.core.ids import canonical_id
 from paperboard.present.serialize import paper_dict
 from paperboard.present.web.deps import CsrfDep, MemberDep, ServicesDep, ViewerDep
@@ -121,8 +121,6 @@ def edit_comment_form(request: Request, services: ServicesDep, viewer: ViewerDep
     if comment is None:
         raise NotFoundError(f"no comment {comment_id}")
     if comment["member_id"] != member["id"]:
-        from paperboard.core.errors import ForbiddenError
-
         raise ForbiddenError("that comment is not yours")
     return page(request, "comment_edit.html", {"comment": {"id": comment_id, "body": comment["body"], "paper_id": comment["paper_id"]}})
 

@@ -49,10 +49,9 @@ def run_search(
 def hit_cards(services: Services, result: SearchResult, viewer: Any) -> list[dict[str, Any]]:
     ids = [hit.id for hit in result.hits]
     voted = services.community.voted(viewer.member["id"], ids) if viewer.member else set()
-    counts = services.papers.get_many(ids)  # rows with member votes and comment counts
     out = []
     for hit in result.hits:
-        entry = card(counts.get(hit.id, hit.paper), voted=voted)
+        entry = card(hit.paper, voted=voted)
         entry["title_html"] = hit.title_html
         entry["snippet_html"] = hit.snippet_html
         entry["score"] = round(hit.score, 6)
