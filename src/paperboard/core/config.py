@@ -226,21 +226,7 @@ class Settings(BaseSettings):
         """``secret_key``, or the one kept in HOME/secret_key (made on first use, mode 0600)."""
         if self.secret_key:
             return self.secret_key
-        import secrets
-
-        path = self.home / "secret_key"
-        if not path.exists():
-            self.home.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_suffix(f".{os.getpid()}")
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_urlsafe(48))
-            try:
-                os.link(temporary, path)  # the first of several workers wins; the others read it
-            except FileExistsError:
-                pass
-            temporary.unlink()
-        return path.read_text().strip()
+        return _stored_key(self.home.resolve())
 
     @property
     def model_cache(self) -> Path:
@@ -263,6 +249,26 @@ class Settings(BaseSettings):
 
         contact = f"; mailto:{self.contact_email}" if self.contact_email else ""
         return f"paperboard/{__version__} (+https://github.com/paperboard/paperboard{contact})"
+
+
+@lru_cache(maxsize=8)
+def _stored_key(home: Path) -> str:
+    """HOME/secret_key, made on first use and read once per process (every form check needs it)."""
+    import secrets
+
+    path = home / "secret_key"
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+        try:
+            os.link(temporary, path)  # the first of several workers wins; the others read it
+        except FileExistsError:
+            pass
+        temporary.unlink()
+    return path.read_text().strip()
 
 
 def _describe(error: ValidationError) -> str:
