@@ -17,6 +17,7 @@ import pytest
 from conftest import SHARED_DATA
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tantivy import Query
 
 from paperboard.index.lexical import (
     VERSION_FILE,
@@ -238,6 +239,38 @@ def test_phrase_requires_adjacent_words(index: LexicalIndex) -> None:
 
 def test_hyphenated_word_is_matched_as_a_phrase(index: LexicalIndex) -> None:
     assert ids(index, "linear-time")[0] == "2506.00027"
+    # "state space" is a pair in 2501.00002's abstract and 2506.00027's; "space-state" in none
+    assert set(ids(index, "state-space")) == {"2501.00002", "2506.00027"}
+    assert ids(index, "space-state") == []
+    assert set(ids(index, '"state space"')) == {"2501.00002", "2506.00027"}
+
+
+def test_phrases_are_ranked_by_pair_terms_only_where_that_is_exact(index: LexicalIndex) -> None:
+    parsed = parse_query('self-supervised "neural network" "graph neural networks"')
+    query, _ = index._build(parsed, None)
+    described = repr(query)
+
+    def term(field: str, value: str) -> str:
+        return repr(Query.term_query(index._schema, field, value)).removeprefix("Query(")[:-1]
+
+    for field in ("title_pairs", "abstract_pairs"):
+        assert term(field, "self_supervis") in described
+        assert term(field, "neural_network") in described
+    # three quoted words must be adjacent in that order: a positional phrase query
+    assert "PhraseQuery" in described
+    # two stopwords make no pair in the index: their phrase is matched by position
+    assert "PhraseQuery" in repr(index._build(parse_query('"of the"'), None)[0])
+
+
+def test_long_quoted_phrase_is_exact(index: LexicalIndex) -> None:
+    # 2501.00002 has "graph neural networks" in its abstract; "neural networks for" alone is not it
+    assert ids(index, '"graph neural networks"') == ["2501.00001", "2501.00002"]
+    assert ids(index, '"neural networks graph"') == []
+
+
+def test_stopword_phrase_still_matches_by_position(index: LexicalIndex) -> None:
+    assert "2505.00025" in ids(index, '"in the wild"')
+    assert "2505.00025" in ids(index, '"in the"')
 
 
 def test_authors_match_free_words_and_last_names(index: LexicalIndex) -> None:

@@ -15,7 +15,7 @@ from conftest import CliResult
 
 from paperboard.core.config import Settings
 from paperboard.index.indexer import SearchIndex, build_neighbours, sync_lexical, sync_vectors
-from paperboard.index.lexical import Filters
+from paperboard.index.lexical import VERSION_FILE, Filters, IndexVersionError
 from paperboard.index.query import QueryError
 from paperboard.rank.evaluate import evaluate
 from paperboard.rank.recommend import recommend
@@ -141,6 +141,21 @@ def test_updates_and_deletions_reach_the_indexes(indexed) -> None:
     assert search(index, store, "quarks gluons lattice", mode="dense", k=1).hits[0].id == "2503.00001"
     assert "2503.10003" not in [h.id for h in search(index, store, "gaussian splatting", k=30).hits]
     assert index.vectors.vector("2503.10003") is None
+
+
+def test_an_index_of_an_older_layout_is_rebuilt_from_the_store(indexed, settings: Settings, model_cache: Path) -> None:
+    store, index = indexed
+    folder = index.folder / "lexical"
+    index.lexical.close()
+    (folder / VERSION_FILE).write_text('{"schema_version": 1}\n', encoding="utf-8")
+    stale = SearchIndex(settings, models=model_cache)
+    for mode in ("lexical", "hybrid"):  # hybrid's lexical half runs on another thread
+        with pytest.raises(IndexVersionError, match="rebuild"):
+            search(stale, store, "gaussian splatting", mode=mode)
+    upgraded = SearchIndex(settings, models=model_cache)
+    assert sync_lexical(store, upgraded) == (len(CORPUS), 0)
+    assert upgraded.lexical.count() == len(CORPUS)
+    assert search(upgraded, store, "gaussian splatting", mode="lexical").hits
 
 
 def test_embedding_is_incremental_and_resumable(store: PaperStore, settings: Settings, model_cache: Path, monkeypatch) -> None:

@@ -155,9 +155,11 @@ def test_changed_since_pages_through_changes_and_deletions_leave_tombstones(stor
     assert sorted(r["id"] for b in batches for r in b) == [f"2503.{n:05d}" for n in range(1, 8)]
     mark = max(r["changed_at"] for b in batches for r in b)
     assert list(store.changed_since(mark)) == []
+    assert store.count_changed_since(None) == 7 and store.count_changed_since(mark) == 0
     store.write([record(2, id="2503.00002", title="Changed")])
     changed = [r for b in store.changed_since(mark) for r in b]
     assert [r["id"] for r in changed] == ["2503.00002"] and changed[0]["title"] == "Changed"
+    assert store.count_changed_since(mark) == 1
     assert store.deleted_since(None) == []
     store.delete("2503.00003")
     assert store.deleted_since(mark) == ["2503.00003"]

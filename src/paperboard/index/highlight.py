@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from html import escape
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -25,6 +26,11 @@ def stem(word: str) -> str:
 
 
 def _pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
+    return _compiled(tuple(terms))
+
+
+@lru_cache(maxsize=256)  # a page of hits marks the same query's words some 20 times
+def _compiled(terms: tuple[str, ...]) -> re.Pattern[str] | None:
     stems = sorted({stem(t) for term in terms for t in _WORD.findall(term) if len(t) > 1}, key=len, reverse=True)
     if not stems:
         return None

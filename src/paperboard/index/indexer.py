@@ -30,6 +30,7 @@ from paperboard.index.vectors import NearestNeighbours, VectorSet, VectorStore
 from paperboard.store.papers import PaperStore
 
 OVERLAP = timedelta(minutes=10)
+BULK_PAPERS = 50_000  # a catch-up this big writes with the whole-build writer (fewer segments)
 EMBED_CHUNK = 1024
 
 
@@ -131,13 +132,23 @@ def _mark(state: dict[str, Any], name: str) -> datetime | None:
 
 
 def sync_lexical(store: PaperStore, index: SearchIndex, *, rebuild: bool = False) -> tuple[int, int]:
-    """Bring the lexical index up to date; returns (papers indexed, papers deleted)."""
-    state = {} if rebuild else index.state()
-    if rebuild:  # also the way out of an index on disk with an old layout
-        from paperboard.index.lexical import LexicalIndex
+    """Bring the lexical index up to date; returns (papers indexed, papers deleted).
 
+    An index left by a paperboard with another layout is rebuilt from the store (nothing is lost:
+    every paper is there)."""
+    from paperboard.index.lexical import IndexVersionError, LexicalIndex
+
+    if not rebuild:
+        try:
+            index.lexical  # noqa: B018 -- opening it checks the layout
+        except IndexVersionError:
+            rebuild = True
+    state = {} if rebuild else index.state()
+    if rebuild:
         index.__dict__["lexical"] = LexicalIndex.open(index.folder / "lexical", rebuild=True)
     since = _mark(state, "lexical")
+    if since is None or store.count_changed_since(since) >= BULK_PAPERS:
+        index.lexical.bulk()
     deleted = store.deleted_since(since)
     if deleted:
         index.lexical.delete(deleted)

@@ -8,7 +8,9 @@ to embed and are ranked lexically. A query that is an arXiv id or URL goes strai
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +73,18 @@ def matches_filters(paper: dict[str, Any], filters: Filters | None) -> bool:
     return True
 
 
+_POOL_LOCK = threading.Lock()
+_EXECUTOR: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _EXECUTOR
+    with _POOL_LOCK:
+        if _EXECUTOR is None:
+            _EXECUTOR = ThreadPoolExecutor(max_workers=4, thread_name_prefix="paperboard-bm25")
+        return _EXECUTOR
+
+
 def fuse(*rankings: list[str], k: int = RRF_K) -> list[tuple[str, float]]:
     """Reciprocal rank fusion of id rankings, best first (ties keep first-seen order)."""
     scores: dict[str, float] = {}
@@ -118,8 +132,16 @@ def search(
     lexical: list[str] = []
     dense: list[str] = []
     rows: dict[str, dict[str, Any]] = {}
-    if mode in ("hybrid", "lexical") or not query.text:
-        lexical = [pid for pid, _ in index.lexical.search_ids(query, k=max(POOL, wanted), filters=filters)]
+    pending: Future[list[tuple[str, float]]] | None = None
+    if mode == "lexical" or not query.text:  # ranked by words alone: the page is all it needs
+        lexical = [pid for pid, _ in index.lexical.search_ids(query, k=wanted, filters=filters)]
+    elif mode == "hybrid":
+        # BM25 runs on another core while the query is embedded and its neighbours found (both
+        # let go of the GIL), so hybrid costs about the slower of the two, not their sum.
+        pending = _pool().submit(index.lexical.search_ids, query, k=max(POOL, wanted), filters=filters)
+    if pending is not None and (_constrained(query) or len(index.vectors) == 0):
+        lexical = [pid for pid, _ in pending.result()]
+        pending = None
     if mode in ("hybrid", "dense") and query.text and len(index.vectors) == 0:
         if mode == "dense":
             raise PaperboardError("no embeddings yet: run paperboard index")
@@ -139,6 +161,8 @@ def search(
                 fields = store.filter_fields([pid for pid, _ in candidates])
                 dense = [pid for pid, _ in candidates if pid in fields and matches_filters(fields[pid], filters)]
         dense = dense[: max(POOL, wanted)]
+    if pending is not None:
+        lexical = [pid for pid, _ in pending.result()]
     if mode == "lexical" or not dense:
         ranked = [(pid, 1.0 / (RRF_K + r)) for r, pid in enumerate(lexical, start=1)]
     elif mode == "dense" or not lexical:

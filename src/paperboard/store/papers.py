@@ -391,6 +391,14 @@ class PaperStore:
         with self.engine.connect() as connection:
             return int(connection.execute(select(func.count()).select_from(papers)).scalar_one())
 
+    def count_changed_since(self, since: datetime | None) -> int:
+        """How many papers :meth:`changed_since` would yield now."""
+        query = select(func.count()).select_from(papers)
+        if since is not None:
+            query = query.where(papers.c.changed_at > since)
+        with self.engine.connect() as connection:
+            return int(connection.execute(query).scalar_one())
+
     def list_papers(
         self,
         start: date,
