@@ -152,6 +152,8 @@ def test_an_index_of_an_older_layout_is_rebuilt_from_the_store(indexed, settings
     for mode in ("lexical", "hybrid"):  # hybrid's lexical half runs on another thread
         with pytest.raises(IndexVersionError, match="rebuild"):
             search(stale, store, "gaussian splatting", mode=mode)
+    with pytest.raises(IndexVersionError):  # what a web request does: no rebuild there
+        sync_lexical(store, SearchIndex(settings, models=model_cache), upgrade=False)
     upgraded = SearchIndex(settings, models=model_cache)
     assert sync_lexical(store, upgraded) == (len(CORPUS), 0)
     assert upgraded.lexical.count() == len(CORPUS)

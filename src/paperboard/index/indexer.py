@@ -131,14 +131,17 @@ def _mark(state: dict[str, Any], name: str) -> datetime | None:
     return datetime.fromisoformat(value) - OVERLAP if value else None
 
 
-def sync_lexical(store: PaperStore, index: SearchIndex, *, rebuild: bool = False) -> tuple[int, int]:
+def sync_lexical(
+    store: PaperStore, index: SearchIndex, *, rebuild: bool = False, upgrade: bool = True
+) -> tuple[int, int]:
     """Bring the lexical index up to date; returns (papers indexed, papers deleted).
 
     An index left by a paperboard with another layout is rebuilt from the store (nothing is lost:
-    every paper is there)."""
+    every paper is there); ``upgrade=False`` raises IndexVersionError instead, for callers that
+    must stay quick (a web request)."""
     from paperboard.index.lexical import IndexVersionError, LexicalIndex
 
-    if not rebuild:
+    if not rebuild and upgrade:
         try:
             index.lexical  # noqa: B018 -- opening it checks the layout
         except IndexVersionError:

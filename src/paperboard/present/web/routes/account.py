@@ -164,7 +164,7 @@ def refresh_lexical(services: Services) -> None:
     from paperboard.index.indexer import sync_lexical
 
     try:
-        sync_lexical(services.papers, services.search_index())
+        sync_lexical(services.papers, services.search_index(), upgrade=False)
     except Exception as error:  # the submission itself is already stored
         logging.getLogger(__name__).warning("lexical index not updated now: %s", error)
 
