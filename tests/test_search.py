@@ -143,6 +143,21 @@ def test_updates_and_deletions_reach_the_indexes(indexed) -> None:
     assert index.vectors.vector("2503.10003") is None
 
 
+def test_a_catch_up_skips_what_is_indexed_and_finds_what_was_missed(indexed) -> None:
+    store, index = indexed
+    # every paper changed within the last minutes, the overlap a catch-up re-reads: none is redone
+    assert sync_lexical(store, index) == (0, 0)
+    # a write that committed after the last catch-up read past its time is still picked up
+    index.lexical.delete(["2503.10002"])
+    index.lexical.commit()
+    assert "2503.10002" not in index.lexical
+    assert sync_lexical(store, index) == (1, 0)
+    assert "2503.10002" in index.lexical
+    store.write([paper("spec", 1, version=2, title="Quantum chromodynamics on a lattice")])
+    assert sync_lexical(store, index) == (1, 0)
+    assert [h.id for h in search(index, store, "chromodynamics", mode="lexical").hits] == ["2503.00001"]
+
+
 def test_an_index_of_an_older_layout_is_rebuilt_from_the_store(indexed, settings: Settings, model_cache: Path) -> None:
     store, index = indexed
     folder = index.folder / "lexical"

@@ -139,7 +139,7 @@ def sync_lexical(
     An index left by a paperboard with another layout is rebuilt from the store (nothing is lost:
     every paper is there); ``upgrade=False`` raises IndexVersionError instead, for callers that
     must stay quick (a web request)."""
-    from paperboard.index.lexical import IndexVersionError, LexicalIndex
+    from paperboard.index.lexical import IndexVersionError, LexicalIndex, change_stamp
 
     if not rebuild and upgrade:
         try:
@@ -150,7 +150,8 @@ def sync_lexical(
     if rebuild:
         index.__dict__["lexical"] = LexicalIndex.open(index.folder / "lexical", rebuild=True)
     since = _mark(state, "lexical")
-    if since is None or store.count_changed_since(since) >= BULK_PAPERS:
+    last = since + OVERLAP if since is not None else None  # the newest change indexed last time
+    if last is None or store.count_changed_since(last) >= BULK_PAPERS:
         index.lexical.bulk()
     deleted = store.deleted_since(since)
     if deleted:
@@ -158,8 +159,17 @@ def sync_lexical(
     newest = state.get("lexical")
     count = 0
     for batch in store.changed_since(since):
-        count += index.lexical.upsert(batch)
         newest = max(newest or "", batch[-1]["changed_at"].isoformat())
+        if last is not None:  # the overlap: skip what is indexed as it is now (after a big import:
+            # the whole import, which would otherwise be indexed twice)
+            seen = [row["id"] for row in batch if row["changed_at"] <= last]
+            known = index.lexical.indexed_changes(seen) if seen else {}
+            batch = [
+                row for row in batch
+                if known.get(row["id"]) != change_stamp(row["changed_at"])
+            ]
+        if batch:
+            count += index.lexical.upsert(batch)
     index.lexical.commit()
     state = index.state()
     state["lexical"] = newest

@@ -10,7 +10,9 @@ Fields and how their text is cut into terms:
 * ``authors``: one value per author, words lowercased and accents folded, not stemmed, so that a
   last name alone matches; a phrase cannot run from one author into the next;
 * ``category`` (``cs.lg``) and ``archive`` (``cs``): whole lowercase names, for ``cat:``/filters;
-* ``published_day`` and ``feed_day`` (``YYYYMMDD`` integers) and ``has_code``: filters.
+* ``published_day`` and ``feed_day`` (``YYYYMMDD`` integers) and ``has_code``: filters;
+* ``changed``: the store's ``changed_at`` the paper was indexed with (microseconds), so a catch-up
+  can skip what it has already indexed.
 
 A query's free words are OR-ed: each word scores in the title (counted 2x), the abstract and the
 author names, a hyphenated word or quoted two-word phrase by its pairs in the title (2x) and the
@@ -40,7 +42,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
@@ -144,6 +146,7 @@ def _schema() -> tantivy.Schema:
     builder.add_integer_field("published_day", indexed=True, fast=True)
     builder.add_integer_field("feed_day", indexed=True, fast=True)
     builder.add_boolean_field("has_code", indexed=True, fast=True)
+    builder.add_integer_field("changed", fast=True)
     return builder.build()
 
 
@@ -156,6 +159,16 @@ def _pairs(terms: Sequence[str]) -> list[str]:
     """Adjacent terms joined (``self_supervis``); pairs of two stopwords (``of_the``) say nothing."""
     stop = _STEMMED_STOPWORDS
     return [f"{a}_{b}" for a, b in pairwise(terms) if a not in stop or b not in stop]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def change_stamp(moment: datetime) -> int:
+    """A ``changed_at`` as whole microseconds since 1970 (UTC; a naive time is taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
 def _nfc(text: Any) -> str:
@@ -418,6 +431,9 @@ class LexicalIndex:
             if day is not None:
                 doc.add_integer(field, day)
         doc.add_boolean("has_code", bool(paper.get("code_urls")))
+        changed = paper.get("changed_at")
+        if isinstance(changed, datetime):
+            doc.add_integer("changed", change_stamp(changed))
         return doc
 
     def upsert(self, papers: Iterable[dict[str, Any]]) -> int:
@@ -743,6 +759,21 @@ class LexicalIndex:
                 snippet_html = _lead(abstract)
             out.append(LexicalHit(doc.get_first("id"), float(score), title_html, snippet_html))
         return out
+
+    def indexed_changes(self, ids: Sequence[str]) -> dict[str, int]:
+        """For each of ``ids`` in the index (as last committed), the :func:`change_stamp` it was
+        indexed with (0 when it had none); ids not in the index are left out."""
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return {}
+        searcher = self._searcher()
+        query = Query.term_set_query(self._schema, "id", wanted)
+        addresses = [address for _, address in searcher.search(query, len(wanted), count=False).hits]
+        if not addresses:
+            return {}
+        stamps = searcher.fast_field_values("changed", addresses)
+        found = self._ids(searcher, addresses)
+        return {pid: int(stamp or 0) for pid, stamp in zip(found, stamps, strict=True)}
 
     def _ids(self, searcher: tantivy.Searcher, addresses: list[Any]) -> list[str]:
         keys = searcher.fast_field_values("key", addresses) if addresses else []
