@@ -598,18 +598,14 @@ class LexicalIndex:
         the top-k pruning off for that query)."""
         terms = [t for _, t in _tokens(_TEXT, text)]
         pairs = _pairs(terms)
-        if len(terms) <= 1 or (not pairs) or (quoted and len(terms) > 2):
-            queries = self._in_text(text, ("title", "abstract"), title_weight=TITLE_WEIGHT)
-        else:
-            queries = []
-            for pair in pairs:
-                queries += [Query.term_query(self._schema, "title_pairs", pair)] * TITLE_WEIGHT
-                queries.append(Query.term_query(self._schema, "abstract_pairs", pair))
-        if len(terms) <= 1 or quoted:  # "self" in "self-supervised" is no author's name
-            names = self._in_names(text)
-            if names is not None:
-                queries.append(names)
-        return queries
+        if len(terms) <= 1 or not pairs or (quoted and len(terms) > 2):
+            return self._anywhere(text)
+        queries = []
+        for pair in pairs:
+            queries += [Query.term_query(self._schema, "title_pairs", pair)] * TITLE_WEIGHT
+            queries.append(Query.term_query(self._schema, "abstract_pairs", pair))
+        names = self._in_names(text) if quoted else None  # "self" in "self-supervised" is no name
+        return queries if names is None else [*queries, names]
 
     def _clause(self, clause: FieldClause) -> Query:
         if clause.field == "category":

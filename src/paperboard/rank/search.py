@@ -8,7 +8,6 @@ to embed and are ranked lexically. A query that is an arXiv id or URL goes strai
 
 from __future__ import annotations
 
-import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -73,16 +72,8 @@ def matches_filters(paper: dict[str, Any], filters: Filters | None) -> bool:
     return True
 
 
-_POOL_LOCK = threading.Lock()
-_EXECUTOR: ThreadPoolExecutor | None = None
-
-
-def _pool() -> ThreadPoolExecutor:
-    global _EXECUTOR
-    with _POOL_LOCK:
-        if _EXECUTOR is None:
-            _EXECUTOR = ThreadPoolExecutor(max_workers=4, thread_name_prefix="paperboard-bm25")
-        return _EXECUTOR
+# Threads start on first use, so importing this costs nothing.
+_BM25 = ThreadPoolExecutor(max_workers=4, thread_name_prefix="paperboard-bm25")
 
 
 def fuse(*rankings: list[str], k: int = RRF_K) -> list[tuple[str, float]]:
@@ -135,13 +126,13 @@ def search(
     pending: Future[list[tuple[str, float]]] | None = None
     if mode == "lexical" or not query.text:  # ranked by words alone: the page is all it needs
         lexical = [pid for pid, _ in index.lexical.search_ids(query, k=wanted, filters=filters)]
+    elif mode == "hybrid" and (_constrained(query) or len(index.vectors) == 0):
+        # the dense half ranks this selection, or there is none: BM25 first
+        lexical = [pid for pid, _ in index.lexical.search_ids(query, k=max(POOL, wanted), filters=filters)]
     elif mode == "hybrid":
         # BM25 runs on another core while the query is embedded and its neighbours found (both
         # let go of the GIL), so hybrid costs about the slower of the two, not their sum.
-        pending = _pool().submit(index.lexical.search_ids, query, k=max(POOL, wanted), filters=filters)
-    if pending is not None and (_constrained(query) or len(index.vectors) == 0):
-        lexical = [pid for pid, _ in pending.result()]
-        pending = None
+        pending = _BM25.submit(index.lexical.search_ids, query, k=max(POOL, wanted), filters=filters)
     if mode in ("hybrid", "dense") and query.text and len(index.vectors) == 0:
         if mode == "dense":
             raise PaperboardError("no embeddings yet: run paperboard index")

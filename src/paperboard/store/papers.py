@@ -388,8 +388,7 @@ class PaperStore:
             return dict(row._mapping) if row else None
 
     def count(self) -> int:
-        with self.engine.connect() as connection:
-            return int(connection.execute(select(func.count()).select_from(papers)).scalar_one())
+        return self.count_changed_since(None)
 
     def count_changed_since(self, since: datetime | None) -> int:
         """How many papers :meth:`changed_since` would yield now."""
