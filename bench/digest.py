@@ -50,15 +50,26 @@ def populate(home: Path, count: int, seed: int = 7) -> None:
 
     settings = load_settings(home=home, database_url=None)
     store = PaperStore.open(settings)
-    members, community, digests = MemberStore(store.engine), CommunityStore(store.engine), DigestStore(store.engine)
+    members, community, digests = (
+        MemberStore(store.engine),
+        CommunityStore(store.engine),
+        DigestStore(store.engine),
+    )
     rng = random.Random(seed)
     latest = store.latest_feed_date()
     assert latest is not None, "no papers in this home"
     recent = store.list_papers(latest - timedelta(days=60), latest, sort="published")
     ids = [row["id"] for row in recent]
     categories = sorted({c for row in recent for c in row["categories"][:1]})
-    popular = [c for c in categories if sum(1 for r in recent if c in r["categories"]) > 200] or categories
-    words = [w.strip(":,.()").lower() for row in recent for w in (row["title"] or "").split() if len(w) > 6]
+    popular = [
+        c for c in categories if sum(1 for r in recent if c in r["categories"]) > 200
+    ] or categories
+    words = [
+        w.strip(":,.()").lower()
+        for row in recent
+        for w in (row["title"] or "").split()
+        if len(w) > 6
+    ]
     topics = sorted(set(words))[:2000] or ["learning"]
     password = hash_password("benchmark password")  # one hash for all: argon2 is slow on purpose
     with Progress(transient=True) as progress:
@@ -75,7 +86,9 @@ def populate(home: Path, count: int, seed: int = 7) -> None:
                 email,
                 member_id=member_id,
                 frequency="weekly",
-                categories=rng.sample(popular, rng.randint(1, min(3, len(popular)))) if kind < 0.33 else [],
+                categories=rng.sample(popular, rng.randint(1, min(3, len(popular))))
+                if kind < 0.33
+                else [],
                 keywords=rng.sample(topics, rng.randint(1, 2)) if 0.33 <= kind < 0.66 else [],
                 confirmed=True,
             )
@@ -110,21 +123,33 @@ def measure(home: Path, *, for_you: bool, processes: int) -> dict[str, float]:
             size += len(prepared.data)
     total = time.perf_counter() - started
     store.close()
-    return {"subscribers": len(subscribers), "total_s": total, "picks": picks, "empty": empty, "bytes": size}
+    return {
+        "subscribers": len(subscribers),
+        "total_s": total,
+        "picks": picks,
+        "empty": empty,
+        "bytes": size,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--home", type=Path, required=True, help="a home with the 40k papers and their embeddings")
+    parser.add_argument(
+        "--home", type=Path, required=True, help="a home with the 40k papers and their embeddings"
+    )
     parser.add_argument("--subscribers", type=int, default=10_000)
-    parser.add_argument("--skip-serial", action="store_true", help="skip the personalized run in one process")
+    parser.add_argument(
+        "--skip-serial", action="store_true", help="skip the personalized run in one process"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-digest-") as scratch:
         home = Path(scratch) / "home"
         shutil.copytree(args.home, home, ignore=shutil.ignore_patterns("logs", "outbox"))
         started = time.perf_counter()
         populate(home, args.subscribers)
-        print(f"setup: {args.subscribers:,} subscribers in {time.perf_counter() - started:.0f} s (not counted)")
+        print(
+            f"setup: {args.subscribers:,} subscribers in {time.perf_counter() - started:.0f} s (not counted)"
+        )
         from paperboard.present.mail.digests import default_processes
 
         parallel = default_processes(args.subscribers)
@@ -134,17 +159,26 @@ def main() -> None:
         if not args.skip_serial or parallel <= 1:
             runs.append(("personalized, 1 process", measure(home, for_you=True, processes=1)))
         if parallel > 1:
-            runs.append((f"personalized, {parallel} processes (what digest send uses)", measure(home, for_you=True, processes=parallel)))
+            runs.append(
+                (
+                    f"personalized, {parallel} processes (what digest send uses)",
+                    measure(home, for_you=True, processes=parallel),
+                )
+            )
     baseline = runs[0][1]
     for label, result in runs:
         n = result["subscribers"]
         print(f"{label}:")
-        print(f"  {n:,} digests in {result['total_s']:.1f} s ({result['total_s'] / n * 1000:.2f} ms each, "
-              f"{result['total_s'] / baseline['total_s']:.2f}x the baseline); {result['picks']:,} picks, "
-              f"{result['empty']:,} empty, {result['bytes'] / max(1, n - result['empty']) / 1024:.1f} KiB a message")
+        print(
+            f"  {n:,} digests in {result['total_s']:.1f} s ({result['total_s'] / n * 1000:.2f} ms each, "
+            f"{result['total_s'] / baseline['total_s']:.2f}x the baseline); {result['picks']:,} picks, "
+            f"{result['empty']:,} empty, {result['bytes'] / max(1, n - result['empty']) / 1024:.1f} KiB a message"
+        )
     best = runs[-1][1]
-    print(f"  target: {args.subscribers:,} personalized digests in <= 60 s: "
-          f"{'met' if best['total_s'] <= 60 else 'MISSED'} ({best['total_s']:.1f} s)")
+    print(
+        f"  target: {args.subscribers:,} personalized digests in <= 60 s: "
+        f"{'met' if best['total_s'] <= 60 else 'MISSED'} ({best['total_s']:.1f} s)"
+    )
     print(f"  peak RSS {_peak_mib():,.0f} MiB")
 
 

@@ -102,10 +102,26 @@ class Server:
         env["PAPERBOARD_HOME"] = str(home)
         env["PAPERBOARD_PAGE_CACHE_SECONDS"] = str(cache_seconds)
         self.log = tempfile.TemporaryFile(mode="w+")
-        command = [sys.executable, "-m", "paperboard", "serve", "--host", "127.0.0.1",
-                   "--port", str(self.port), "--workers", str(workers)]
-        self.process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=self.log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+        command = [
+            sys.executable,
+            "-m",
+            "paperboard",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(workers),
+        ]
+        self.process = subprocess.Popen(
+            command,
+            env=env,
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def wait(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
@@ -174,7 +190,10 @@ def _session_seconds(session: int) -> float:
 
 def _own_seconds() -> float:
     """CPU seconds of this process and its waited-for children (wrk)."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
@@ -212,17 +231,30 @@ def run_wrk(base: str, paths: list[str], connections: int, seconds: int, threads
         script.write_text(_WRK_SCRIPT)
         listing.write_text("\n".join(paths) + "\n")
         env = {**os.environ, "BENCH_PATHS": str(listing), "BENCH_THREADS": str(threads)}
-        command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
-                   "--timeout", "30s", "-s", str(script), base + paths[0]]
+        command = [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "--timeout",
+            "30s",
+            "-s",
+            str(script),
+            base + paths[0],
+        ]
         done = subprocess.run(command, env=env, capture_output=True, text=True)
     found = re.search(r"^BENCH (.+)$", done.stdout, re.M)
     if done.returncode != 0 or found is None:
         raise SystemExit(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     requests, duration_us, p50, p99, p999, *errors, status = map(int, found.group(1).split())
-    return Result(requests, duration_us / 1e6, p50 / 1000, p99 / 1000, p999 / 1000, sum(errors), status)
+    return Result(
+        requests, duration_us / 1e6, p50 / 1000, p99 / 1000, p999 / 1000, sum(errors), status
+    )
 
 
 # -- Python fallback ----------------------------------------------------------------------------
+
 
 async def _python_load(base: str, paths: list[str], connections: int, seconds: float) -> Result:
     import httpx
@@ -257,11 +289,14 @@ async def _python_load(base: str, paths: list[str], connections: int, seconds: f
     return Result(len(samples), elapsed, pick(0.50), pick(0.99), pick(0.999), errors, non_2xx)
 
 
-def run_python(base: str, paths: list[str], connections: int, seconds: int, _threads: int) -> Result:
+def run_python(
+    base: str, paths: list[str], connections: int, seconds: int, _threads: int
+) -> Result:
     return asyncio.run(_python_load(base, paths, connections, seconds))
 
 
 # -- scenarios ----------------------------------------------------------------------------------
+
 
 def scenarios(server: Server, queries: list[str]) -> list[tuple[str, list[str]]]:
     latest = json.loads(server.get("/.json"))
@@ -273,19 +308,29 @@ def scenarios(server: Server, queries: list[str]) -> list[tuple[str, list[str]]]
 Load = Callable[[str, list[str], int, int, int], Result]
 
 
-def measure(args: argparse.Namespace, load: Load, cache_seconds: int, queries: list[str]) -> dict[str, Result]:
+def measure(
+    args: argparse.Namespace, load: Load, cache_seconds: int, queries: list[str]
+) -> dict[str, Result]:
     results: dict[str, Result] = {}
     label = f"cache {cache_seconds}s" if cache_seconds else "no cache"
     with Server(args.home, args.workers, cache_seconds) as server:
         server.wait()
         plan = scenarios(server, queries)
-        for path in ("/", plan[1][1][0], "/api/papers/search?q=warm+up"):  # load templates, indexes, model
+        for path in (
+            "/",
+            plan[1][1][0],
+            "/api/papers/search?q=warm+up",
+        ):  # load templates, indexes, model
             for _ in range(2 * args.workers):
                 server.get(path)
         for name, paths in plan:
             if args.only and name.split()[0] not in args.only:
                 continue
-            busy, served, own = _busy_seconds(), _session_seconds(server.process.pid), _own_seconds()
+            busy, served, own = (
+                _busy_seconds(),
+                _session_seconds(server.process.pid),
+                _own_seconds(),
+            )
             started = time.perf_counter()
             result = load(server.base, paths, args.connections, args.duration, args.threads)
             elapsed = time.perf_counter() - started
@@ -294,41 +339,68 @@ def measure(args: argparse.Namespace, load: Load, cache_seconds: int, queries: l
             machine = (_busy_seconds() - busy) / elapsed
             result.other_cores = max(0.0, machine - result.server_cores - result.client_cores)
             results[name] = result
-            print(f"  {name:<15} {label:<9} {result.rate:>8,.0f} {result.p50_ms:>8.1f} {result.p99_ms:>8.1f}"
-                  f" {result.p999_ms:>8.1f} {result.errors:>6,} {result.non_2xx:>7,}   {result.server_cores:.2f} /"
-                  f" {result.client_cores:.2f} / {result.other_cores:.2f}   {result.requests:>9,}", flush=True)
+            print(
+                f"  {name:<15} {label:<9} {result.rate:>8,.0f} {result.p50_ms:>8.1f} {result.p99_ms:>8.1f}"
+                f" {result.p999_ms:>8.1f} {result.errors:>6,} {result.non_2xx:>7,}   {result.server_cores:.2f} /"
+                f" {result.client_cores:.2f} / {result.other_cores:.2f}   {result.requests:>9,}",
+                flush=True,
+            )
     return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--home", type=Path, required=True, help="a prepared home (papers and indexes)")
+    parser.add_argument(
+        "--home", type=Path, required=True, help="a prepared home (papers and indexes)"
+    )
     parser.add_argument("--duration", type=int, default=30, help="seconds per scenario")
     parser.add_argument("--connections", type=int, default=64, help="concurrent clients")
     parser.add_argument("--workers", type=int, default=2, help="server worker processes")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
-    parser.add_argument("--queries", type=int, default=10_000, help="different search queries to cycle over")
-    parser.add_argument("--cache-seconds", type=int, default=30, help="the page cache's lifetime (at most 60)")
+    parser.add_argument(
+        "--queries", type=int, default=10_000, help="different search queries to cycle over"
+    )
+    parser.add_argument(
+        "--cache-seconds", type=int, default=30, help="the page cache's lifetime (at most 60)"
+    )
     parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
-    parser.add_argument("--only", nargs="+", choices=("feed", "day", "search"), help="run only these scenarios")
-    parser.add_argument("--no-baseline", action="store_true", help="skip the runs with the cache off")
+    parser.add_argument(
+        "--only", nargs="+", choices=("feed", "day", "search"), help="run only these scenarios"
+    )
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="skip the runs with the cache off"
+    )
     args = parser.parse_args()
     if not (args.home / "paperboard.db").exists():
-        raise SystemExit(f"{args.home} holds no paperboard.db: prepare it with python bench/search.py --home DIR")
+        raise SystemExit(
+            f"{args.home} holds no paperboard.db: prepare it with python bench/search.py --home DIR"
+        )
     use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk"))
     if args.client == "wrk" and not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (apt-get install wrk)")
     load: Load = run_wrk if use_wrk else run_python
     queries = _queries(args.queries)
-    tool = f"wrk, {args.threads} threads" if use_wrk else (
-        "Python asyncio + httpx" + ("" if args.client == "python" else " (wrk not found)")
-        + ": far costlier per request than wrk, its figures are a floor")
-    print(f"{args.home}: {args.workers} workers, {args.connections} connections, {args.duration}s per scenario; "
-          f"client: {tool}; {os.cpu_count()} cores; search cycles over {len(queries):,} queries")
-    print(f"  load average now {os.getloadavg()[0]:.2f}; 'other' is the CPU other work took during a run:"
-          " repeat where it is high")
-    print(f"  {'scenario':<15} {'server':<9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>8} {'errors':>6}"
-          f" {'non-2xx':>7}   cores: server / client / other   requests")
+    tool = (
+        f"wrk, {args.threads} threads"
+        if use_wrk
+        else (
+            "Python asyncio + httpx"
+            + ("" if args.client == "python" else " (wrk not found)")
+            + ": far costlier per request than wrk, its figures are a floor"
+        )
+    )
+    print(
+        f"{args.home}: {args.workers} workers, {args.connections} connections, {args.duration}s per scenario; "
+        f"client: {tool}; {os.cpu_count()} cores; search cycles over {len(queries):,} queries"
+    )
+    print(
+        f"  load average now {os.getloadavg()[0]:.2f}; 'other' is the CPU other work took during a run:"
+        " repeat where it is high"
+    )
+    print(
+        f"  {'scenario':<15} {'server':<9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>8} {'errors':>6}"
+        f" {'non-2xx':>7}   cores: server / client / other   requests"
+    )
     cached = measure(args, load, args.cache_seconds, queries)
     if args.no_baseline:
         return
@@ -336,12 +408,16 @@ def main() -> None:
     print("  cache effect (cached / uncached):")
     for name, result in cached.items():
         base = plain[name]
-        print(f"  {name:<15} req/s x{result.rate / max(base.rate, 1e-9):6.1f}   "
-              f"p50 {base.p50_ms:7.1f} -> {result.p50_ms:6.1f} ms   p99 {base.p99_ms:7.1f} -> {result.p99_ms:6.1f} ms")
+        print(
+            f"  {name:<15} req/s x{result.rate / max(base.rate, 1e-9):6.1f}   "
+            f"p50 {base.p50_ms:7.1f} -> {result.p50_ms:6.1f} ms   p99 {base.p99_ms:7.1f} -> {result.p99_ms:6.1f} ms"
+        )
     search = cached.get("search API")
     if search is not None and search.requests > len(queries):
-        print(f"  (search: {search.requests:,} requests over {len(queries):,} queries: at least "
-              f"{search.requests - len(queries):,} could be cache hits; raise --queries to avoid them)")
+        print(
+            f"  (search: {search.requests:,} requests over {len(queries):,} queries: at least "
+            f"{search.requests - len(queries):,} could be cache hits; raise --queries to avoid them)"
+        )
 
 
 if __name__ == "__main__":

@@ -104,7 +104,9 @@ def measure(label: str, path: Path) -> dict[str, float]:
     plain_rate, rate = count / plain_seconds, count / seconds
     print(f"{label}: {count:,} records")
     print(f"  plain json.loads pass : {plain_rate:>10,.0f} records/s ({plain_seconds:.1f}s)")
-    print(f"  import into SQLite    : {rate:>10,.0f} papers/s ({seconds:.1f}s, peak RSS {peak_mib:,.0f} MiB)")
+    print(
+        f"  import into SQLite    : {rate:>10,.0f} papers/s ({seconds:.1f}s, peak RSS {peak_mib:,.0f} MiB)"
+    )
     print(f"  ratio plain/import    : {plain_rate / rate:>10.2f}x slower than the plain parse")
     print(f"  paperboard said       : {summary}")
     return {"records": count, "rate": rate, "plain_rate": plain_rate, "peak_mib": peak_mib}

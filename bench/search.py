@@ -150,21 +150,33 @@ def measure(store, index, queries: list[str]) -> dict[str, tuple[float, float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--home", type=Path, required=True, help="kept between runs: built once")
-    parser.add_argument("--synthetic", type=int, default=None, help="papers in the synthetic corpus")
+    parser.add_argument(
+        "--synthetic", type=int, default=None, help="papers in the synthetic corpus"
+    )
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--serve-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not args.serve_only:
         store, index, timings = prepare(args.home, args.synthetic)
         label = f"synthetic {args.synthetic:,}" if args.synthetic else "real 40,717"
-        print(f"{label}: {store.count():,} papers, {len(index.vectors):,} vectors "
-              f"({'exact' if index.neighbours.exact else 'faiss IVF-SQ8'})")
+        print(
+            f"{label}: {store.count():,} papers, {len(index.vectors):,} vectors "
+            f"({'exact' if index.neighbours.exact else 'faiss IVF-SQ8'})"
+        )
         for name, seconds in timings.items():
             print(f"  {name:<16} {seconds:8.1f}")
         print(f"  build peak RSS   {_peak_mib():,.0f} MiB")
         sys.stdout.flush()
         # Serving is measured in a fresh process, so the building above does not count in its RSS.
-        command = [sys.executable, __file__, "--home", str(args.home), "--queries", str(args.queries), "--serve-only"]
+        command = [
+            sys.executable,
+            __file__,
+            "--home",
+            str(args.home),
+            "--queries",
+            str(args.queries),
+            "--serve-only",
+        ]
         raise SystemExit(subprocess.call(command))
     from paperboard.core.config import load_settings
     from paperboard.index.indexer import SearchIndex
@@ -175,7 +187,9 @@ def main() -> None:
     queries = _queries(args.queries)
     for mode, (p50, p95) in measure(store, index, queries).items():
         print(f"  {mode:<16} p50 {p50:7.2f} ms   p95 {p95:7.2f} ms")
-    print(f"  serving peak RSS {_peak_mib():,.0f} MiB (a fresh process: index loaded, {len(queries)} queries per mode)")
+    print(
+        f"  serving peak RSS {_peak_mib():,.0f} MiB (a fresh process: index loaded, {len(queries)} queries per mode)"
+    )
 
 
 if __name__ == "__main__":

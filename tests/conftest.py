@@ -34,7 +34,9 @@ SHARED = ROOT.parent / "shared"
 SHARED_DATA = SHARED / "data" / "arxiv-2025.jsonl.gz"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
-BACKENDS = [b for b in os.environ.get("PAPERBOARD_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
+BACKENDS = [
+    b for b in os.environ.get("PAPERBOARD_TEST_BACKENDS", "sqlite,postgresql").split(",") if b
+]
 
 
 # -- PostgreSQL -----------------------------------------------------------------------------------
@@ -93,8 +95,19 @@ def postgres_server() -> Iterator[PostgresServer]:
         shutil.chown(sockets, "postgres")
     port = _free_port()
     subprocess.run(
-        [*prefix, _pg_bin("initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
-         "--no-sync"],
+        [
+            *prefix,
+            _pg_bin("initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ],
         check=True,
         capture_output=True,
     )
@@ -103,8 +116,18 @@ def postgres_server() -> Iterator[PostgresServer]:
         "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
     )
     subprocess.run(
-        [*prefix, _pg_bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "log"),
-         "-w", "start"],
+        [
+            *prefix,
+            _pg_bin("pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-l",
+            str(base / "log"),
+            "-w",
+            "start",
+        ],
         check=True,
         capture_output=True,
     )
@@ -307,7 +330,9 @@ def demo_indexes(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) ->
     from paperboard.sources.importer import run_import
 
     home = tmp_path_factory.mktemp("demo-home")
-    settings = load_settings(home=home, database_url=f"sqlite:///{home / 'demo.db'}", models_dir=model_cache)
+    settings = load_settings(
+        home=home, database_url=f"sqlite:///{home / 'demo.db'}", models_dir=model_cache
+    )
     store = PaperStore.open(settings)
     run_import(store, DemoSource(), processes=1)
     index = SearchIndex(settings)
@@ -345,7 +370,9 @@ def start_site(settings: Settings) -> tuple[Any, Any, threading.Thread]:
 
     app = create_app(settings)
     port = int(settings.base_url.rsplit(":", 1)[1])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -357,7 +384,9 @@ def start_site(settings: Settings) -> tuple[Any, Any, threading.Thread]:
 
 
 @pytest.fixture
-def site(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, model_cache: Path, demo_indexes: Path) -> Iterator[Site]:
+def site(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, model_cache: Path, demo_indexes: Path
+) -> Iterator[Site]:
     """The site on the test's database with the demo papers and their indexes, served by uvicorn
     on a free loopback port. Page caching is off so that each request sees the latest data."""
     from paperboard.index.indexer import SearchIndex, sync_lexical
@@ -400,7 +429,9 @@ class SmtpSink:
         sink = self
 
         class Handler:
-            async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:  # noqa: N802
+            async def handle_RCPT(
+                self, server: Any, session: Any, envelope: Any, address: str, options: Any
+            ) -> str:  # noqa: N802
                 if address in sink.refuse:
                     left = sink.refuse_times.get(address)
                     if left is None or left > 0:
@@ -457,7 +488,9 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's chromium package (scripts/test does)")
+        pytest.skip(
+            f"no Chromium at {CHROMIUM}: install Debian's chromium package (scripts/test does)"
+        )
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM)
         yield chromium

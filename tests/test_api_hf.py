@@ -30,15 +30,47 @@ def at(hour: int, minute: int = 0, second: int = 0, micro: int = 0) -> datetime:
 
 # Four papers on DAY, with author names (the demo papers have none) and distinct upvote counts.
 RECORDS = [
-    PaperRecord(id="2509.90001", source="test", title="Sparse Latent Atlases", abstract="We map latent atlases.",
-                authors=["Ada Lovelace", "Alan Turing", "Grace Hopper"], categories=["cs.LG"], upvotes=7,
-                published_at=at(8, 30, 15, 250_000), code_urls=["https://github.com/example/atlas"]),
-    PaperRecord(id="2509.90002", source="test", title="Quiet Gradients", abstract="Gradients, quietly.",
-                authors=["Emmy Noether"], categories=["math.OC"], upvotes=12, published_at=at(17, 5)),
-    PaperRecord(id="2509.90003", source="test", title="Loud Gradients", abstract="Gradients, loudly.",
-                authors=["Kurt Gödel", "Hedy Lamarr"], categories=["cs.LG"], upvotes=3, published_at=at(1)),
-    PaperRecord(id="2509.90004", source="test", title="An Unvoted Paper", abstract="Nobody voted yet.",
-                authors=["Nobody Special"], categories=["cs.CL"], upvotes=0, published_at=at(12)),
+    PaperRecord(
+        id="2509.90001",
+        source="test",
+        title="Sparse Latent Atlases",
+        abstract="We map latent atlases.",
+        authors=["Ada Lovelace", "Alan Turing", "Grace Hopper"],
+        categories=["cs.LG"],
+        upvotes=7,
+        published_at=at(8, 30, 15, 250_000),
+        code_urls=["https://github.com/example/atlas"],
+    ),
+    PaperRecord(
+        id="2509.90002",
+        source="test",
+        title="Quiet Gradients",
+        abstract="Gradients, quietly.",
+        authors=["Emmy Noether"],
+        categories=["math.OC"],
+        upvotes=12,
+        published_at=at(17, 5),
+    ),
+    PaperRecord(
+        id="2509.90003",
+        source="test",
+        title="Loud Gradients",
+        abstract="Gradients, loudly.",
+        authors=["Kurt Gödel", "Hedy Lamarr"],
+        categories=["cs.LG"],
+        upvotes=3,
+        published_at=at(1),
+    ),
+    PaperRecord(
+        id="2509.90004",
+        source="test",
+        title="An Unvoted Paper",
+        abstract="Nobody voted yet.",
+        authors=["Nobody Special"],
+        categories=["cs.CL"],
+        upvotes=0,
+        published_at=at(12),
+    ),
 ]
 
 
@@ -61,7 +93,9 @@ def by_upvotes(rows: list[dict[str, Any]]) -> list[str]:
     return [r["id"] for r in sorted(rows, key=lambda r: -r["total_upvotes"])]
 
 
-def member(site: Site, name: str = "Ada Lovelace", email: str = "ada@example.org") -> tuple[dict[str, Any], str]:
+def member(
+    site: Site, name: str = "Ada Lovelace", email: str = "ada@example.org"
+) -> tuple[dict[str, Any], str]:
     """A member and a personal API token of theirs."""
     created = site.services.members.create(email, name, hash_password(PASSWORD))
     return created, site.services.members.create_token(created["id"], "t")
@@ -78,10 +112,17 @@ def midnight(day: date) -> datetime:
 # -- Hugging Face's client ------------------------------------------------------------------------
 
 
-def test_daily_papers_default_to_the_newest_day_with_everything_the_client_reads(site: Site, hf: HfApi) -> None:
+def test_daily_papers_default_to_the_newest_day_with_everything_the_client_reads(
+    site: Site, hf: HfApi
+) -> None:
     papers = list(hf.list_daily_papers())
     assert all(isinstance(p, PaperInfo) for p in papers)
-    assert [p.id for p in papers] == ["2509.90002", "2509.90001", "2509.90003", "2509.90004"]  # by upvotes
+    assert [p.id for p in papers] == [
+        "2509.90002",
+        "2509.90001",
+        "2509.90003",
+        "2509.90004",
+    ]  # by upvotes
     stored = site.services.papers.get_many([p.id for p in papers])
     record = {r.id: r for r in RECORDS}
     for paper in papers:
@@ -91,7 +132,9 @@ def test_daily_papers_default_to_the_newest_day_with_everything_the_client_reads
         assert paper.authors is not None and all(isinstance(a, PaperAuthor) for a in paper.authors)
         assert [a.name for a in paper.authors] == record[paper.id].authors
         assert paper.upvotes == row["total_upvotes"] == record[paper.id].upvotes  # 0 too, not None
-        assert paper.published_at == record[paper.id].published_at  # the paper's own date, to the ms
+        assert (
+            paper.published_at == record[paper.id].published_at
+        )  # the paper's own date, to the ms
         assert paper.submitted_at == midnight(DAY)  # the day it is on the feed
         assert paper.comments == 0 and paper.submitted_by is None
     atlas = next(p for p in papers if p.id == "2509.90001")
@@ -142,9 +185,15 @@ def test_trending_matches_the_formula_and_the_trending_page(site: Site, hf: HfAp
     newest = max(r["feed_date"] for r in rows)
     reference = min(datetime.now(UTC), midnight(newest + timedelta(days=1)))
     window = [r for r in rows if r["feed_date"] >= reference.date() - timedelta(days=14)]
-    voted = sorted((r for r in window if r["total_upvotes"] > 0),
-                   key=lambda r: -trending_score(r["total_upvotes"], r["feed_date"], reference))
-    unvoted = sorted((r for r in window if r["total_upvotes"] == 0), key=lambda r: r["published_at"], reverse=True)
+    voted = sorted(
+        (r for r in window if r["total_upvotes"] > 0),
+        key=lambda r: -trending_score(r["total_upvotes"], r["feed_date"], reference),
+    )
+    unvoted = sorted(
+        (r for r in window if r["total_upvotes"] == 0),
+        key=lambda r: r["published_at"],
+        reverse=True,
+    )
     expected = [r["id"] for r in voted + unvoted]
     # The demo's 2025-09-19 paper (5 upvotes, three days older) trends below DAY's 3-upvote paper.
     zoning = "demo:latent-zoning-network-a-unified-principle-for-generative-mod"
@@ -158,7 +207,9 @@ def test_trending_matches_the_formula_and_the_trending_page(site: Site, hf: HfAp
 
     in_month = [r for r in rows if (r["feed_date"].year, r["feed_date"].month) == (2025, 9)]
     monthly = [p.id for p in hf.list_daily_papers(month="2025-09", sort="trending")]
-    by_score = sorted(in_month, key=lambda r: -trending_score(r["total_upvotes"], r["feed_date"], reference))
+    by_score = sorted(
+        in_month, key=lambda r: -trending_score(r["total_upvotes"], r["feed_date"], reference)
+    )
     assert monthly == [r["id"] for r in by_score]
     assert monthly != by_upvotes(in_month)  # the decay reorders: 5 older upvotes < 3 newer ones
 
@@ -173,12 +224,17 @@ def test_a_member_submitted_paper_names_its_submitter(site: Site, hf: HfApi) -> 
     mine = list(hf.list_daily_papers(submitter="Ada Lovelace"))
     assert [p.id for p in mine] == [PAPER]
     assert isinstance(mine[0].submitted_by, User)
-    assert mine[0].submitted_by.username == "Ada Lovelace" and mine[0].submitted_by.fullname == "Ada Lovelace"
+    assert (
+        mine[0].submitted_by.username == "Ada Lovelace"
+        and mine[0].submitted_by.fullname == "Ada Lovelace"
+    )
     assert mine[0].submitted_at == midnight(submitted_on)
     assert mine[0].published_at == datetime(2025, 5, 19, tzinfo=UTC)  # still the paper's own date
     assert [p.id for p in hf.list_daily_papers(submitter="Bob Ross")] == ["2509.90003"]
     assert list(hf.list_daily_papers(submitter="Nobody")) == []
-    assert [p.id for p in hf.list_daily_papers(submitter="Ada Lovelace", date=submitted_on.isoformat())] == [PAPER]
+    assert [
+        p.id for p in hf.list_daily_papers(submitter="Ada Lovelace", date=submitted_on.isoformat())
+    ] == [PAPER]
     assert list(hf.list_daily_papers(submitter="Ada Lovelace", date="2025-05-19")) == []
 
     newest = list(hf.list_daily_papers())  # the submission day is now the newest feed day
@@ -209,14 +265,18 @@ def test_paper_info_of_a_paper(site: Site, hf: HfApi) -> None:
     assert atlas.published_at == datetime(2025, 9, 22, 8, 30, 15, 250_000, tzinfo=UTC)
 
 
-def test_paper_info_of_an_unknown_paper_raises_the_clients_error_with_our_message(hf: HfApi) -> None:
+def test_paper_info_of_an_unknown_paper_raises_the_clients_error_with_our_message(
+    hf: HfApi,
+) -> None:
     with pytest.raises(HfHubHTTPError) as raised:
         hf.paper_info("9999.99999")
     assert raised.value.response.status_code == 404
     assert "no paper '9999.99999'" in str(raised.value)
     with pytest.raises(HfHubHTTPError) as raised:
         list(hf.list_daily_papers(date="2025-13-45"))
-    assert raised.value.response.status_code == 400 and "not a day (YYYY-MM-DD)" in str(raised.value)
+    assert raised.value.response.status_code == 400 and "not a day (YYYY-MM-DD)" in str(
+        raised.value
+    )
 
 
 def test_search_papers(site: Site, hf: HfApi) -> None:
@@ -228,11 +288,16 @@ def test_search_papers(site: Site, hf: HfApi) -> None:
     assert ids == [p["id"] for p in page["papers"]][: len(ids)]  # the site's own ranking
     stored = site.services.papers.get_many(ids)
     for paper in found:
-        assert paper.title == stored[paper.id]["title"] and paper.summary == stored[paper.id]["abstract"]
+        assert (
+            paper.title == stored[paper.id]["title"]
+            and paper.summary == stored[paper.id]["abstract"]
+        )
         assert paper.upvotes == stored[paper.id]["total_upvotes"]
     assert "latent" in " ".join(p.title.lower() for p in found[:3])
 
-    assert [p.id for p in hf.list_papers(query="LatentSeek")][0] == PAPER  # a word only its abstract has
+    assert [p.id for p in hf.list_papers(query="LatentSeek")][
+        0
+    ] == PAPER  # a word only its abstract has
     assert [p.id for p in hf.list_papers(query="latent space", limit=3)] == ids[:3]
     atlas = list(hf.list_papers(query="atlases"))
     assert atlas and atlas[0].id == "2509.90001"
@@ -253,9 +318,10 @@ def test_similar_papers(site: Site) -> None:
     assert all(isinstance(s["similarity"], float) and 0 < s["similarity"] < 1 for s in similar)
     stored = site.services.papers.get_many([s["paper"]["id"] for s in similar])
     assert [s["title"] for s in similar] == [stored[s["paper"]["id"]]["title"] for s in similar]
-    assert [s["paper"]["id"] for s in client.get(f"/api/papers/{PAPER}/similar", params={"limit": 2}).json()] == [
-        s["paper"]["id"] for s in similar[:2]
-    ]
+    assert [
+        s["paper"]["id"]
+        for s in client.get(f"/api/papers/{PAPER}/similar", params={"limit": 2}).json()
+    ] == [s["paper"]["id"] for s in similar[:2]]
     missing = client.get("/api/papers/9999.99999/similar")
     assert missing.status_code == 404 and missing.json() == {"error": "no paper '9999.99999'"}
     bad = client.get(f"/api/papers/{PAPER}/similar", params={"limit": 0})
@@ -268,15 +334,32 @@ def test_upvote_and_take_it_back_with_a_token(site: Site, hf: HfApi) -> None:
     with token_client(site, token) as api:
         first = api.post("/api/papers/2509.90003/upvote")
         assert first.status_code == 200
-        assert first.json() == {"id": "2509.90003", "upvoted": True, "changed": True, "upvotes": before + 1}
-        again = api.post("/api/papers/2509.90003v1/upvote")  # one vote per member, any form of the id
-        assert again.json() == {"id": "2509.90003", "upvoted": True, "changed": False, "upvotes": before + 1}
+        assert first.json() == {
+            "id": "2509.90003",
+            "upvoted": True,
+            "changed": True,
+            "upvotes": before + 1,
+        }
+        again = api.post(
+            "/api/papers/2509.90003v1/upvote"
+        )  # one vote per member, any form of the id
+        assert again.json() == {
+            "id": "2509.90003",
+            "upvoted": True,
+            "changed": False,
+            "upvotes": before + 1,
+        }
         assert site.services.papers.get("2509.90003")["total_upvotes"] == before + 1
         assert hf.paper_info("2509.90003").upvotes == before + 1
         assert {p.id: p.upvotes for p in hf.list_daily_papers()}["2509.90003"] == before + 1
 
         taken = api.delete("/api/papers/2509.90003/upvote")
-        assert taken.json() == {"id": "2509.90003", "upvoted": False, "changed": True, "upvotes": before}
+        assert taken.json() == {
+            "id": "2509.90003",
+            "upvoted": False,
+            "changed": True,
+            "upvotes": before,
+        }
         assert api.delete("/api/papers/2509.90003/upvote").json()["changed"] is False
         assert site.services.papers.get("2509.90003")["total_upvotes"] == before
 
@@ -287,7 +370,9 @@ def test_upvote_and_take_it_back_with_a_token(site: Site, hf: HfApi) -> None:
     assert anonymous.status_code == 401 and anonymous.json() == {"error": "sign in first"}
     with token_client(site, "pb_not-a-real-token") as forged:
         refused = forged.post("/api/papers/2509.90003/upvote")
-        assert refused.status_code == 401 and refused.json() == {"error": "that API token is not valid"}
+        assert refused.status_code == 401 and refused.json() == {
+            "error": "that API token is not valid"
+        }
     assert site.services.papers.get("2509.90003")["total_upvotes"] == before
 
 
@@ -313,9 +398,16 @@ def test_comment_with_a_token(site: Site, hf: HfApi) -> None:
         comment_id = made.json()["id"]
         assert made.json() == {"id": comment_id, "paper": PAPER}
         listed = api.get(f"/api/papers/{PAPER}/comments").json()
-        assert [(c["id"], c["author"], c["body"]) for c in listed] == [(comment_id, "Ada Lovelace", "Nice *result*")]
-        created = datetime.strptime(listed[0]["createdAt"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-        assert abs(created - datetime.now(UTC)) < timedelta(minutes=5) and listed[0]["editedAt"] is None
+        assert [(c["id"], c["author"], c["body"]) for c in listed] == [
+            (comment_id, "Ada Lovelace", "Nice *result*")
+        ]
+        created = datetime.strptime(listed[0]["createdAt"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+            tzinfo=UTC
+        )
+        assert (
+            abs(created - datetime.now(UTC)) < timedelta(minutes=5)
+            and listed[0]["editedAt"] is None
+        )
 
         empty = api.post(f"/api/papers/{PAPER}/comments", json={"body": "   "})
         assert empty.status_code == 400 and empty.json() == {"error": "the comment is empty"}
@@ -335,8 +427,18 @@ def test_comment_with_a_token(site: Site, hf: HfApi) -> None:
 def test_submit_a_stored_paper_by_url_with_a_token(site: Site, hf: HfApi) -> None:
     ada, token = member(site)
     recent = datetime.now(UTC) - timedelta(days=2)
-    site.services.papers.write([PaperRecord(id="2611.00042", source="test", title="A Fresh Result",
-                                            abstract="Brand new.", authors=["Ada Lovelace"], published_at=recent)])
+    site.services.papers.write(
+        [
+            PaperRecord(
+                id="2611.00042",
+                source="test",
+                title="A Fresh Result",
+                abstract="Brand new.",
+                authors=["Ada Lovelace"],
+                published_at=recent,
+            )
+        ]
+    )
     with token_client(site, token) as api:
         answer = api.post("/api/papers/submit", json={"id": "https://arxiv.org/abs/2611.00042v2"})
         assert answer.status_code == 200, answer.text
@@ -348,7 +450,9 @@ def test_submit_a_stored_paper_by_url_with_a_token(site: Site, hf: HfApi) -> Non
     today = datetime.now(UTC).date()
     newest = list(hf.list_daily_papers())
     assert [p.id for p in newest] == ["2611.00042"]
-    assert newest[0].submitted_by.username == "Ada Lovelace" and newest[0].submitted_at == midnight(today)
+    assert newest[0].submitted_by.username == "Ada Lovelace" and newest[0].submitted_at == midnight(
+        today
+    )
     assert [p.id for p in hf.list_daily_papers(submitter="Ada Lovelace")] == ["2611.00042"]
     assert site.services.community.submissions_on(ada["id"], today) == 1
 
@@ -386,7 +490,9 @@ def test_submit_needs_a_member_and_respects_the_quota(site: Site) -> None:
 
 
 def test_submit_of_an_unknown_paper_when_arxiv_fails(site: Site, fake_server: FakeServer) -> None:
-    site.services.settings = site.settings.model_copy(update={"arxiv_api_url": f"{fake_server.url}/api/query"})
+    site.services.settings = site.settings.model_copy(
+        update={"arxiv_api_url": f"{fake_server.url}/api/query"}
+    )
     _, token = member(site)
     with token_client(site, token) as api:
         response = api.post("/api/papers/submit", json={"id": "2611.99999"})
@@ -411,7 +517,9 @@ def test_submit_of_an_unknown_paper_when_arxiv_fails(site: Site, fake_server: Fa
         ("sort=random", 422, "bad sort"),
     ],
 )
-def test_bad_query_parameters_get_a_clear_json_error(site: Site, query: str, status: int, message: str) -> None:
+def test_bad_query_parameters_get_a_clear_json_error(
+    site: Site, query: str, status: int, message: str
+) -> None:
     response = site.client().get(f"/api/daily_papers?{query}")
     assert response.status_code == status
     assert response.headers["content-type"].startswith("application/json")
@@ -422,8 +530,13 @@ def test_search_with_bad_input(site: Site) -> None:
     client = site.client()
     assert client.get("/api/papers/search").json() == []
     only_exclusions = client.get("/api/papers/search", params={"q": "-latent"})
-    assert only_exclusions.status_code == 400 and "only exclusions" in only_exclusions.json()["error"]
-    for params, message in [({"q": "latent", "limit": 0}, "bad limit"), ({"q": "latent", "mode": "magic"}, "bad mode"),
-                            ({"q": "x" * 1001}, "bad q")]:
+    assert (
+        only_exclusions.status_code == 400 and "only exclusions" in only_exclusions.json()["error"]
+    )
+    for params, message in [
+        ({"q": "latent", "limit": 0}, "bad limit"),
+        ({"q": "latent", "mode": "magic"}, "bad mode"),
+        ({"q": "x" * 1001}, "bad q"),
+    ]:
         response = client.get("/api/papers/search", params=params)
         assert response.status_code == 422 and message in response.json()["error"]

@@ -77,10 +77,22 @@ def _open(browser: Browser, site: Site, **options: Any) -> Iterator[Page]:
     page = context.new_page()
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
-    page.on("console", lambda msg: problems.append(f"console: {msg.text}")
-            if msg.type == "error" and "Failed to load resource" not in msg.text else None)
-    page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
-            if r.status >= 500 or (r.status >= 400 and r.request.resource_type != "document") else None)
+    page.on(
+        "console",
+        lambda msg: (
+            problems.append(f"console: {msg.text}")
+            if msg.type == "error" and "Failed to load resource" not in msg.text
+            else None
+        ),
+    )
+    page.on(
+        "response",
+        lambda r: (
+            problems.append(f"{r.status} {r.url}")
+            if r.status >= 500 or (r.status >= 400 and r.request.resource_type != "document")
+            else None
+        ),
+    )
     yield page
     context.close()
     assert not problems, problems
@@ -93,7 +105,9 @@ def page(browser: Browser, site: Site) -> Iterator[Page]:
 
 @pytest.fixture
 def phone(browser: Browser, site: Site) -> Iterator[Page]:
-    yield from _open(browser, site, viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+    yield from _open(
+        browser, site, viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True
+    )
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -138,7 +152,9 @@ def no_sideways_scroll(page: Page) -> tuple[int, int]:
 # -- members --------------------------------------------------------------------------------------
 
 
-def test_sign_up_sign_out_and_sign_in_with_the_forms(page: Page, site: Site, screenshot: Callable[..., Path]) -> None:
+def test_sign_up_sign_out_and_sign_in_with_the_forms(
+    page: Page, site: Site, screenshot: Callable[..., Path]
+) -> None:
     page.goto("/")
     header(page).get_by_role("link", name="Sign up").click()
     expect(page.get_by_role("heading", name="Create an account")).to_be_visible()
@@ -185,7 +201,9 @@ def test_sign_in_by_keyboard_alone(page: Page, site: Site) -> None:
     skip = page.locator("a.skip")
     expect(skip).to_be_focused()
     box = skip.bounding_box()
-    assert box is not None and box["x"] >= 0 and box["y"] >= 0, "the skip link stays off screen when focused"
+    assert box is not None and box["x"] >= 0 and box["y"] >= 0, (
+        "the skip link stays off screen when focused"
+    )
 
     def tab_to(target: Any, limit: int = 15) -> None:
         for _ in range(limit):
@@ -252,7 +270,9 @@ def test_upvote_from_the_feed_and_take_it_back(page: Page, site: Site) -> None:
     assert int(site.services.papers.get(PAPER)["total_upvotes"]) == before
 
 
-def test_comment_in_markdown_and_edit_it(page: Page, site: Site, screenshot: Callable[..., Path]) -> None:
+def test_comment_in_markdown_and_edit_it(
+    page: Page, site: Site, screenshot: Callable[..., Path]
+) -> None:
     signed_in(page, site)
     page.goto(f"/papers/{PAPER}")
     title = site.services.papers.get(PAPER)["title"]
@@ -293,7 +313,9 @@ def test_comment_in_markdown_and_edit_it(page: Page, site: Site, screenshot: Cal
 def test_a_comment_with_a_link_shows_the_link(page: Page, site: Site) -> None:
     signed_in(page, site)
     page.goto(f"/papers/{PAPER}")
-    page.get_by_label("Add a comment (Markdown)").fill("Code at [the repo](https://example.org/repo).")
+    page.get_by_label("Add a comment (Markdown)").fill(
+        "Code at [the repo](https://example.org/repo)."
+    )
     page.get_by_role("button", name="Comment").click()
     expect(page.get_by_role("heading", name="Comments (1)")).to_be_visible()
     link = page.locator(".comment .comment-body").get_by_role("link", name="the repo")
@@ -301,7 +323,9 @@ def test_a_comment_with_a_link_shows_the_link(page: Page, site: Site) -> None:
     expect(link).to_have_attribute("rel", re.compile(r"\bnofollow\b.*\bugc\b"))
 
 
-def test_submit_a_paper_by_arxiv_id(page: Page, site: Site, arxiv: Any, screenshot: Callable[..., Path]) -> None:  # noqa: F811
+def test_submit_a_paper_by_arxiv_id(
+    page: Page, site: Site, arxiv: Any, screenshot: Callable[..., Path]
+) -> None:  # noqa: F811
     signed_in(page, site)
     page.goto("/")
     header(page).get_by_role("link", name="Submit").click()
@@ -338,7 +362,9 @@ def test_submit_a_paper_by_arxiv_id(page: Page, site: Site, arxiv: Any, screensh
 # -- reading: search, days, weeks, months, trending, the map --------------------------------------
 
 
-def test_search_from_the_header_highlights_the_words(page: Page, site: Site, screenshot: Callable[..., Path]) -> None:
+def test_search_from_the_header_highlights_the_words(
+    page: Page, site: Site, screenshot: Callable[..., Path]
+) -> None:
     page.goto("/")
     box = header(page).get_by_role("searchbox", name="Search papers")
     box.fill("latent space")
@@ -347,7 +373,9 @@ def test_search_from_the_header_highlights_the_words(page: Page, site: Site, scr
     expect(page).to_have_url(re.compile(r"/papers\?q=latent\+space$"))
     expect(page).to_have_title(re.compile("^latent space — search"))
     expect(page.locator("#sq")).to_have_value("latent space")
-    expect(page.locator("main .meta").first).to_contain_text(re.compile(r"\d+ results? on this page \(hybrid"))
+    expect(page.locator("main .meta").first).to_contain_text(
+        re.compile(r"\d+ results? on this page \(hybrid")
+    )
     cards = page.locator("main article.card")
     assert cards.count() > 0
     marks = page.locator("main article.card mark")
@@ -386,7 +414,9 @@ def test_forms_with_optional_fields_left_empty(page: Page, site: Site) -> None:
     expect(card_of(page, PAPER)).to_be_visible()
 
 
-def test_browse_days_weeks_months_and_trending(page: Page, site: Site, screenshot: Callable[..., Path]) -> None:
+def test_browse_days_weeks_months_and_trending(
+    page: Page, site: Site, screenshot: Callable[..., Path]
+) -> None:
     days = feed_days(site)
     day = site.services.papers.get(PAPER)["feed_date"]
     i = days.index(day)
@@ -427,7 +457,8 @@ def test_browse_days_weeks_months_and_trending(page: Page, site: Site, screensho
     expect(card_of(page, PAPER)).to_be_visible()
     in_month = [d for d in days if (d.year, d.month) == (day.year, day.month)]
     expect(page.locator("main article.card")).to_have_count(
-        len(site.services.papers.list_papers(in_month[0], in_month[-1], limit=1000)))
+        len(site.services.papers.list_papers(in_month[0], in_month[-1], limit=1000))
+    )
 
     header(page).get_by_role("link", name="Trending").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Trending papers")
@@ -436,7 +467,9 @@ def test_browse_days_weeks_months_and_trending(page: Page, site: Site, screensho
     screenshot(page, "desktop-trending")
 
 
-def test_the_map_highlights_a_search(page: Page, site: Site, screenshot: Callable[..., Path]) -> None:
+def test_the_map_highlights_a_search(
+    page: Page, site: Site, screenshot: Callable[..., Path]
+) -> None:
     page.goto("/")
     header(page).get_by_role("link", name="Map").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Map of the literature")
@@ -462,7 +495,9 @@ def test_the_map_highlights_a_search(page: Page, site: Site, screenshot: Callabl
 # -- a phone --------------------------------------------------------------------------------------
 
 
-def test_on_a_phone_the_pages_never_scroll_sideways(phone: Page, site: Site, screenshot: Callable[..., Path]) -> None:
+def test_on_a_phone_the_pages_never_scroll_sideways(
+    phone: Page, site: Site, screenshot: Callable[..., Path]
+) -> None:
     signed_in(phone, site)  # the longest header: Submit, the name, Sign out
     day = site.services.papers.get(PAPER)["feed_date"]
     pages = {

@@ -9,21 +9,46 @@ import pytest
 from paperboard.present.cli.main import app
 
 PAPERS = [
-    {"id": "2511.00001", "title": "Alpha", "categories": "cs.LG stat.ML", "day": "Mon, 17 Nov 2025 10:00:00 GMT"},
-    {"id": "2511.00002", "title": "Beta", "categories": "cs.CV", "day": "Tue, 18 Nov 2025 10:00:00 GMT"},
-    {"id": "2511.00003", "title": "Gamma", "categories": "math.CO", "day": "Tue, 18 Nov 2025 11:00:00 GMT"},
-    {"id": "2510.00004", "title": "Delta", "categories": "cs.LG", "day": "Fri, 31 Oct 2025 10:00:00 GMT"},
+    {
+        "id": "2511.00001",
+        "title": "Alpha",
+        "categories": "cs.LG stat.ML",
+        "day": "Mon, 17 Nov 2025 10:00:00 GMT",
+    },
+    {
+        "id": "2511.00002",
+        "title": "Beta",
+        "categories": "cs.CV",
+        "day": "Tue, 18 Nov 2025 10:00:00 GMT",
+    },
+    {
+        "id": "2511.00003",
+        "title": "Gamma",
+        "categories": "math.CO",
+        "day": "Tue, 18 Nov 2025 11:00:00 GMT",
+    },
+    {
+        "id": "2510.00004",
+        "title": "Delta",
+        "categories": "cs.LG",
+        "day": "Fri, 31 Oct 2025 10:00:00 GMT",
+    },
 ]
 
 
 @pytest.fixture
 def loaded(cli, tmp_path: Path):
     lines = [
-        json.dumps({
-            "id": p["id"], "title": p["title"], "abstract": f"About {p['title']}.",
-            "authors": "A. Author and B. Author", "categories": p["categories"],
-            "versions": [{"version": "v1", "created": p["day"]}],
-        })
+        json.dumps(
+            {
+                "id": p["id"],
+                "title": p["title"],
+                "abstract": f"About {p['title']}.",
+                "authors": "A. Author and B. Author",
+                "categories": p["categories"],
+                "versions": [{"version": "v1", "created": p["day"]}],
+            }
+        )
         for p in PAPERS
     ]
     path = tmp_path / "papers.jsonl"
@@ -50,8 +75,20 @@ def test_stats_json(loaded) -> None:
 
 def test_show_json_and_text(loaded) -> None:
     paper = json.loads(loaded("show", "https://arxiv.org/abs/2511.00001v1", "--json").stdout)
-    for key in ("id", "title", "abstract", "authors", "categories", "published_at", "version",
-                "sources", "code_urls", "upvotes", "feed_date", "arxiv_url"):
+    for key in (
+        "id",
+        "title",
+        "abstract",
+        "authors",
+        "categories",
+        "published_at",
+        "version",
+        "sources",
+        "code_urls",
+        "upvotes",
+        "feed_date",
+        "arxiv_url",
+    ):
         assert key in paper
     assert paper["id"] == "2511.00001" and paper["categories"] == ["cs.LG", "stat.ML"]
     assert paper["arxiv_url"] == "https://arxiv.org/abs/2511.00001v1"
@@ -69,10 +106,19 @@ def test_show_unknown_exits_1(loaded, bad: str) -> None:
 def test_list_periods_and_filters(loaded) -> None:
     assert ids(loaded("list", "--json")) == ["2511.00003", "2511.00002"]  # latest day, newest first
     assert ids(loaded("list", "--date", "2025-11-17", "--json")) == ["2511.00001"]
-    assert sorted(ids(loaded("list", "--week", "2025-W47", "--json"))) == ["2511.00001", "2511.00002", "2511.00003"]
+    assert sorted(ids(loaded("list", "--week", "2025-W47", "--json"))) == [
+        "2511.00001",
+        "2511.00002",
+        "2511.00003",
+    ]
     assert ids(loaded("list", "--month", "2025-10", "--json")) == ["2510.00004"]
-    assert ids(loaded("list", "--month", "2025-11", "--category", "cs", "--json")) == ["2511.00002", "2511.00001"]
-    assert ids(loaded("list", "--month", "2025-11", "--category", "stat.ML", "--json")) == ["2511.00001"]
+    assert ids(loaded("list", "--month", "2025-11", "--category", "cs", "--json")) == [
+        "2511.00002",
+        "2511.00001",
+    ]
+    assert ids(loaded("list", "--month", "2025-11", "--category", "stat.ML", "--json")) == [
+        "2511.00001"
+    ]
     assert len(ids(loaded("list", "--month", "2025-11", "--limit", "1", "--json"))) == 1
     assert ids(loaded("list", "--date", "2025-11-19", "--json")) == []
     assert "no papers" in loaded("list", "--date", "2025-11-19").stdout
@@ -81,7 +127,12 @@ def test_list_periods_and_filters(loaded) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["--week", "2025-W60"], ["--month", "2025-13"], ["--date", "yesterday"], ["--date", "2025-11-17", "--week", "2025-W47"]],
+    [
+        ["--week", "2025-W60"],
+        ["--month", "2025-13"],
+        ["--date", "yesterday"],
+        ["--date", "2025-11-17", "--week", "2025-W47"],
+    ],
 )
 def test_list_bad_period_is_a_usage_error(loaded, args: list[str]) -> None:
     result = loaded("list", *args)
@@ -107,4 +158,6 @@ def test_every_command_has_a_purpose_and_an_example(cli) -> None:
     for path in paths:
         result = cli(*path, "--help")
         assert result.exit_code == 0, path
-        assert re.search(r"Example:\s+paperboard", result.stdout), f"{' '.join(path)} --help has no example"
+        assert re.search(r"Example:\s+paperboard", result.stdout), (
+            f"{' '.join(path)} --help has no example"
+        )

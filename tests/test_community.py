@@ -26,7 +26,10 @@ def test_upvote_once_per_member_and_take_it_back(site: Site) -> None:
         sign_up(client)
         token = page_token(client, f"/papers/{PAPER}")
         for _ in range(2):  # the second is a no-op: one upvote per member
-            assert client.post(f"/papers/{PAPER}/upvote", data={"csrf_token": token}).status_code == 303
+            assert (
+                client.post(f"/papers/{PAPER}/upvote", data={"csrf_token": token}).status_code
+                == 303
+            )
         assert upvotes(site) == before + 1
         page = client.get(f"/papers/{PAPER}")
         assert 'aria-pressed="true"' in page.text
@@ -47,15 +50,23 @@ def test_the_database_itself_refuses_a_second_vote(site: Site) -> None:
         sign_up(client)
     site.services.community.upvote(1, PAPER)
     with pytest.raises(IntegrityError), site.services.papers.engine.begin() as connection:
-        connection.execute(insert(Vote.__table__).values(member_id=1, paper_id=PAPER, created_at=datetime.now(UTC)))
+        connection.execute(
+            insert(Vote.__table__).values(member_id=1, paper_id=PAPER, created_at=datetime.now(UTC))
+        )
 
 
 def test_upvotes_reorder_the_month_and_show_in_the_json_twin(site: Site) -> None:
     when = datetime(2019, 7, 5, 12, tzinfo=UTC)
-    site.services.papers.write([
-        PaperRecord(id="1907.00001", source="hf", title="Popular", upvotes=2, published_at=when),
-        PaperRecord(id="1907.00002", source="hf", title="Overlooked", upvotes=0, published_at=when),
-    ])
+    site.services.papers.write(
+        [
+            PaperRecord(
+                id="1907.00001", source="hf", title="Popular", upvotes=2, published_at=when
+            ),
+            PaperRecord(
+                id="1907.00002", source="hf", title="Overlooked", upvotes=0, published_at=when
+            ),
+        ]
+    )
     month = "2019-07"
     listed = site.client().get(f"/papers/month/{month}.json").json()["papers"]
     assert [p["id"] for p in listed] == ["1907.00001", "1907.00002"]
@@ -63,7 +74,9 @@ def test_upvotes_reorder_the_month_and_show_in_the_json_twin(site: Site) -> None
     with site.client() as client:
         for n in range(listed[0]["upvotes"] - target["upvotes"] + 1):
             sign_up(client, email=f"voter{n}@example.org", name=f"Voter {n}")
-            client.post(f"/papers/{target['id']}/upvote", data={"csrf_token": page_token(client, "/")})
+            client.post(
+                f"/papers/{target['id']}/upvote", data={"csrf_token": page_token(client, "/")}
+            )
             client.post("/signout", data={"csrf_token": page_token(client, "/")})
     now = site.client().get(f"/papers/month/{month}.json").json()["papers"]
     assert now[0]["id"] == target["id"]
@@ -71,8 +84,10 @@ def test_upvotes_reorder_the_month_and_show_in_the_json_twin(site: Site) -> None
 
 
 def test_comments_render_markdown_safely_and_only_the_author_edits(site: Site) -> None:
-    attack = ("**bold** <script>alert(1)</script> [x](javascript:alert(2)) <img src=x onerror=alert(3)> "
-              "[a real link](https://example.org/paper)")
+    attack = (
+        "**bold** <script>alert(1)</script> [x](javascript:alert(2)) <img src=x onerror=alert(3)> "
+        "[a real link](https://example.org/paper)"
+    )
     with site.client() as ada:
         sign_up(ada)
         token = page_token(ada, f"/papers/{PAPER}")
@@ -82,29 +97,48 @@ def test_comments_render_markdown_safely_and_only_the_author_edits(site: Site) -
         assert "<strong>bold</strong>" in page
         assert "<script>alert(1)" not in page and "&lt;script&gt;" in page
         assert 'href="javascript:' not in page and "<img" not in page
-        assert '<a href="https://example.org/paper" rel="nofollow ugc noopener">a real link</a>' in page
+        assert (
+            '<a href="https://example.org/paper" rel="nofollow ugc noopener">a real link</a>'
+            in page
+        )
         comment_id = site.services.community.comments(PAPER)[0]["id"]
-        edited = ada.post(f"/comments/{comment_id}/edit", data={"csrf_token": token, "body": "Edited _text_"})
+        edited = ada.post(
+            f"/comments/{comment_id}/edit", data={"csrf_token": token, "body": "Edited _text_"}
+        )
         assert edited.status_code == 303
         assert "<em>text</em>" in ada.get(f"/papers/{PAPER}").text
     with site.client() as bob:
         sign_up(bob, email="bob@example.org", name="Bob")
         token = page_token(bob, f"/papers/{PAPER}")
         assert bob.get(f"/comments/{comment_id}/edit").status_code == 403
-        assert bob.post(f"/comments/{comment_id}/edit", data={"csrf_token": token, "body": "hijacked"}).status_code == 403
-        assert bob.post(f"/comments/{comment_id}/delete", data={"csrf_token": token}).status_code == 403
+        assert (
+            bob.post(
+                f"/comments/{comment_id}/edit", data={"csrf_token": token, "body": "hijacked"}
+            ).status_code
+            == 403
+        )
+        assert (
+            bob.post(f"/comments/{comment_id}/delete", data={"csrf_token": token}).status_code
+            == 403
+        )
     assert site.services.community.comments(PAPER)[0]["body"] == "Edited _text_"
 
 
 def test_moderators_delete_any_comment(site: Site) -> None:
     with site.client() as ada:
         sign_up(ada)
-        ada.post(f"/papers/{PAPER}/comments", data={"csrf_token": page_token(ada, f"/papers/{PAPER}"), "body": "spam"})
+        ada.post(
+            f"/papers/{PAPER}/comments",
+            data={"csrf_token": page_token(ada, f"/papers/{PAPER}"), "body": "spam"},
+        )
     comment_id = site.services.community.comments(PAPER)[0]["id"]
     with site.client() as mod:
         sign_up(mod, email="mod@example.org", name="Mod")
         site.services.members.set_role(2, "moderator")
-        response = mod.post(f"/comments/{comment_id}/delete", data={"csrf_token": page_token(mod, f"/papers/{PAPER}")})
+        response = mod.post(
+            f"/comments/{comment_id}/delete",
+            data={"csrf_token": page_token(mod, f"/papers/{PAPER}")},
+        )
         assert response.status_code == 303
     assert site.services.community.comments(PAPER) == []
     assert site.services.papers.get(PAPER)["comment_count"] == 0
@@ -114,9 +148,13 @@ def test_oversized_and_empty_comments_are_refused(site: Site) -> None:
     with site.client() as client:
         sign_up(client)
         token = page_token(client, f"/papers/{PAPER}")
-        too_long = client.post(f"/papers/{PAPER}/comments", data={"csrf_token": token, "body": "x" * 10_001})
+        too_long = client.post(
+            f"/papers/{PAPER}/comments", data={"csrf_token": token, "body": "x" * 10_001}
+        )
         assert too_long.status_code == 422
-        huge = client.post(f"/papers/{PAPER}/comments", data={"csrf_token": token, "body": "x" * 200_000})
+        huge = client.post(
+            f"/papers/{PAPER}/comments", data={"csrf_token": token, "body": "x" * 200_000}
+        )
         assert huge.status_code == 413 and "request too large" in huge.text
         blank = client.post(f"/papers/{PAPER}/comments", data={"csrf_token": token, "body": "   "})
         assert blank.status_code == 400
@@ -132,19 +170,38 @@ def recent(days: int) -> str:
 
 @pytest.fixture
 def arxiv(site: Site, fake_server: FakeServer) -> FakeServer:
-    fake_server.route("/api/query", lambda seen: Reply(200, feed_xml(
-        [entry_xml(i, title=f"Fresh paper {i}", published=recent(2 if i.startswith("2611.0") else 90))
-         for i in seen.query["id_list"][0].split(",")], total=1)))
+    fake_server.route(
+        "/api/query",
+        lambda seen: Reply(
+            200,
+            feed_xml(
+                [
+                    entry_xml(
+                        i,
+                        title=f"Fresh paper {i}",
+                        published=recent(2 if i.startswith("2611.0") else 90),
+                    )
+                    for i in seen.query["id_list"][0].split(",")
+                ],
+                total=1,
+            ),
+        ),
+    )
     site.services.settings = site.services.settings.model_copy(
-        update={"arxiv_api_url": f"{fake_server.url}/api/query", "submit_daily_quota": 2})
+        update={"arxiv_api_url": f"{fake_server.url}/api/query", "submit_daily_quota": 2}
+    )
     return fake_server
 
 
 def submit(client: Any, paper: str) -> Any:
-    return client.post("/submit", data={"csrf_token": page_token(client, "/submit"), "paper": paper})
+    return client.post(
+        "/submit", data={"csrf_token": page_token(client, "/submit"), "paper": paper}
+    )
 
 
-def test_submit_fetches_from_arxiv_and_puts_the_paper_on_todays_feed(site: Site, arxiv: FakeServer) -> None:
+def test_submit_fetches_from_arxiv_and_puts_the_paper_on_todays_feed(
+    site: Site, arxiv: FakeServer
+) -> None:
     with site.client() as client:
         sign_up(client)
         response = submit(client, "https://arxiv.org/abs/2611.01234v1")
@@ -156,7 +213,11 @@ def test_submit_fetches_from_arxiv_and_puts_the_paper_on_todays_feed(site: Site,
         again = submit(client, "2611.01234")  # already submitted: no second entry, no quota used
         assert again.status_code == 303
     assert len(arxiv.requests) == 1
-    hits = site.client().get("/papers.json", params={"q": "Fresh paper 2611.01234", "mode": "lexical"}).json()
+    hits = (
+        site.client()
+        .get("/papers.json", params={"q": "Fresh paper 2611.01234", "mode": "lexical"})
+        .json()
+    )
     assert "2611.01234" in [p["id"] for p in hits["papers"]]
 
 
@@ -177,8 +238,11 @@ def test_submit_refuses_old_papers_bad_ids_and_over_quota(site: Site, arxiv: Fak
 def test_submit_reports_a_dead_arxiv(site: Site, fake_server: FakeServer) -> None:
     fake_server.route("/api/query", Reply(503, "down"))
     site.services.settings = site.services.settings.model_copy(
-        update={"arxiv_api_url": f"{fake_server.url}/api/query", "http_retries": 1})
+        update={"arxiv_api_url": f"{fake_server.url}/api/query", "http_retries": 1}
+    )
     with site.client() as client:
         sign_up(client)
         response = submit(client, "2611.01234")
-        assert response.status_code == 400 and "could not fetch 2611.01234 from arXiv" in response.text
+        assert (
+            response.status_code == 400 and "could not fetch 2611.01234 from arXiv" in response.text
+        )

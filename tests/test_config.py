@@ -9,7 +9,12 @@ from paperboard.core.errors import ConfigError
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("PAPERBOARD_HOME", "PAPERBOARD_DATABASE_URL", "PAPERBOARD_ARXIV_API_URL", "PAPERBOARD_CONFIG"):
+    for name in (
+        "PAPERBOARD_HOME",
+        "PAPERBOARD_DATABASE_URL",
+        "PAPERBOARD_ARXIV_API_URL",
+        "PAPERBOARD_CONFIG",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     settings = load_settings()
@@ -48,7 +53,9 @@ def test_arxiv_hosts_always_get_three_seconds(monkeypatch: pytest.MonkeyPatch) -
         ("PAPERBOARD_DATABASE_URL", "mysql://x", "PAPERBOARD_DATABASE_URL"),
     ],
 )
-def test_bad_values_give_one_line(monkeypatch: pytest.MonkeyPatch, name: str, value: str, fragment: str) -> None:
+def test_bad_values_give_one_line(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, fragment: str
+) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError) as error:
         load_settings()

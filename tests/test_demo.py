@@ -241,8 +241,16 @@ def test_ids_are_real_arxiv_matches_or_namespaced() -> None:
     assert demo_paper(SEEK)["id"] == next(iter(matches[_norm(SEEK)]))
     # nothing of the shared arXiv data beyond the matched ids is copied
     assert set(papers[0]) == {
-        "id", "title", "abstract", "abstract_truncated", "author_count", "published", "upvotes",
-        "code_urls", "project_urls", "pages",
+        "id",
+        "title",
+        "abstract",
+        "abstract_truncated",
+        "author_count",
+        "published",
+        "upvotes",
+        "code_urls",
+        "project_urls",
+        "pages",
     }
     assert all(set(p) == set(papers[0]) for p in papers)
 
@@ -271,13 +279,22 @@ def test_build_script_handles_missing_titles_and_headers(tmp_path: Path) -> None
     long = "An abstract that goes on. " * 20
     page = tmp_path / "000_test.txt"
     page.write_text(
-        "\n\n".join([
-            "new", "Daily Papers", "Oct 31",
-            "First Title", long, "  • 3 authors\n·\nMay 19 4",
-            long.replace("An", "Orphan"),  # an abstract whose title is missing
-            "  • 2 authors\n·\nJan 2, 2020",
-            "Second Title", long + "...", "  • 1 author\n·\nFeb 3",
-        ]) + "\n",
+        "\n\n".join(
+            [
+                "new",
+                "Daily Papers",
+                "Oct 31",
+                "First Title",
+                long,
+                "  • 3 authors\n·\nMay 19 4",
+                long.replace("An", "Orphan"),  # an abstract whose title is missing
+                "  • 2 authors\n·\nJan 2, 2020",
+                "Second Title",
+                long + "...",
+                "  • 1 author\n·\nFeb 3",
+            ]
+        )
+        + "\n",
         encoding="utf-8",
     )
     second = tmp_path / "001_test.txt"

@@ -30,9 +30,16 @@ def seed_day(store: Any, count: int = 6, day: date = DAY) -> list[str]:
     """Papers on one feed day, with upvotes count..1 (the demo has no day this full)."""
     when = datetime.combine(day, WHEN.timetz())
     records = [
-        PaperRecord(id=f"{day:%y%m}.{day.day:02d}{n:03d}", source="hf", title=f"Digest paper number {n}",
-                    upvotes=count - n + 1, abstract=f"We study topic {n} in depth.", authors=["A. Author", "B. Author"],
-                    categories=["cs.LG" if n % 2 else "math.AG"], published_at=when)
+        PaperRecord(
+            id=f"{day:%y%m}.{day.day:02d}{n:03d}",
+            source="hf",
+            title=f"Digest paper number {n}",
+            upvotes=count - n + 1,
+            abstract=f"We study topic {n} in depth.",
+            authors=["A. Author", "B. Author"],
+            categories=["cs.LG" if n % 2 else "math.AG"],
+            published_at=when,
+        )
         for n in range(1, count + 1)
     ]
     store.write(records)
@@ -40,7 +47,9 @@ def seed_day(store: Any, count: int = 6, day: date = DAY) -> list[str]:
 
 
 @pytest.fixture
-def mail_env(monkeypatch: pytest.MonkeyPatch, smtp_server: SmtpSink, env: dict[str, str]) -> SmtpSink:
+def mail_env(
+    monkeypatch: pytest.MonkeyPatch, smtp_server: SmtpSink, env: dict[str, str]
+) -> SmtpSink:
     for name, value in {
         "PAPERBOARD_SMTP_HOST": "127.0.0.1",
         "PAPERBOARD_SMTP_PORT": str(smtp_server.port),
@@ -53,24 +62,42 @@ def mail_env(monkeypatch: pytest.MonkeyPatch, smtp_server: SmtpSink, env: dict[s
 
 
 def with_mail(site: Site, smtp: SmtpSink, **extra: Any) -> None:
-    site.services.settings = site.services.settings.model_copy(update={
-        "smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_security": "none", "mail_rate": 1000.0,
-        "http_backoff": 0.0, **extra})
+    site.services.settings = site.services.settings.model_copy(
+        update={
+            "smtp_host": "127.0.0.1",
+            "smtp_port": smtp.port,
+            "smtp_security": "none",
+            "mail_rate": 1000.0,
+            "http_backoff": 0.0,
+            **extra,
+        }
+    )
 
 
 def links(text: str) -> list[str]:
     return re.findall(r"https?://[^\s\"<>]+", text)
 
 
-def test_subscribe_needs_confirmation_then_digest_arrives_and_one_click_unsubscribes(site: Site, smtp_server: SmtpSink) -> None:
+def test_subscribe_needs_confirmation_then_digest_arrives_and_one_click_unsubscribes(
+    site: Site, smtp_server: SmtpSink
+) -> None:
     with_mail(site, smtp_server)
     ids = seed_day(site.services.papers)
     with site.client() as client:
         home = client.get("/")
-        assert 'action="/subscribe"' in home.text and "Get trending papers in your email inbox!" in home.text
-        answer = client.post("/subscribe", data={"email": "Reader@Example.org"}, headers={"Origin": site.url})
+        assert (
+            'action="/subscribe"' in home.text
+            and "Get trending papers in your email inbox!" in home.text
+        )
+        answer = client.post(
+            "/subscribe", data={"email": "Reader@Example.org"}, headers={"Origin": site.url}
+        )
         assert answer.status_code == 200 and "Check your inbox" in answer.text
-        forged = client.post("/subscribe", data={"email": "victim@example.org"}, headers={"Origin": "https://evil.example"})
+        forged = client.post(
+            "/subscribe",
+            data={"email": "victim@example.org"},
+            headers={"Origin": "https://evil.example"},
+        )
         assert forged.status_code == 403
     assert len(smtp_server.messages) == 1
     confirmation = smtp_server.messages[0]
@@ -95,7 +122,9 @@ def test_subscribe_needs_confirmation_then_digest_arrives_and_one_click_unsubscr
     text, html = digest.get_body(("plain",)).get_content(), digest.get_body(("html",)).get_content()
     assert "Digest paper number 1" in text and "Digest paper number 1" in html
     assert text.index("number 1") < text.index("number 2")  # most upvoted first
-    assert "<script" not in html and "style=" in html and "@import" not in html and "<link" not in html
+    assert (
+        "<script" not in html and "style=" in html and "@import" not in html and "<link" not in html
+    )
     assert digest["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     unsubscribe = digest["List-Unsubscribe"].strip().strip("<>")
     assert re.fullmatch(r"<[^@>]+@[^>]+>", digest["Message-ID"])
@@ -103,12 +132,17 @@ def test_subscribe_needs_confirmation_then_digest_arrives_and_one_click_unsubscr
         for url in {u for u in links(html) if "/papers/" in u}:
             assert client.get(url.removeprefix(site.url)).status_code == 200, url
         assert {f"{site.url}/papers/{pid}" for pid in ids} <= set(links(html))
-        one_click = client.post(unsubscribe.removeprefix(site.url), content=b"List-Unsubscribe=One-Click",
-                                headers={"Content-Type": "application/x-www-form-urlencoded"})
+        one_click = client.post(
+            unsubscribe.removeprefix(site.url),
+            content=b"List-Unsubscribe=One-Click",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
         assert one_click.status_code == 200, (unsubscribe, one_click.text[:300])
     subscriber = DigestStore(site.services.papers.engine).by_email("reader@example.org")
     assert subscriber["unsubscribed_at"] is not None
-    again = send_digests(site.services.settings, site.services.papers, period_for("daily", date(2019, 7, 6)))
+    again = send_digests(
+        site.services.settings, site.services.papers, period_for("daily", date(2019, 7, 6))
+    )
     assert again.sent == 0 and len(smtp_server.messages) == 2
 
 
@@ -121,7 +155,9 @@ def test_for_you_picks_follow_upvotes_and_never_repeat(site: Site, smtp_server: 
         sign_up(client)
         token = page_token(client, "/account")
         client.post("/papers/2505.13308/upvote", data={"csrf_token": token})
-        response = client.post("/account/digest", data={"csrf_token": token, "frequency": "daily", "for_you": "true"})
+        response = client.post(
+            "/account/digest", data={"csrf_token": token, "frequency": "daily", "for_you": "true"}
+        )
         assert response.status_code == 303
     digests = DigestStore(site.services.papers.engine)
     subscriber = digests.by_email("ada@example.org")
@@ -130,20 +166,28 @@ def test_for_you_picks_follow_upvotes_and_never_repeat(site: Site, smtp_server: 
     digests.confirm(subscriber["id"])
     seen: list[str] = []
     for day in (date(2025, 5, 19), date(2025, 5, 20)):
-        report = send_digests(site.services.settings, site.services.papers, period_for("daily", day))
+        report = send_digests(
+            site.services.settings, site.services.papers, period_for("daily", day)
+        )
         record = digests.send_record(subscriber["id"], f"daily:{day}")
         if report.sent:
             picks = record["picks"]
             assert picks and all(p["reason"].startswith("because you upvoted") for p in picks)
-            assert "because you upvoted" in smtp_server.messages[-1].get_body(("plain",)).get_content()
+            assert (
+                "because you upvoted" in smtp_server.messages[-1].get_body(("plain",)).get_content()
+            )
             ids = record["top_ids"] + [p["id"] for p in picks]
             assert not set(ids) & set(seen)
             seen += ids
     assert len(seen) >= 3 and seen[0] == "2505.13308"  # the upvoted paper tops its day, then picks
 
 
-def test_a_quiet_period_sends_nothing_and_says_so(site: Site, smtp_server: SmtpSink, cli: Any, mail_env: SmtpSink) -> None:
-    DigestStore(site.services.papers.engine).subscribe("quiet@example.org", confirmed=True, for_you=False)
+def test_a_quiet_period_sends_nothing_and_says_so(
+    site: Site, smtp_server: SmtpSink, cli: Any, mail_env: SmtpSink
+) -> None:
+    DigestStore(site.services.papers.engine).subscribe(
+        "quiet@example.org", confirmed=True, for_you=False
+    )
     result = cli("digest", "send", "--period", "daily", "--date", "1999-01-01")
     assert result.exit_code == 0, result.output
     assert "0 sent, 1 empty" in result.stdout
@@ -152,10 +196,14 @@ def test_a_quiet_period_sends_nothing_and_says_so(site: Site, smtp_server: SmtpS
     assert '"empty": 1' in runs
 
 
-def test_dry_run_writes_messages_and_records_nothing(site: Site, cli: Any, mail_env: SmtpSink, tmp_path: Path) -> None:
+def test_dry_run_writes_messages_and_records_nothing(
+    site: Site, cli: Any, mail_env: SmtpSink, tmp_path: Path
+) -> None:
     seed_day(site.services.papers)
     DigestStore(site.services.papers.engine).subscribe("dry@example.org", confirmed=True)
-    result = cli("digest", "send", "--date", DAY.isoformat(), "--dry-run", "--out", str(tmp_path / "out"))
+    result = cli(
+        "digest", "send", "--date", DAY.isoformat(), "--dry-run", "--out", str(tmp_path / "out")
+    )
     assert result.exit_code == 0, result.output
     files = list((tmp_path / "out").glob("*.eml"))
     from email import message_from_bytes
@@ -171,16 +219,34 @@ def test_dry_run_writes_messages_and_records_nothing(site: Site, cli: Any, mail_
 
 def test_categories_limit_the_top_papers(site: Site, cli: Any, mail_env: SmtpSink) -> None:
     seed_day(site.services.papers)
-    assert cli("subscribers", "add", "cats@example.org", "--confirmed", "--category", "math.AG", "--no-for-you").exit_code == 0
+    assert (
+        cli(
+            "subscribers",
+            "add",
+            "cats@example.org",
+            "--confirmed",
+            "--category",
+            "math.AG",
+            "--no-for-you",
+        ).exit_code
+        == 0
+    )
     assert cli("digest", "send", "--date", DAY.isoformat()).exit_code == 0
     text = mail_env.messages[0].get_body(("plain",)).get_content()
-    assert "number 2" in text and "number 4" in text and "number 1" not in text and "number 3" not in text
+    assert (
+        "number 2" in text
+        and "number 4" in text
+        and "number 1" not in text
+        and "number 3" not in text
+    )
 
 
 def test_subscribers_cli(cli: Any, mail_env: SmtpSink) -> None:
     added = cli("subscribers", "add", "new@example.org", "--frequency", "weekly")
     assert added.exit_code == 0 and "confirmation e-mail was sent" in added.stdout
-    assert len(mail_env.messages) == 1 and "/subscribe/confirm/" in mail_env.messages[0].get_content()
+    assert (
+        len(mail_env.messages) == 1 and "/subscribe/confirm/" in mail_env.messages[0].get_content()
+    )
     listed = cli("subscribers", "list", "--json").stdout
     assert '"state": "unconfirmed"' in listed and '"frequency": "weekly"' in listed
     assert cli("subscribers", "add", "x@example.org", "--frequency", "hourly").exit_code == 2
@@ -201,16 +267,31 @@ def test_permanent_failures_stop_mail_and_show_to_admins(site: Site, smtp_server
     seed_day(site.services.papers, day=date(2019, 7, 6))
     smtp_server.refuse["gone@example.org"] = "550 5.1.1 no such user"
     for day in (date(2019, 7, 5), date(2019, 7, 6)):
-        report = send_digests(site.services.settings, site.services.papers, period_for("daily", day))
+        report = send_digests(
+            site.services.settings, site.services.papers, period_for("daily", day)
+        )
         assert (report.failed, report.sent) == (1, 1)
-    assert digests.by_email("gone@example.org")["stopped_reason"].startswith("recipient refused: 550")
+    assert digests.by_email("gone@example.org")["stopped_reason"].startswith(
+        "recipient refused: 550"
+    )
     seed_day(site.services.papers, day=date(2019, 7, 7))
-    third = send_digests(site.services.settings, site.services.papers, period_for("daily", date(2019, 7, 7)))
+    third = send_digests(
+        site.services.settings, site.services.papers, period_for("daily", date(2019, 7, 7))
+    )
     assert (third.failed, third.sent) == (0, 1)  # no more attempts to that address
     with site.client() as client:
-        site.services.members.create("root@example.org", "Root", hash_password("correct horse battery"), role="admin")
+        site.services.members.create(
+            "root@example.org", "Root", hash_password("correct horse battery"), role="admin"
+        )
         token = page_token(client, "/signin")
-        client.post("/signin", data={"csrf_token": token, "email": "root@example.org", "password": "correct horse battery"})
+        client.post(
+            "/signin",
+            data={
+                "csrf_token": token,
+                "email": "root@example.org",
+                "password": "correct horse battery",
+            },
+        )
         page = client.get("/admin/mail")
         assert page.status_code == 200 and "gone@example.org" in page.text and "550" in page.text
     with site.client() as member:
@@ -231,23 +312,44 @@ def test_transient_failures_are_retried(site: Site, smtp_server: SmtpSink) -> No
     assert report.sent == 1 and len(smtp_server.messages) == 1
 
 
-def test_a_killed_run_gives_each_subscriber_exactly_one_digest(site: Site, slow_smtp: SmtpSink, env: dict[str, str]) -> None:
+def test_a_killed_run_gives_each_subscriber_exactly_one_digest(
+    site: Site, slow_smtp: SmtpSink, env: dict[str, str]
+) -> None:
     seed_day(site.services.papers)
     digests = DigestStore(site.services.papers.engine)
     count = 12
     for n in range(count):
         digests.subscribe(f"reader{n:02d}@example.org", confirmed=True, for_you=False)
-    command = [sys.executable, "-m", "paperboard.present.cli.main", "digest", "send", "--date", DAY.isoformat()]
-    run_env = {**os.environ, **env, "PAPERBOARD_SMTP_HOST": "127.0.0.1", "PAPERBOARD_SMTP_PORT": str(slow_smtp.port),
-               "PAPERBOARD_SMTP_SECURITY": "none", "PAPERBOARD_MAIL_RATE": "1000", "PAPERBOARD_HOME": str(site.settings.home)}
-    process = subprocess.Popen(command, env=run_env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    command = [
+        sys.executable,
+        "-m",
+        "paperboard.present.cli.main",
+        "digest",
+        "send",
+        "--date",
+        DAY.isoformat(),
+    ]
+    run_env = {
+        **os.environ,
+        **env,
+        "PAPERBOARD_SMTP_HOST": "127.0.0.1",
+        "PAPERBOARD_SMTP_PORT": str(slow_smtp.port),
+        "PAPERBOARD_SMTP_SECURITY": "none",
+        "PAPERBOARD_MAIL_RATE": "1000",
+        "PAPERBOARD_HOME": str(site.settings.home),
+    }
+    process = subprocess.Popen(
+        command, env=run_env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     deadline = time.monotonic() + 60
     while len(slow_smtp.messages) < 4 and time.monotonic() < deadline:
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert 0 < len(slow_smtp.messages) < count, "the run was not killed midway"
-    rerun = subprocess.run(command, env=run_env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    rerun = subprocess.run(
+        command, env=run_env, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert rerun.returncode == 0, rerun.stderr
     by_rcpt: dict[str, set[str]] = {}
     all_ids: list[str] = []
@@ -270,7 +372,9 @@ def test_sending_is_paced_at_the_configured_rate(site: Site, smtp_server: SmtpSi
     for n in range(3):
         digests.subscribe(f"paced{n}@example.org", confirmed=True, for_you=False)
     pauses: list[float] = []
-    report = send_digests(site.services.settings, site.services.papers, period_for("daily", DAY), sleep=pauses.append)
+    report = send_digests(
+        site.services.settings, site.services.papers, period_for("daily", DAY), sleep=pauses.append
+    )
     assert report.sent == 3
     assert len(pauses) == 2 and all(0.2 < p <= 0.25 for p in pauses)  # 1/4 s between messages
 
@@ -294,6 +398,8 @@ def test_digests_composed_in_several_processes_are_the_same(site: Site) -> None:
     from email import message_from_bytes
     from email.policy import default
 
-    bodies = [[message_from_bytes(m.data, policy=default).get_body(("plain",)).get_content() for m in run]
-              for run in (one, two)]
+    bodies = [
+        [message_from_bytes(m.data, policy=default).get_body(("plain",)).get_content() for m in run]
+        for run in (one, two)
+    ]
     assert bodies[0] == bodies[1]

@@ -26,18 +26,66 @@ def at(day: date, hour: int) -> datetime:
 
 
 RECORDS = [
-    PaperRecord(id="2509.80001", source="test", title="Feeds, Part One", abstract="First.",
-                authors=["Ada Lovelace", "Alan Turing"], categories=["cs.LG"], upvotes=9, published_at=at(DAY, 10)),
-    PaperRecord(id="2509.80002", source="test", title="Cross-Listed Statistics", abstract="Second.",
-                authors=["Emmy Noether"], categories=["stat.ML", "cs.LG"], upvotes=4, published_at=at(DAY, 15)),
-    PaperRecord(id="2509.80003", source="test", title="Neurons at Noon", abstract="Third.",
-                authors=["Santiago Ramón y Cajal"], categories=["q-bio.NC"], upvotes=6, published_at=at(DAY, 9)),
-    PaperRecord(id="2509.80004", source="test", title="Seeing Things", abstract="Fourth.", authors=["Fei-Fei Li"],
-                categories=["cs.CV"], upvotes=0, published_at=at(DAY - timedelta(days=2), 12)),
-    PaperRecord(id="2509.80005", source="test", title="Learning, Long Ago", abstract="Fifth.",
-                authors=["Old Timer"], categories=["cs.LG"], upvotes=1, published_at=at(DAY - timedelta(days=12), 12)),
-    PaperRecord(id="2509.80006", source="test", title="Learning, Last Week", abstract="Sixth.", authors=["Recent Author"],
-                categories=["cs.LG"], upvotes=2, published_at=at(DAY - timedelta(days=4), 12)),
+    PaperRecord(
+        id="2509.80001",
+        source="test",
+        title="Feeds, Part One",
+        abstract="First.",
+        authors=["Ada Lovelace", "Alan Turing"],
+        categories=["cs.LG"],
+        upvotes=9,
+        published_at=at(DAY, 10),
+    ),
+    PaperRecord(
+        id="2509.80002",
+        source="test",
+        title="Cross-Listed Statistics",
+        abstract="Second.",
+        authors=["Emmy Noether"],
+        categories=["stat.ML", "cs.LG"],
+        upvotes=4,
+        published_at=at(DAY, 15),
+    ),
+    PaperRecord(
+        id="2509.80003",
+        source="test",
+        title="Neurons at Noon",
+        abstract="Third.",
+        authors=["Santiago Ramón y Cajal"],
+        categories=["q-bio.NC"],
+        upvotes=6,
+        published_at=at(DAY, 9),
+    ),
+    PaperRecord(
+        id="2509.80004",
+        source="test",
+        title="Seeing Things",
+        abstract="Fourth.",
+        authors=["Fei-Fei Li"],
+        categories=["cs.CV"],
+        upvotes=0,
+        published_at=at(DAY - timedelta(days=2), 12),
+    ),
+    PaperRecord(
+        id="2509.80005",
+        source="test",
+        title="Learning, Long Ago",
+        abstract="Fifth.",
+        authors=["Old Timer"],
+        categories=["cs.LG"],
+        upvotes=1,
+        published_at=at(DAY - timedelta(days=12), 12),
+    ),
+    PaperRecord(
+        id="2509.80006",
+        source="test",
+        title="Learning, Last Week",
+        abstract="Sixth.",
+        authors=["Recent Author"],
+        categories=["cs.LG"],
+        upvotes=2,
+        published_at=at(DAY - timedelta(days=4), 12),
+    ),
 ]
 BY_ID = {r.id: r for r in RECORDS}
 
@@ -94,7 +142,9 @@ def test_a_day_feed_lists_the_days_papers_by_upvotes(papers: Site, fmt: str) -> 
         assert f"▲ {record.upvotes} upvote" in shown
         assert [t.term for t in entry.tags] == record.categories
     assert text_of(feed.entries[0].summary).count("Ada Lovelace, Alan Turing") == 1
-    newest_change = max(parsed_time(e.updated_parsed if fmt == "atom" else e.published_parsed) for e in feed.entries)
+    newest_change = max(
+        parsed_time(e.updated_parsed if fmt == "atom" else e.published_parsed) for e in feed.entries
+    )
     assert parsed_time(feed.feed.updated_parsed) >= newest_change
     page = site.client().get(f"/papers/date/{DAY}.json").json()
     assert [p["id"] for p in page["papers"]] == ids(site, feed)  # the page and its feed agree
@@ -131,9 +181,13 @@ def test_the_trending_feed_ranks_by_score(papers: Site, fmt: str) -> None:
     newest = max(r["feed_date"] for r in rows)
     reference = min(datetime.now(UTC), datetime.combine(newest + timedelta(days=1), time(), UTC))
     window = [r for r in rows if r["feed_date"] >= reference.date() - timedelta(days=14)]
-    voted = sorted((r for r in window if r["total_upvotes"]),
-                   key=lambda r: -trending_score(r["total_upvotes"], r["feed_date"], reference))
-    unvoted = sorted((r for r in window if not r["total_upvotes"]), key=lambda r: r["published_at"], reverse=True)
+    voted = sorted(
+        (r for r in window if r["total_upvotes"]),
+        key=lambda r: -trending_score(r["total_upvotes"], r["feed_date"], reference),
+    )
+    unvoted = sorted(
+        (r for r in window if not r["total_upvotes"]), key=lambda r: r["published_at"], reverse=True
+    )
     feed = fetch(site, "/feeds/trending.xml", fmt)
     assert ids(site, feed) == [r["id"] for r in voted + unvoted]
     # Fresh votes beat older, larger counts: 6 votes on DAY over the demo's 5 three days before,
@@ -148,7 +202,9 @@ def test_the_trending_feed_ranks_by_score(papers: Site, fmt: str) -> None:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_a_category_feed_has_only_that_categorys_recent_papers_newest_first(papers: Site, fmt: str) -> None:
+def test_a_category_feed_has_only_that_categorys_recent_papers_newest_first(
+    papers: Site, fmt: str
+) -> None:
     site = papers
 
     def expected(matches: Any) -> list[str]:
@@ -177,11 +233,15 @@ def test_the_search_feed_follows_the_search_ranking(papers: Site, fmt: str) -> N
     site = papers
     feed = fetch(site, "/feeds/search.xml?q=latent+space", fmt)
     page = site.client().get("/papers.json", params={"q": "latent space"}).json()
-    assert page["papers"] and ids(site, feed)[: len(page["papers"])] == [p["id"] for p in page["papers"]]
+    assert page["papers"] and ids(site, feed)[: len(page["papers"])] == [
+        p["id"] for p in page["papers"]
+    ]
     assert feed.feed.title == "Papers about “latent space”"
     found = ids(site, fetch(site, "/feeds/search.xml?q=noon", fmt))  # a word only its title has
     assert found[0] == "2509.80003"
-    odd = fetch(site, "/feeds/search.xml?q=latent%01%EF%BF%BE+space", fmt)  # control codes in the query
+    odd = fetch(
+        site, "/feeds/search.xml?q=latent%01%EF%BF%BE+space", fmt
+    )  # control codes in the query
     assert odd.feed.title == "Papers about “latent space”"
     assert ids(site, odd)
 
@@ -200,19 +260,30 @@ NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_markup_and_control_characters_in_a_paper_do_not_break_the_feeds(site: Site, fmt: str) -> None:
+def test_markup_and_control_characters_in_a_paper_do_not_break_the_feeds(
+    site: Site, fmt: str
+) -> None:
     site.services.papers.write([HOSTILE])
     sync_lexical(site.services.papers, site.services.search_index())
     stored = site.services.papers.get(HOSTILE.id)
-    assert "\x01" in stored["title"] and "\ufffe" in stored["title"]  # the store keeps them: the feed must cope
+    assert (
+        "\x01" in stored["title"] and "\ufffe" in stored["title"]
+    )  # the store keeps them: the feed must cope
     title = NOT_XML.sub("", HOSTILE.title)
-    paths = (f"/feeds/date/{DAY}.xml", "/feeds/category/cs.LG.xml", "/feeds/trending.xml", "/feeds/search.xml?q=bold+quotes")
+    paths = (
+        f"/feeds/date/{DAY}.xml",
+        "/feeds/category/cs.LG.xml",
+        "/feeds/trending.xml",
+        "/feeds/search.xml?q=bold+quotes",
+    )
     for path in paths:
         feed = fetch(site, path, fmt)
         entry = next(e for e in feed.entries if e.link.endswith(HOSTILE.id))
         assert entry.title == title, path
         shown = text_of(entry.summary)
-        assert NOT_XML.sub("", HOSTILE.abstract) in shown, path  # shown as written, not run as markup
+        assert NOT_XML.sub("", HOSTILE.abstract) in shown, (
+            path
+        )  # shown as written, not run as markup
         assert 'A <B> "C", D & E' in shown and "<script>" not in entry.summary
 
 
@@ -276,12 +347,16 @@ def alternates(site: Site, path: str) -> dict[str, list[str]]:
 def test_pages_link_their_feeds(papers: Site, page: str, feed: str) -> None:
     site = papers
     links = alternates(site, page)
-    assert "/feeds/trending.xml" in links["application/rss+xml"]  # every page: the site's trending feed
+    assert (
+        "/feeds/trending.xml" in links["application/rss+xml"]
+    )  # every page: the site's trending feed
     assert feed in links["application/rss+xml"]
     atom = feed + ("&" if "?" in feed else "?") + "format=atom"
     assert links["application/atom+xml"] == [atom]
     path, _, query = page.partition("?")
-    shown = [p["id"] for p in site.client().get(f"{path}.json", params=query or None).json()["papers"]]
+    shown = [
+        p["id"] for p in site.client().get(f"{path}.json", params=query or None).json()["papers"]
+    ]
     assert shown
     for fmt in FORMATS:  # the RSS link and the Atom link (the same with format=atom)
         listed = ids(site, fetch(site, feed, fmt))

@@ -28,7 +28,9 @@ from paperboard.core.ids import canonical_id, is_arxiv_id, namespaced_id, parse_
         ("  2503.11731  ", "2503.11731", None),
     ],
 )
-def test_arxiv_forms_resolve_to_the_canonical_id(text: str, expected: str, version: int | None) -> None:
+def test_arxiv_forms_resolve_to_the_canonical_id(
+    text: str, expected: str, version: int | None
+) -> None:
     parsed = parse_arxiv_id(text)
     assert parsed.id == expected
     assert parsed.version == version
@@ -36,8 +38,20 @@ def test_arxiv_forms_resolve_to_the_canonical_id(text: str, expected: str, versi
 
 @pytest.mark.parametrize(
     "text",
-    ["", "   ", "hello", "2513.00001", "0612.1234", "1412.12345", "2503.117", "2503.11731v0",
-     "hep-th/99010", "hep-th/9913001", "https://example.com/abs/2503.11731", "x" * 5000],
+    [
+        "",
+        "   ",
+        "hello",
+        "2513.00001",
+        "0612.1234",
+        "1412.12345",
+        "2503.117",
+        "2503.11731v0",
+        "hep-th/99010",
+        "hep-th/9913001",
+        "https://example.com/abs/2503.11731",
+        "x" * 5000,
+    ],
 )
 def test_bad_ids_are_refused_with_a_message(text: str) -> None:
     with pytest.raises(InvalidIdError) as error:

@@ -19,12 +19,21 @@ def form_token(html: str) -> str:
     return match.group(1)
 
 
-def sign_up(client: httpx.Client, email: str = "ada@example.org", name: str = "Ada", password: str = PASSWORD) -> httpx.Response:
+def sign_up(
+    client: httpx.Client,
+    email: str = "ada@example.org",
+    name: str = "Ada",
+    password: str = PASSWORD,
+) -> httpx.Response:
     token = form_token(client.get("/signup").text)
-    return client.post("/signup", data={"csrf_token": token, "email": email, "name": name, "password": password})
+    return client.post(
+        "/signup", data={"csrf_token": token, "email": email, "name": name, "password": password}
+    )
 
 
-def sign_in(client: httpx.Client, email: str = "ada@example.org", password: str = PASSWORD) -> httpx.Response:
+def sign_in(
+    client: httpx.Client, email: str = "ada@example.org", password: str = PASSWORD
+) -> httpx.Response:
     token = form_token(client.get("/signin").text)
     return client.post("/signin", data={"csrf_token": token, "email": email, "password": password})
 
@@ -57,7 +66,9 @@ def test_a_taken_address_and_a_short_password_are_refused_with_one_line(site: Si
         assert response.status_code == 400 and "already has an account" in response.text
         response = sign_up(other, email="bob@example.org", password="short")
         assert response.status_code == 400 and "at least 10 characters" in response.text
-        taken = sign_up(other, email="bob@example.org", name="ADA")  # names are unique, whatever the case
+        taken = sign_up(
+            other, email="bob@example.org", name="ADA"
+        )  # names are unique, whatever the case
         assert taken.status_code == 400 and "the name &#39;ADA&#39; is taken" in taken.text
 
 
@@ -103,7 +114,14 @@ def test_change_password_keeps_this_session_and_ends_the_others(site: Site) -> N
     with site.client() as first, site.client() as second:
         sign_up(first)
         sign_in(second)
-        response = first.post("/account/password", data={"csrf_token": page_token(first), "current": PASSWORD, "new": "a brand new secret"})
+        response = first.post(
+            "/account/password",
+            data={
+                "csrf_token": page_token(first),
+                "current": PASSWORD,
+                "new": "a brand new secret",
+            },
+        )
         assert response.status_code == 200 and "password changed" in response.text
         assert first.get("/account").status_code == 200
         assert second.get("/account").status_code == 303
@@ -111,8 +129,12 @@ def test_change_password_keeps_this_session_and_ends_the_others(site: Site) -> N
         assert sign_in(client, password="a brand new secret").status_code == 303
 
 
-def test_password_reset_by_email_link(site: Site, smtp_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = site.settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": smtp_server.port, "smtp_security": "none"})
+def test_password_reset_by_email_link(
+    site: Site, smtp_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = site.settings.model_copy(
+        update={"smtp_host": "127.0.0.1", "smtp_port": smtp_server.port, "smtp_security": "none"}
+    )
     site.services.settings = settings
     with site.client() as client:
         sign_up(client)
@@ -128,7 +150,9 @@ def test_password_reset_by_email_link(site: Site, smtp_server: Any, monkeypatch:
         path = link.removeprefix(site.url)
         form = client.get(path)
         assert form.status_code == 200
-        done = client.post(path, data={"csrf_token": form_token(form.text), "password": "reset and renewed"})
+        done = client.post(
+            path, data={"csrf_token": form_token(form.text), "password": "reset and renewed"}
+        )
         assert done.status_code == 303
         used = client.get(path)  # the link works once: the password changed since
         assert used.status_code == 400 and "already been used" in used.text
@@ -147,7 +171,9 @@ def test_reset_without_mail_settings_says_so(site: Site) -> None:
 def test_api_tokens_authenticate_and_can_be_revoked(site: Site) -> None:
     with site.client() as client:
         sign_up(client)
-        page = client.post("/account/tokens", data={"csrf_token": page_token(client), "name": "laptop"})
+        page = client.post(
+            "/account/tokens", data={"csrf_token": page_token(client), "name": "laptop"}
+        )
         token = re.search(r'<code class="token">(pb_[^<]+)</code>', page.text).group(1)
     with site.client(headers={"Authorization": f"Bearer {token}"}) as api:
         assert api.get("/api/me").json()["name"] == "Ada"
@@ -158,7 +184,9 @@ def test_api_tokens_authenticate_and_can_be_revoked(site: Site) -> None:
         client.post(f"/account/tokens/{token_id}/delete", data={"csrf_token": page_token(client)})
     with site.client(headers={"Authorization": f"Bearer {token}"}) as api:
         response = api.get("/api/me")
-        assert response.status_code == 401 and response.json() == {"error": "that API token is not valid"}
+        assert response.status_code == 401 and response.json() == {
+            "error": "that API token is not valid"
+        }
 
 
 def test_export_then_delete_account(site: Site) -> None:
@@ -166,7 +194,9 @@ def test_export_then_delete_account(site: Site) -> None:
         sign_up(client)
         token = page_token(client, "/papers/2505.13308")
         client.post("/papers/2505.13308/upvote", data={"csrf_token": token})
-        client.post("/papers/2505.13308/comments", data={"csrf_token": token, "body": "Nice *result*"})
+        client.post(
+            "/papers/2505.13308/comments", data={"csrf_token": token, "body": "Nice *result*"}
+        )
         export = client.get("/account/export")
         assert export.headers["content-disposition"].startswith("attachment")
         data = export.json()
@@ -174,9 +204,13 @@ def test_export_then_delete_account(site: Site) -> None:
         assert [v["paper_id"] for v in data["upvotes"]] == ["2505.13308"]
         assert data["comments"][0]["body"] == "Nice *result*"
         assert "password" not in export.text
-        refused = client.post("/account/delete", data={"csrf_token": page_token(client), "password": "wrong password"})
+        refused = client.post(
+            "/account/delete", data={"csrf_token": page_token(client), "password": "wrong password"}
+        )
         assert refused.status_code == 400 and client.get("/account").status_code == 200
-        gone = client.post("/account/delete", data={"csrf_token": page_token(client), "password": PASSWORD})
+        gone = client.post(
+            "/account/delete", data={"csrf_token": page_token(client), "password": PASSWORD}
+        )
         assert gone.status_code == 303
         assert client.get("/account").status_code == 303
     paper = site.services.papers.get("2505.13308")

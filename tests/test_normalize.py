@@ -44,12 +44,21 @@ def test_abstract_normalization_is_idempotent(text: str) -> None:
 @pytest.mark.parametrize(
     ("text", "code", "project"),
     [
-        ("Code and pre-trained models at: https://github.com/SerezD/mi_ml_gen.",
-         ["https://github.com/SerezD/mi_ml_gen"], []),
-        ("(see https://github.com/a/b/tree/main/src), and github.com/c/d.git;",
-         ["https://github.com/a/b", "https://github.com/c/d"], []),
-        ("Project page: https://example.github.io/proj/. Data: \\url{https://gitlab.com/g/r}",
-         ["https://gitlab.com/g/r"], ["https://example.github.io/proj"]),
+        (
+            "Code and pre-trained models at: https://github.com/SerezD/mi_ml_gen.",
+            ["https://github.com/SerezD/mi_ml_gen"],
+            [],
+        ),
+        (
+            "(see https://github.com/a/b/tree/main/src), and github.com/c/d.git;",
+            ["https://github.com/a/b", "https://github.com/c/d"],
+            [],
+        ),
+        (
+            "Project page: https://example.github.io/proj/. Data: \\url{https://gitlab.com/g/r}",
+            ["https://gitlab.com/g/r"],
+            ["https://example.github.io/proj"],
+        ),
         ("Accepted at X. https://arxiv.org/abs/2101.00001 and https://doi.org/10.1/x", [], []),
         ("Mirror www.example.org/tool]", [], ["https://example.org/tool"]),
         ("https://github.com/orgs/foo and https://github.com/onlyowner", [], []),
@@ -68,7 +77,9 @@ def test_links_deduplicate_across_texts() -> None:
 
 
 def test_dates_in_arxiv_and_hf_formats() -> None:
-    assert parse_datetime("Mon, 2 Apr 2007 19:18:42 GMT") == datetime(2007, 4, 2, 19, 18, 42, tzinfo=UTC)
+    assert parse_datetime("Mon, 2 Apr 2007 19:18:42 GMT") == datetime(
+        2007, 4, 2, 19, 18, 42, tzinfo=UTC
+    )
     assert parse_datetime("2025-03-18T10:00:00.000Z") == datetime(2025, 3, 18, 10, tzinfo=UTC)
     assert parse_datetime("2025-03-18T12:00:00+02:00") == datetime(2025, 3, 18, 10, tzinfo=UTC)
     assert parse_date("2025-03-18") == date(2025, 3, 18)
@@ -78,7 +89,7 @@ def test_dates_in_arxiv_and_hf_formats() -> None:
 
 
 def test_author_names() -> None:
-    assert author_name("M\\\"uller", "J\\\"org", "Jr") == "Jörg Müller Jr"
+    assert author_name('M\\"uller', 'J\\"org', "Jr") == "Jörg Müller Jr"
     assert split_authors("A. One, B. Two (MIT), and C. Three") == ["A. One", "B. Two", "C. Three"]
     assert split_authors("Alice Smith and Bob Jones") == ["Alice Smith", "Bob Jones"]
 

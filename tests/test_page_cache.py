@@ -18,20 +18,42 @@ from paperboard.sources.base import PaperRecord
 def cached_site(site: Site) -> Iterator[Site]:
     """A second server on the same data, with a 30 s page cache."""
     port = _free_port()
-    settings = site.settings.model_copy(update={"page_cache_seconds": 30, "base_url": f"http://127.0.0.1:{port}"})
+    settings = site.settings.model_copy(
+        update={"page_cache_seconds": 30, "base_url": f"http://127.0.0.1:{port}"}
+    )
     app, server, thread = start_site(settings)
     yield Site(settings.base_url, settings, app)
     server.should_exit = True
     thread.join(timeout=10)
 
 
-def test_anonymous_pages_are_served_from_cache_and_members_see_fresh_ones(cached_site: Site) -> None:
+def test_anonymous_pages_are_served_from_cache_and_members_see_fresh_ones(
+    cached_site: Site,
+) -> None:
     day = "/papers/date/2019-07-05"
     store = cached_site.services.papers
-    store.write([PaperRecord(id="1907.00001", source="hf", title="First paper", published_at=datetime(2019, 7, 5, 12, tzinfo=UTC))])
+    store.write(
+        [
+            PaperRecord(
+                id="1907.00001",
+                source="hf",
+                title="First paper",
+                published_at=datetime(2019, 7, 5, 12, tzinfo=UTC),
+            )
+        ]
+    )
     with cached_site.client() as anonymous:
         assert "First paper" in anonymous.get(day).text
-        store.write([PaperRecord(id="1907.00002", source="hf", title="Second paper", published_at=datetime(2019, 7, 5, 13, tzinfo=UTC))])
+        store.write(
+            [
+                PaperRecord(
+                    id="1907.00002",
+                    source="hf",
+                    title="Second paper",
+                    published_at=datetime(2019, 7, 5, 13, tzinfo=UTC),
+                )
+            ]
+        )
         assert "Second paper" not in anonymous.get(day).text  # the cached copy, up to 30 s old
     with cached_site.client() as member:
         sign_up(member)

@@ -26,11 +26,26 @@ from paperboard.sources.normalize import prepare
 from paperboard.store.papers import PaperStore
 
 TOPICS = {
-    "spec": ("cs.CL", "Speculative decoding {n}: a draft model proposes tokens that a large language model verifies in parallel to accelerate inference"),
-    "splat": ("cs.CV", "Gaussian splatting {n}: real-time radiance field rendering of 3D scenes with anisotropic Gaussians"),
-    "crowd": ("cs.CV", "Crowd counting {n}: estimating the number of people in dense crowd images with density maps"),
-    "proteins": ("q-bio.BM", "Protein structure prediction {n}: folding amino acid sequences into 3D structures with deep networks"),
-    "speech": ("eess.AS", "Speech emotion recognition {n}: classifying emotions such as anger and joy from the human voice"),
+    "spec": (
+        "cs.CL",
+        "Speculative decoding {n}: a draft model proposes tokens that a large language model verifies in parallel to accelerate inference",
+    ),
+    "splat": (
+        "cs.CV",
+        "Gaussian splatting {n}: real-time radiance field rendering of 3D scenes with anisotropic Gaussians",
+    ),
+    "crowd": (
+        "cs.CV",
+        "Crowd counting {n}: estimating the number of people in dense crowd images with density maps",
+    ),
+    "proteins": (
+        "q-bio.BM",
+        "Protein structure prediction {n}: folding amino acid sequences into 3D structures with deep networks",
+    ),
+    "speech": (
+        "eess.AS",
+        "Speech emotion recognition {n}: classifying emotions such as anger and joy from the human voice",
+    ),
 }
 
 
@@ -46,7 +61,9 @@ def paper(topic: str, n: int, **fields: object) -> PaperRecord:
         "version": 1,
     }
     values.update(fields)
-    return prepare(PaperRecord(id=f"2503.{list(TOPICS).index(topic)}{n:04d}", source="test", **values))  # type: ignore[arg-type]
+    return prepare(
+        PaperRecord(id=f"2503.{list(TOPICS).index(topic)}{n:04d}", source="test", **values)
+    )  # type: ignore[arg-type]
 
 
 CORPUS = [paper(topic, n) for topic in TOPICS for n in range(1, 7)]
@@ -58,7 +75,9 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def indexed(store: PaperStore, settings: Settings, model_cache: Path) -> tuple[PaperStore, SearchIndex]:
+def indexed(
+    store: PaperStore, settings: Settings, model_cache: Path
+) -> tuple[PaperStore, SearchIndex]:
     store.write(CORPUS)
     index = SearchIndex(settings, models=model_cache)
     sync_lexical(store, index)
@@ -70,7 +89,9 @@ def indexed(store: PaperStore, settings: Settings, model_cache: Path) -> tuple[P
 @pytest.mark.parametrize("mode", ["hybrid", "lexical", "dense"])
 def test_each_mode_finds_the_topic(indexed, mode: str) -> None:
     store, index = indexed
-    result = search(index, store, "speculative decoding to accelerate LLM inference", mode=mode, k=6)
+    result = search(
+        index, store, "speculative decoding to accelerate LLM inference", mode=mode, k=6
+    )
     assert [hit.id[:6] for hit in result.hits] == ["2503.0"] * 6
     assert "<mark>" in result.hits[0].title_html or mode == "dense"
 
@@ -95,11 +116,23 @@ def test_hybrid_marks_terms_and_escapes_html(indexed) -> None:
 def test_filters_apply_in_every_mode(indexed) -> None:
     store, index = indexed
     for mode in ("hybrid", "lexical", "dense"):
-        hits = search(index, store, "deep networks", mode=mode, k=20, filters=Filters(categories=("q-bio",))).hits
+        hits = search(
+            index, store, "deep networks", mode=mode, k=20, filters=Filters(categories=("q-bio",))
+        ).hits
         assert hits and all(h.paper["categories"] == ["q-bio.BM"] for h in hits)
-        recent = search(index, store, "crowd", mode=mode, k=20, filters=Filters(since=datetime(2025, 3, 5).date())).hits
+        recent = search(
+            index,
+            store,
+            "crowd",
+            mode=mode,
+            k=20,
+            filters=Filters(since=datetime(2025, 3, 5).date()),
+        ).hits
         assert recent and all(h.paper["published_at"].day >= 5 for h in recent)
-        assert search(index, store, "crowd", mode=mode, k=20, filters=Filters(has_code=True)).hits == []
+        assert (
+            search(index, store, "crowd", mode=mode, k=20, filters=Filters(has_code=True)).hits
+            == []
+        )
 
 
 def test_field_clauses_constrain_hybrid_results(indexed) -> None:
@@ -109,14 +142,18 @@ def test_field_clauses_constrain_hybrid_results(indexed) -> None:
     assert hits[0].id.startswith("2503.1")  # splatting papers, ranked by meaning within cs.CV
 
 
-@pytest.mark.parametrize("query", ["2503.10002", "arXiv:2503.10002v1", "https://arxiv.org/pdf/2503.10002v1"])
+@pytest.mark.parametrize(
+    "query", ["2503.10002", "arXiv:2503.10002v1", "https://arxiv.org/pdf/2503.10002v1"]
+)
 def test_an_id_or_url_goes_straight_to_the_paper(indexed, query: str) -> None:
     store, index = indexed
     result = search(index, store, query)
     assert result.paper_id == "2503.10002" and [h.id for h in result.hits] == ["2503.10002"]
 
 
-@pytest.mark.parametrize("bad", ["", "   ", "x" * 10_000, '"', "au:", "cat:", "!!! ???", "-only -exclusions"])
+@pytest.mark.parametrize(
+    "bad", ["", "   ", "x" * 10_000, '"', "au:", "cat:", "!!! ???", "-only -exclusions"]
+)
 def test_bad_queries_get_one_line(indexed, bad: str) -> None:
     store, index = indexed
     with pytest.raises(QueryError) as error:
@@ -132,13 +169,27 @@ def test_forgiven_queries_still_search(indexed) -> None:
 
 def test_updates_and_deletions_reach_the_indexes(indexed) -> None:
     store, index = indexed
-    store.write([paper("spec", 1, version=2, title="Quantum chromodynamics on a lattice", abstract="Gluons and quarks.")])
+    store.write(
+        [
+            paper(
+                "spec",
+                1,
+                version=2,
+                title="Quantum chromodynamics on a lattice",
+                abstract="Gluons and quarks.",
+            )
+        ]
+    )
     store.delete("2503.10003")
     assert sync_lexical(store, index) >= (1, 1)
     assert sync_vectors(store, index) == 1  # only the changed text is embedded again
     build_neighbours(index)
-    assert [h.id for h in search(index, store, "quarks gluons lattice", mode="lexical").hits] == ["2503.00001"]
-    assert search(index, store, "quarks gluons lattice", mode="dense", k=1).hits[0].id == "2503.00001"
+    assert [h.id for h in search(index, store, "quarks gluons lattice", mode="lexical").hits] == [
+        "2503.00001"
+    ]
+    assert (
+        search(index, store, "quarks gluons lattice", mode="dense", k=1).hits[0].id == "2503.00001"
+    )
     assert "2503.10003" not in [h.id for h in search(index, store, "gaussian splatting", k=30).hits]
     assert index.vectors.vector("2503.10003") is None
 
@@ -155,10 +206,14 @@ def test_a_catch_up_skips_what_is_indexed_and_finds_what_was_missed(indexed) -> 
     assert "2503.10002" in index.lexical
     store.write([paper("spec", 1, version=2, title="Quantum chromodynamics on a lattice")])
     assert sync_lexical(store, index) == (1, 0)
-    assert [h.id for h in search(index, store, "chromodynamics", mode="lexical").hits] == ["2503.00001"]
+    assert [h.id for h in search(index, store, "chromodynamics", mode="lexical").hits] == [
+        "2503.00001"
+    ]
 
 
-def test_an_index_of_an_older_layout_is_rebuilt_from_the_store(indexed, settings: Settings, model_cache: Path) -> None:
+def test_an_index_of_an_older_layout_is_rebuilt_from_the_store(
+    indexed, settings: Settings, model_cache: Path
+) -> None:
     store, index = indexed
     folder = index.folder / "lexical"
     index.lexical.close()
@@ -175,7 +230,9 @@ def test_an_index_of_an_older_layout_is_rebuilt_from_the_store(indexed, settings
     assert search(upgraded, store, "gaussian splatting", mode="lexical").hits
 
 
-def test_embedding_is_incremental_and_resumable(store: PaperStore, settings: Settings, model_cache: Path, monkeypatch) -> None:
+def test_embedding_is_incremental_and_resumable(
+    store: PaperStore, settings: Settings, model_cache: Path, monkeypatch
+) -> None:
     from paperboard.index import indexer
 
     store.write(CORPUS)
@@ -208,18 +265,31 @@ def test_recommendations_explain_themselves(indexed) -> None:
     picks = recommend(index, store, upvoted=["2503.40001", "2503.40002"], k=3)
     assert picks and all(p.id.startswith("2503.4") for p in picks)
     assert {p.id for p in picks}.isdisjoint({"2503.40001", "2503.40002"})
-    assert picks[0].because in {"2503.40001", "2503.40002"} and "because you upvoted" in picks[0].reason
+    assert (
+        picks[0].because in {"2503.40001", "2503.40002"}
+        and "because you upvoted" in picks[0].reason
+    )
     cold = recommend(index, store, keywords=["protein folding"], k=3)
     assert cold and cold[0].id.startswith("2503.3") and "keywords" in cold[0].reason
     by_category = recommend(index, store, categories=["eess.AS"], k=2)
     assert by_category and all(p.paper["primary_category"] == "eess.AS" for p in by_category)
 
 
-def test_cli_search_and_index(cli: Callable[..., CliResult], tmp_path: Path, monkeypatch, model_cache: Path) -> None:
+def test_cli_search_and_index(
+    cli: Callable[..., CliResult], tmp_path: Path, monkeypatch, model_cache: Path
+) -> None:
     monkeypatch.setenv("PAPERBOARD_MODELS_DIR", str(model_cache))
     lines = [
-        json.dumps({"id": p.id, "title": p.title, "abstract": p.abstract, "categories": " ".join(p.categories or []),
-                    "authors": ", ".join(p.authors or []), "versions": [{"version": "v1", "created": "Mon, 3 Mar 2025 10:00:00 GMT"}]})
+        json.dumps(
+            {
+                "id": p.id,
+                "title": p.title,
+                "abstract": p.abstract,
+                "categories": " ".join(p.categories or []),
+                "authors": ", ".join(p.authors or []),
+                "versions": [{"version": "v1", "created": "Mon, 3 Mar 2025 10:00:00 GMT"}],
+            }
+        )
         for p in CORPUS
     ]
     path = tmp_path / "corpus.jsonl"
@@ -233,8 +303,14 @@ def test_cli_search_and_index(cli: Callable[..., CliResult], tmp_path: Path, mon
     hybrid = json.loads(cli("search", "people in dense crowds", "--json", "-k", "3").stdout)
     assert [r["id"][:6] for r in hybrid["results"]] == ["2503.2"] * 3
     bad = cli("search", "au:")
-    assert bad.exit_code == 1 and bad.stderr.startswith("paperboard: error:") and bad.stderr.count("\n") == 1
-    similar_ids = [r["id"] for r in json.loads(cli("similar", "2503.10002", "--json", "-k", "3").stdout)]
+    assert (
+        bad.exit_code == 1
+        and bad.stderr.startswith("paperboard: error:")
+        and bad.stderr.count("\n") == 1
+    )
+    similar_ids = [
+        r["id"] for r in json.loads(cli("similar", "2503.10002", "--json", "-k", "3").stdout)
+    ]
     assert len(similar_ids) == 3 and "2503.10002" not in similar_ids
     assert cli("similar", "2503.99999").exit_code == 1
 
@@ -244,7 +320,10 @@ def test_eval_on_a_tiny_judged_set(tmp_path: Path, settings: Settings, model_cac
     (folder / "qrels").mkdir(parents=True)
     docs = {p.id: p for p in CORPUS}
     (folder / "corpus.jsonl").write_text(
-        "\n".join(json.dumps({"_id": i, "title": p.title, "text": p.abstract}) for i, p in docs.items()) + "\n"
+        "\n".join(
+            json.dumps({"_id": i, "title": p.title, "text": p.abstract}) for i, p in docs.items()
+        )
+        + "\n"
     )
     queries = [
         {"_id": "q1", "text": "speculative decoding"},
@@ -252,9 +331,13 @@ def test_eval_on_a_tiny_judged_set(tmp_path: Path, settings: Settings, model_cac
         {"_id": "q3", "text": "", "paper": "2503.30001"},
     ]
     (folder / "queries.jsonl").write_text("\n".join(json.dumps(q) for q in queries) + "\n")
-    qrels = [("q1", f"2503.0{n:04d}", 2) for n in range(1, 7)] + [("q2", f"2503.2{n:04d}", 1) for n in range(1, 7)]
+    qrels = [("q1", f"2503.0{n:04d}", 2) for n in range(1, 7)] + [
+        ("q2", f"2503.2{n:04d}", 1) for n in range(1, 7)
+    ]
     qrels += [("q3", f"2503.3{n:04d}", 1) for n in range(2, 7)]
-    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t{s}\n" for q, d, s in qrels))
+    (folder / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t{s}\n" for q, d, s in qrels)
+    )
     local = settings.model_copy(update={"models_dir": model_cache})
     scores = evaluate(folder, local, modes=["lexical", "dense", "hybrid"], similar=True)
     for mode in ("lexical", "dense", "hybrid"):

@@ -37,12 +37,18 @@ def test_another_browsers_token_does_not_work(site: Site) -> None:
         sign_up(victim)
         sign_up(attacker, email="eve@example.org", name="Eve")
         eve_token = page_token(attacker, "/")
-        assert victim.post(f"/papers/{PAPER}/upvote", data={"csrf_token": eve_token}).status_code == 403
+        assert (
+            victim.post(f"/papers/{PAPER}/upvote", data={"csrf_token": eve_token}).status_code
+            == 403
+        )
     with site.client() as anonymous:
         signin_token = page_token(anonymous, "/signin")
     with site.client() as other:  # a sign-in form token is bound to the browser that loaded it
         other.get("/signin")
-        response = other.post("/signin", data={"csrf_token": signin_token, "email": "x@example.org", "password": "y" * 12})
+        response = other.post(
+            "/signin",
+            data={"csrf_token": signin_token, "email": "x@example.org", "password": "y" * 12},
+        )
         assert response.status_code == 403
 
 
@@ -61,8 +67,15 @@ def test_sign_in_does_not_redirect_off_site(site: Site) -> None:
         client.post("/signout", data={"csrf_token": page_token(client, "/")})
         for target in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
             token = page_token(client, "/signin")
-            response = client.post("/signin", data={"csrf_token": token, "email": "ada@example.org",
-                                                    "password": "correct horse battery", "next": target})
+            response = client.post(
+                "/signin",
+                data={
+                    "csrf_token": token,
+                    "email": "ada@example.org",
+                    "password": "correct horse battery",
+                    "next": target,
+                },
+            )
             assert response.headers["location"] == "/", target
             client.post("/signout", data={"csrf_token": page_token(client, "/")})
 
@@ -82,7 +95,11 @@ def test_markup_in_titles_and_abstracts_is_shown_as_text(site: Site) -> None:
         for path in ("/papers/demo:xss-test", "/papers/date/2025-05-19", "/papers/month/2025-05"):
             html = client.get(path).text
             assert "xss-test" in html, path
-            assert "<script>alert" not in html and "<img src=x" not in html and "<svg onload" not in html
+            assert (
+                "<script>alert" not in html
+                and "<img src=x" not in html
+                and "<svg onload" not in html
+            )
             assert "&lt;script&gt;" in html
         assert "$x&lt;y$" in client.get("/papers/demo:xss-test").text  # LaTeX stays readable
         twin = client.get("/papers/demo:xss-test.json").json()
@@ -98,7 +115,9 @@ def test_pages_carry_protective_headers(site: Site) -> None:
 
 
 def test_https_deployments_get_secure_cookies(site: Site) -> None:
-    site.services.settings = site.services.settings.model_copy(update={"base_url": "https://papers.example.org"})
+    site.services.settings = site.services.settings.model_copy(
+        update={"base_url": "https://papers.example.org"}
+    )
     with site.client() as client:
         response = sign_up(client)
     assert "Secure" in response.headers["set-cookie"]

@@ -37,7 +37,7 @@ def test_a_day_lists_its_papers_by_upvotes_with_what_the_seeds_show(site: Site) 
     assert entry["title"] and entry["excerpt"] and entry["author_count"] > 0
     html = site.client().get(f"/papers/date/{day}").text
     assert entry["title"][:40] in html and f"{entry['author_count']} author" in html
-    assert "<details class=\"authors\">" in html or entry["authors"] == []
+    assert '<details class="authors">' in html or entry["authors"] == []
 
 
 def test_previous_and_next_skip_to_days_with_papers(site: Site) -> None:
@@ -56,7 +56,9 @@ def test_weeks_months_and_empty_periods(site: Site) -> None:
     year, week, _ = day.isocalendar()
     weekly = site.client().get(f"/papers/week/{year}-W{week:02d}.json").json()
     monthly = site.client().get(f"/papers/month/{day:%Y-%m}.json").json()
-    assert PAPER in [p["id"] for p in weekly["papers"]] and PAPER in [p["id"] for p in monthly["papers"]]
+    assert PAPER in [p["id"] for p in weekly["papers"]] and PAPER in [
+        p["id"] for p in monthly["papers"]
+    ]
     assert weekly["total"] <= monthly["total"] or weekly["start"] < monthly["start"]
     empty = site.client().get("/papers/date/1999-01-01")
     assert empty.status_code == 200 and "No papers on this day" in empty.text
@@ -64,13 +66,37 @@ def test_weeks_months_and_empty_periods(site: Site) -> None:
 
 def test_category_filter(site: Site) -> None:
     when = datetime(2024, 3, 5, 12, tzinfo=UTC)
-    site.services.papers.write([
-        PaperRecord(id="2403.00001", source="test", title="Learning", abstract="a", categories=["cs.LG", "stat.ML"], published_at=when),
-        PaperRecord(id="2403.00002", source="test", title="Neurons", abstract="b", categories=["q-bio.NC"], published_at=when),
-    ])
+    site.services.papers.write(
+        [
+            PaperRecord(
+                id="2403.00001",
+                source="test",
+                title="Learning",
+                abstract="a",
+                categories=["cs.LG", "stat.ML"],
+                published_at=when,
+            ),
+            PaperRecord(
+                id="2403.00002",
+                source="test",
+                title="Neurons",
+                abstract="b",
+                categories=["q-bio.NC"],
+                published_at=when,
+            ),
+        ]
+    )
     client = site.client()
-    assert {p["id"] for p in client.get("/papers/date/2024-03-05.json").json()["papers"]} == {"2403.00001", "2403.00002"}
-    for category, expected in [("cs.LG", ["2403.00001"]), ("stat.ML", ["2403.00001"]), ("q-bio", ["2403.00002"]), ("math.AG", [])]:
+    assert {p["id"] for p in client.get("/papers/date/2024-03-05.json").json()["papers"]} == {
+        "2403.00001",
+        "2403.00002",
+    }
+    for category, expected in [
+        ("cs.LG", ["2403.00001"]),
+        ("stat.ML", ["2403.00001"]),
+        ("q-bio", ["2403.00002"]),
+        ("math.AG", []),
+    ]:
         data = client.get("/papers/date/2024-03-05.json", params={"category": category}).json()
         assert [p["id"] for p in data["papers"]] == expected, category
     html = client.get("/papers/date/2024-03-05", params={"category": "math.AG"}).text
@@ -93,7 +119,9 @@ def test_bad_input_gets_a_clear_message(site: Site, path: str, status: int, mess
     response = site.client().get(path)
     assert response.status_code == status
     assert message in response.text
-    twin = site.client().get(path.split("?")[0] + ".json" + ("?" + path.split("?")[1] if "?" in path else ""))
+    twin = site.client().get(
+        path.split("?")[0] + ".json" + ("?" + path.split("?")[1] if "?" in path else "")
+    )
     assert twin.status_code == status and message in twin.json()["error"]
 
 
@@ -127,9 +155,13 @@ def test_search_page_highlights_and_filters(site: Site) -> None:
     assert "<mark>" in html
     data = client.get("/papers.json", params={"q": "latent space"}).json()
     assert data["papers"] and data["mode"] == "hybrid"
-    lexical = client.get("/papers.json", params={"q": "latent", "mode": "lexical", "code": "true"}).json()
+    lexical = client.get(
+        "/papers.json", params={"q": "latent", "mode": "lexical", "code": "true"}
+    ).json()
     assert all(p["links"]["code"] for p in lexical["papers"])
-    jump = client.get("/papers", params={"q": f"https://arxiv.org/abs/{PAPER}v1"}, follow_redirects=False)
+    jump = client.get(
+        "/papers", params={"q": f"https://arxiv.org/abs/{PAPER}v1"}, follow_redirects=False
+    )
     assert jump.status_code == 303 and jump.headers["location"] == f"/papers/{PAPER}"
     for bad in ('"unbalanced', "au:", "x" * 5000):
         response = client.get("/papers", params={"q": bad})
@@ -143,18 +175,34 @@ def test_map_page_draws_the_map_and_highlights_a_search(site: Site) -> None:
     assert data["available"] and data["topics"] and data["highlighted"]
 
 
-@pytest.mark.parametrize("path", ["/", "/papers/trending", f"/papers/{PAPER}", "/papers?q=latent+space", "/map", "/signin", "/about"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/papers/trending",
+        f"/papers/{PAPER}",
+        "/papers?q=latent+space",
+        "/map",
+        "/signin",
+        "/about",
+    ],
+)
 def test_pages_stay_small(site: Site, path: str) -> None:
     response = site.client().get(path)
     assert response.status_code == 200
     css = site.client().get("/static/style.css")
-    assert len(response.content) + len(css.content) < 200_000, f"{path}: {len(response.content):,} bytes"
+    assert len(response.content) + len(css.content) < 200_000, (
+        f"{path}: {len(response.content):,} bytes"
+    )
 
 
 def test_pages_link_their_feeds_and_json_twins(site: Site) -> None:
     day = site.services.papers.get(PAPER)["feed_date"]
     html = site.client().get(f"/papers/date/{day}").text
-    assert f'<link rel="alternate" type="application/rss+xml" title="This page as RSS" href="/feeds/date/{day}.xml">' in html
+    assert (
+        f'<link rel="alternate" type="application/rss+xml" title="This page as RSS" href="/feeds/date/{day}.xml">'
+        in html
+    )
     assert 'type="application/json"' in html
 
 

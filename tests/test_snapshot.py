@@ -45,7 +45,10 @@ def test_parse_entry_reads_every_field() -> None:
     assert record.id == "hep-th/9901001" and record.version == 2
     assert record.authors == ["E. Witten", "A. N. Other"]
     assert record.categories == ["hep-th", "gr-qc"]
-    assert record.published_at is not None and record.published_at.isoformat() == "1999-01-04T09:00:00+00:00"
+    assert (
+        record.published_at is not None
+        and record.published_at.isoformat() == "1999-01-04T09:00:00+00:00"
+    )
     assert record.updated_at is not None and record.updated_at.day == 5
     assert record.versions == [
         {"version": 1, "created": "1999-01-04T09:00:00+00:00"},
@@ -77,8 +80,13 @@ def test_bad_entries_raise_a_reason(change: dict, message: str) -> None:
 @given(
     st.dictionaries(
         st.sampled_from(list(ENTRY)),
-        st.none() | st.integers() | st.text(max_size=20) | st.lists(st.text(max_size=5), max_size=3)
-        | st.lists(st.dictionaries(st.text(max_size=8), st.text(max_size=30), max_size=3), max_size=3),
+        st.none()
+        | st.integers()
+        | st.text(max_size=20)
+        | st.lists(st.text(max_size=5), max_size=3)
+        | st.lists(
+            st.dictionaries(st.text(max_size=8), st.text(max_size=30), max_size=3), max_size=3
+        ),
     )
 )
 def test_arbitrary_entries_never_crash_the_parser(changes: dict) -> None:
@@ -133,13 +141,20 @@ def test_gzip_and_rerun_is_idempotent(cli, tmp_path: Path) -> None:
     second = cli("ingest", "snapshot", str(path))
     assert "0 new, 0 updated, 50 unchanged" in second.stdout
     assert json.loads(cli("stats", "--json").stdout)["papers"] == 50
-    dry = cli("ingest", "snapshot", "--dry-run", str(write_lines(tmp_path / "more.jsonl", [json.dumps({**ENTRY, "id": "2502.00001"})])))
+    dry = cli(
+        "ingest",
+        "snapshot",
+        "--dry-run",
+        str(write_lines(tmp_path / "more.jsonl", [json.dumps({**ENTRY, "id": "2502.00001"})])),
+    )
     assert "dry run" in dry.stdout and "1 new" in dry.stdout
     assert json.loads(cli("stats", "--json").stdout)["papers"] == 50
 
 
 def test_truncated_gzip_keeps_what_was_read_and_fails(cli, tmp_path: Path) -> None:
-    lines = [json.dumps({**ENTRY, "id": f"2501.{n:05d}", "abstract": "x " * 400}) for n in range(1, 2001)]
+    lines = [
+        json.dumps({**ENTRY, "id": f"2501.{n:05d}", "abstract": "x " * 400}) for n in range(1, 2001)
+    ]
     data = gzip.compress(("\n".join(lines) + "\n").encode())
     path = tmp_path / "cut.jsonl.gz"
     path.write_bytes(data[: len(data) // 2])
@@ -154,7 +169,9 @@ def test_truncated_gzip_keeps_what_was_read_and_fails(cli, tmp_path: Path) -> No
     ("content", "message"),
     [(None, "cannot open"), (b"", "is empty"), (b"{bad\n[]\n", "nothing could be read")],
 )
-def test_unreadable_input_exits_1_with_one_line(cli, tmp_path: Path, content: bytes | None, message: str) -> None:
+def test_unreadable_input_exits_1_with_one_line(
+    cli, tmp_path: Path, content: bytes | None, message: str
+) -> None:
     path = tmp_path / "input.jsonl"
     if content is not None:
         path.write_bytes(content)
@@ -184,14 +201,20 @@ def test_parallel_import_matches_one_process(store, tmp_path: Path) -> None:
     from paperboard.sources.snapshot import SHARD_LINES
 
     total = SHARD_LINES * 2 + 200
-    bad = {10, SHARD_LINES + 200, total - 5}  # in the first process's share, the second's, the first's
+    bad = {
+        10,
+        SHARD_LINES + 200,
+        total - 5,
+    }  # in the first process's share, the second's, the first's
     lines = [
         "{broken" if n in bad else json.dumps({**ENTRY, "id": f"2501.{n:05d}"})
         for n in range(1, total + 1)
     ]
     path = write_lines(tmp_path / "big.jsonl", lines)
     skipped: list[str] = []
-    report = run_import(store, SnapshotSource(path), processes=2, on_skip=lambda s: skipped.append(s.where))
+    report = run_import(
+        store, SnapshotSource(path), processes=2, on_skip=lambda s: skipped.append(s.where)
+    )
     assert report.ok and report.failure is None
     assert report.read == total - 3 and report.counts.new == total - 3
     assert sorted(skipped) == sorted(f"big.jsonl line {n}" for n in bad)
@@ -205,7 +228,9 @@ def test_parallel_import_matches_one_process(store, tmp_path: Path) -> None:
 def test_parallel_import_reports_a_failure_of_either_process(store, tmp_path: Path) -> None:
     from paperboard.sources.importer import run_import
 
-    lines = [json.dumps({**ENTRY, "id": f"2501.{n:05d}", "abstract": "y " * 300}) for n in range(1, 3001)]
+    lines = [
+        json.dumps({**ENTRY, "id": f"2501.{n:05d}", "abstract": "y " * 300}) for n in range(1, 3001)
+    ]
     data = gzip.compress(("\n".join(lines) + "\n").encode())
     path = tmp_path / "cut.jsonl.gz"
     path.write_bytes(data[: len(data) * 2 // 3])

@@ -436,9 +436,7 @@ def test_http_400_without_an_error_feed(fake_server: FakeServer) -> None:
 
 
 def test_rejects_a_category_that_would_change_the_query(fake_server: FakeServer) -> None:
-    source = ArxivApiSource(
-        client(), fake_server.url + API_PATH, category="cs.LG OR all:x"
-    )
+    source = ArxivApiSource(client(), fake_server.url + API_PATH, category="cs.LG OR all:x")
     with pytest.raises(SourceError, match="not an arXiv category"):
         list(source.records())
     assert fake_server.requests == []
@@ -612,9 +610,7 @@ def test_cli_waits_between_requests(
     assert all(gap >= 0.3 for gap in gaps), gaps
 
 
-def test_cli_reports_malformed_entries_and_stores_the_rest(
-    cli: Cli, api: FakeServer
-) -> None:
+def test_cli_reports_malformed_entries_and_stores_the_rest(cli: Cli, api: FakeServer) -> None:
     api.route(API_PATH, Reply(200, fixture("malformed_entries.xml")))
 
     result = cli("ingest", "arxiv", "--category", "cs.LG")

@@ -127,15 +127,27 @@ def test_read_item_skips_malformed_entries(item: Any, reason: str) -> None:
 # anything: the parser must answer every one with a record or a skip, never an exception.
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
     max_leaves=20,
 )
-_tricky_strings = st.sampled_from([
-    "2611.01234", "hep-th/9901001v2", "https://arxiv.org/abs/2611.01234v3", "2026-11-20",
-    "2026-11-20T01:32:11.402Z", "9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00",
-    "https://github.com/a/b", "github.com/a", "www.example.org/x", "", "\x00",
-])
+_tricky_strings = st.sampled_from(
+    [
+        "2611.01234",
+        "hep-th/9901001v2",
+        "https://arxiv.org/abs/2611.01234v3",
+        "2026-11-20",
+        "2026-11-20T01:32:11.402Z",
+        "9999-12-31T23:59:59-05:00",
+        "0001-01-01T00:00:00+05:00",
+        "https://github.com/a/b",
+        "github.com/a",
+        "www.example.org/x",
+        "",
+        "\x00",
+    ]
+)
 _anything = st.one_of(
     _json, _tricky_strings, st.integers(-2, 10**10), st.floats(allow_nan=True), st.text(max_size=40)
 )
@@ -176,8 +188,12 @@ _papers = st.fixed_dictionaries(
 _daily_items = st.fixed_dictionaries(
     {"paper": _mostly(_papers)},
     optional={
-        "title": _anything, "summary": _anything, "publishedAt": _anything,
-        "submittedBy": _mostly(_users), "numComments": _anything, "upvotes": _anything,
+        "title": _anything,
+        "summary": _anything,
+        "publishedAt": _anything,
+        "submittedBy": _mostly(_users),
+        "numComments": _anything,
+        "upvotes": _anything,
     },
 )
 _items_strategy = st.one_of(_json, _papers, _daily_items)
@@ -263,8 +279,18 @@ def test_arxiv_bibliography_wins_and_hf_adds_its_fields(cli, store, tmp_path: Pa
     assert "2 new, 1 updated" in result.stdout
     row = store.get("2611.01234")
     # bibliographic fields: arXiv's, version 2
-    for name in ("version", "title", "abstract", "authors", "author_count", "categories",
-                 "published_at", "updated_at", "comments", "submitter"):
+    for name in (
+        "version",
+        "title",
+        "abstract",
+        "authors",
+        "author_count",
+        "categories",
+        "published_at",
+        "updated_at",
+        "comments",
+        "submitter",
+    ):
         assert row[name] == before[name], name
     assert row["version"] == 2
     assert row["title"] == "Sparse Mixtures of Experts for Everyone"

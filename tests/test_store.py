@@ -8,7 +8,9 @@ from paperboard.sources.normalize import prepare
 from paperboard.store.papers import PaperStore
 
 
-def record(version: int | None = 1, source: str = "arxiv", id: str = "2503.11731", **fields: object) -> PaperRecord:
+def record(
+    version: int | None = 1, source: str = "arxiv", id: str = "2503.11731", **fields: object
+) -> PaperRecord:
     values: dict[str, object] = {
         "title": f"Title v{version}",
         "abstract": f"Abstract of version {version}.",
@@ -46,13 +48,17 @@ def test_newer_version_updates_and_older_never_overwrites(store: PaperStore) -> 
     stored = store.get("2503.11731")
     assert stored["title"] == "Third version" and stored["version"] == 3
     assert stored["primary_category"] == "cs.CV"
-    assert [p["id"] for p in store.list_papers(date(2025, 1, 1), date(2025, 12, 31), category="cs.CV")] == ["2503.11731"]
+    assert [
+        p["id"] for p in store.list_papers(date(2025, 1, 1), date(2025, 12, 31), category="cs.CV")
+    ] == ["2503.11731"]
     assert store.list_papers(date(2025, 1, 1), date(2025, 12, 31), category="stat.ML") == []
 
 
 def test_same_version_fills_gaps_only(store: PaperStore) -> None:
     store.write([record(1, license=None)])
-    filled = store.write([record(1, title="Other title", license="http://creativecommons.org/licenses/by/4.0/")])
+    filled = store.write(
+        [record(1, title="Other title", license="http://creativecommons.org/licenses/by/4.0/")]
+    )
     assert filled.updated == 1
     stored = store.get("2503.11731")
     assert stored["title"] == "Title v1"
@@ -62,8 +68,12 @@ def test_same_version_fills_gaps_only(store: PaperStore) -> None:
 def test_sources_merge_into_one_record(store: PaperStore) -> None:
     store.write([record(2, source="snapshot")])
     hf = PaperRecord(
-        id="2503.11731", source="hf", title="HF's title", upvotes=12,
-        submitted_on_daily=date(2025, 3, 20), submitted_by="akhaliq",
+        id="2503.11731",
+        source="hf",
+        title="HF's title",
+        upvotes=12,
+        submitted_on_daily=date(2025, 3, 20),
+        submitted_by="akhaliq",
         code_urls=["https://github.com/o/r"],
     )
     assert store.write([prepare(hf)]).updated == 1
@@ -74,7 +84,9 @@ def test_sources_merge_into_one_record(store: PaperStore) -> None:
     assert stored["feed_date"] == date(2025, 3, 20)  # a Daily Papers submission sets the feed day
     assert stored["code_urls"] == ["https://github.com/o/r"]
     # an older HF file with fewer upvotes does not lower them; the first submission day stays
-    hf_old = PaperRecord(id="2503.11731", source="hf", upvotes=3, submitted_on_daily=date(2025, 3, 25))
+    hf_old = PaperRecord(
+        id="2503.11731", source="hf", upvotes=3, submitted_on_daily=date(2025, 3, 25)
+    )
     assert store.write([prepare(hf_old)]).unchanged == 1
     assert store.get("2503.11731")["upvotes"] == 12
     assert store.count() == 1
@@ -107,16 +119,26 @@ def test_delete_removes_paper_and_categories(store: PaperStore) -> None:
 
 
 def test_list_orders_by_upvotes_and_filters_archives(store: PaperStore) -> None:
-    store.write([
-        record(1, id="2503.00001", categories=["cs.CV"], upvotes=3),
-        record(1, id="2503.00002", categories=["math.CO", "cs.DM"], upvotes=9),
-        record(1, id="2503.00003", categories=["hep-th"], published_at=datetime(2025, 3, 19, tzinfo=UTC)),
-    ])
+    store.write(
+        [
+            record(1, id="2503.00001", categories=["cs.CV"], upvotes=3),
+            record(1, id="2503.00002", categories=["math.CO", "cs.DM"], upvotes=9),
+            record(
+                1,
+                id="2503.00003",
+                categories=["hep-th"],
+                published_at=datetime(2025, 3, 19, tzinfo=UTC),
+            ),
+        ]
+    )
     day = store.list_papers(date(2025, 3, 18), date(2025, 3, 18))
     assert [p["id"] for p in day] == ["2503.00002", "2503.00001"]
-    assert [p["id"] for p in store.list_papers(date(2025, 3, 1), date(2025, 3, 31), category="cs")] == [
-        "2503.00002", "2503.00001"]
-    assert [p["id"] for p in store.list_papers(date(2025, 3, 1), date(2025, 3, 31), category="hep-th")] == ["2503.00003"]
+    assert [
+        p["id"] for p in store.list_papers(date(2025, 3, 1), date(2025, 3, 31), category="cs")
+    ] == ["2503.00002", "2503.00001"]
+    assert [
+        p["id"] for p in store.list_papers(date(2025, 3, 1), date(2025, 3, 31), category="hep-th")
+    ] == ["2503.00003"]
     assert store.latest_feed_date() == date(2025, 3, 19)
     assert store.latest_feed_date("cs.CV") == date(2025, 3, 18)
     stats = store.stats()
@@ -148,7 +170,9 @@ def test_concurrent_writers_keep_one_record_per_paper(store: PaperStore, setting
     assert store.stats()["by_primary_category"] == {"cs.LG": 300}
 
 
-def test_changed_since_pages_through_changes_and_deletions_leave_tombstones(store: PaperStore) -> None:
+def test_changed_since_pages_through_changes_and_deletions_leave_tombstones(
+    store: PaperStore,
+) -> None:
     store.write([record(1, id=f"2503.{n:05d}") for n in range(1, 8)])
     batches = list(store.changed_since(None, batch=3))
     assert [len(b) for b in batches] == [3, 3, 1]

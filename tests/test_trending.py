@@ -24,18 +24,27 @@ def test_reference_time_stops_at_the_end_of_the_newest_day() -> None:
     assert trending.reference_time(None, now) == now
 
 
-def test_trending_ranks_fresh_votes_over_old_ones_and_fills_with_new_papers(store: PaperStore) -> None:
+def test_trending_ranks_fresh_votes_over_old_ones_and_fills_with_new_papers(
+    store: PaperStore,
+) -> None:
     def paper(pid: str, day: date, votes: int) -> PaperRecord:
-        return PaperRecord(id=pid, source="hf", title=pid, upvotes=votes,
-                           published_at=datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=1))
+        return PaperRecord(
+            id=pid,
+            source="hf",
+            title=pid,
+            upvotes=votes,
+            published_at=datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=1),
+        )
 
     newest = date(2026, 11, 20)
-    store.write([
-        paper("2611.00001", newest, 5),                         # fresh, few votes
-        paper("2611.00002", newest - timedelta(days=3), 20),    # older, four times the votes
-        paper("2611.00003", newest - timedelta(days=30), 500),  # outside the window
-        paper("2611.00004", newest, 0),                         # no votes: fills the page
-    ])
+    store.write(
+        [
+            paper("2611.00001", newest, 5),  # fresh, few votes
+            paper("2611.00002", newest - timedelta(days=3), 20),  # older, four times the votes
+            paper("2611.00003", newest - timedelta(days=30), 500),  # outside the window
+            paper("2611.00004", newest, 0),  # no votes: fills the page
+        ]
+    )
     now = datetime(2026, 11, 22, tzinfo=UTC)
     rows, at = trending.trending(store, limit=10, now=now)
     assert at == datetime(2026, 11, 21, tzinfo=UTC)

@@ -63,15 +63,24 @@ def test_another_model_needs_a_rebuild(tmp_path: Path) -> None:
 
 def test_exact_search_orders_by_cosine_and_excludes(tmp_path: Path) -> None:
     store = VectorStore(tmp_path / "v", "m", 3)
-    store.append(["x", "y", "z"], ["1", "2", "3"], unit(np.array([[1, 0, 0], [0.9, 0.1, 0], [0, 1, 0]], dtype=float)))
+    store.append(
+        ["x", "y", "z"],
+        ["1", "2", "3"],
+        unit(np.array([[1, 0, 0], [0.9, 0.1, 0], [0, 1, 0]], dtype=float)),
+    )
     nn = NearestNeighbours(store.load())
     assert nn.exact
     hits = nn.search(np.array([1, 0, 0], dtype=np.float32), 2)
     assert [h[0] for h in hits] == ["x", "y"] and hits[0][1] == pytest.approx(1.0)
-    assert [h[0] for h in nn.search(np.array([1, 0, 0], dtype=np.float32), 2, exclude={"x"})] == ["y", "z"]
+    assert [h[0] for h in nn.search(np.array([1, 0, 0], dtype=np.float32), 2, exclude={"x"})] == [
+        "y",
+        "z",
+    ]
 
 
-def test_ivf_index_has_high_recall_and_is_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ivf_index_has_high_recall_and_is_reused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(vectors_module, "ANN_THRESHOLD", 1000)
     rng = np.random.default_rng(1)
     centers = unit(rng.normal(size=(40, 32)))
@@ -105,7 +114,9 @@ def test_batched_exact_search_matches_one_at_a_time(tmp_path: Path) -> None:
     queries = unit(rng.normal(size=(4, 8)))
     batch = nn.search_many(queries, 7, exclude={"p5"})
     single = [nn.search(q, 7, exclude={"p5"}) for q in queries]
-    assert [[pid for pid, _ in hits] for hits in batch] == [[pid for pid, _ in hits] for hits in single]
+    assert [[pid for pid, _ in hits] for hits in batch] == [
+        [pid for pid, _ in hits] for hits in single
+    ]
     assert nn.search_many(queries[:0], 7) == []
 
 

@@ -16,13 +16,22 @@ from paperboard.present.worker import due_jobs
 
 
 def test_due_jobs_follow_the_local_clock() -> None:
-    settings = load_settings(timezone="Europe/Paris", digest_time="07:30", weekly_digest_day="monday",
-                             ingest_sources=["hf"], ingest_every_minutes=60)
+    settings = load_settings(
+        timezone="Europe/Paris",
+        digest_time="07:30",
+        weekly_digest_day="monday",
+        ingest_sources=["hf"],
+        ingest_every_minutes=60,
+    )
     before = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)  # 07:00 in Paris, a Monday
     after = datetime(2026, 11, 23, 6, 45, tzinfo=UTC)  # 07:45 in Paris
     assert due_jobs(settings, {}, before) == ["ingest"]
     assert due_jobs(settings, {}, after) == ["ingest", "daily digest", "weekly digest"]
-    done = {"ingest": after.isoformat(), "daily digest": "2026-11-23", "weekly digest": "2026-11-23"}
+    done = {
+        "ingest": after.isoformat(),
+        "daily digest": "2026-11-23",
+        "weekly digest": "2026-11-23",
+    }
     assert due_jobs(settings, done, after) == []
     later = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
     assert due_jobs(settings, done, later) == ["ingest"]
@@ -41,7 +50,9 @@ def test_due_jobs_follow_the_local_clock() -> None:
         ("PAPERBOARD_MAIL_FROM", "nobody", "must be an e-mail address"),
     ],
 )
-def test_bad_schedule_and_mail_settings_stop_with_one_line(cli: Any, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str) -> None:
+def test_bad_schedule_and_mail_settings_stop_with_one_line(
+    cli: Any, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
     monkeypatch.setenv(variable, value)
     result = cli("worker", "--once")
     assert result.exit_code == 2
@@ -54,12 +65,22 @@ def test_digest_without_mail_settings_says_what_to_set(cli: Any) -> None:
 
 
 def test_a_worker_pass_ingests_indexes_and_sends_once(
-    cli: Any, monkeypatch: pytest.MonkeyPatch, fake_server: FakeServer, smtp_server: SmtpSink,
-    model_cache: Path, home: Path,
+    cli: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    fake_server: FakeServer,
+    smtp_server: SmtpSink,
+    model_cache: Path,
+    home: Path,
 ) -> None:
     daily = (FIXTURES / "hf_daily_papers_2026-11-20.json").read_text()
-    fake_server.route("/api/daily_papers", lambda seen: Reply(200, daily if seen.query.get("date") == ["2026-11-20"] else "[]",
-                                                             content_type="application/json"))
+    fake_server.route(
+        "/api/daily_papers",
+        lambda seen: Reply(
+            200,
+            daily if seen.query.get("date") == ["2026-11-20"] else "[]",
+            content_type="application/json",
+        ),
+    )
     for name, value in {
         "PAPERBOARD_HF_API_URL": fake_server.url,
         "PAPERBOARD_INGEST_SOURCES": '["hf"]',
@@ -77,7 +98,9 @@ def test_a_worker_pass_ingests_indexes_and_sends_once(
     assert "ok  ingest" in first.stdout and "ok  daily digest" in first.stdout
     assert "daily:2026-11-20: 1 sent" in first.stdout
     assert len(smtp_server.messages) == 1
-    searched = cli("search", "--mode", "lexical", "--json", json.loads(daily)[0]["paper"]["title"].split()[0])
+    searched = cli(
+        "search", "--mode", "lexical", "--json", json.loads(daily)[0]["paper"]["title"].split()[0]
+    )
     assert json.loads(daily)[0]["paper"]["id"] in searched.stdout  # indexed by the pass
     again = cli("worker", "--once", "--now", "2026-11-21T08:30:00+00:00")
     assert again.exit_code == 0 and "nothing is due" in again.stdout
@@ -86,25 +109,36 @@ def test_a_worker_pass_ingests_indexes_and_sends_once(
     assert "daily digest: daily:2026-11-20: 1 sent" in log
 
 
-def test_smtp_user_without_password_is_a_configuration_error(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_smtp_user_without_password_is_a_configuration_error(
+    cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PAPERBOARD_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("PAPERBOARD_SMTP_USER", "mailer")
     result = cli("digest", "send")
     assert result.exit_code == 2 and "PAPERBOARD_SMTP_PASSWORD" in result.stderr
 
 
-def test_an_unreachable_smtp_server_is_one_line_and_loses_nothing(cli: Any, monkeypatch: pytest.MonkeyPatch, store: Any) -> None:
+def test_an_unreachable_smtp_server_is_one_line_and_loses_nothing(
+    cli: Any, monkeypatch: pytest.MonkeyPatch, store: Any
+) -> None:
     from test_digests import DAY, seed_day
 
     from paperboard.store.digests import DigestStore
 
     seed_day(store)
     DigestStore(store.engine).subscribe("reader@example.org", confirmed=True, for_you=False)
-    for name, value in {"PAPERBOARD_SMTP_HOST": "127.0.0.1", "PAPERBOARD_SMTP_PORT": "9",
-                        "PAPERBOARD_SMTP_SECURITY": "none", "PAPERBOARD_HTTP_RETRIES": "1"}.items():
+    for name, value in {
+        "PAPERBOARD_SMTP_HOST": "127.0.0.1",
+        "PAPERBOARD_SMTP_PORT": "9",
+        "PAPERBOARD_SMTP_SECURITY": "none",
+        "PAPERBOARD_HTTP_RETRIES": "1",
+    }.items():
         monkeypatch.setenv(name, value)
     result = cli("digest", "send", "--date", DAY.isoformat())
     assert result.exit_code == 1
-    assert "cannot reach the mail server 127.0.0.1:9" in result.stderr and "will be retried" in result.stderr
+    assert (
+        "cannot reach the mail server 127.0.0.1:9" in result.stderr
+        and "will be retried" in result.stderr
+    )
     record = DigestStore(store.engine).send_record(1, f"daily:{DAY}")
     assert record["status"] == "intent" and record["attempts"] == 1  # kept for the next run

@@ -40,9 +40,16 @@ def main() -> None:
         for mode in ("lexical", "dense", "hybrid"):
             for hit in search(index, store, query["text"], mode=mode, k=DEPTH).hits:
                 # the judge sees neither the mode nor the rank that brought a paper in
-                pooled[hit.id] = {"id": hit.id, "title": hit.paper["title"], "abstract": hit.paper["abstract"]}
+                pooled[hit.id] = {
+                    "id": hit.id,
+                    "title": hit.paper["title"],
+                    "abstract": hit.paper["abstract"],
+                }
         (out / f"{query['_id']}.json").write_text(
-            json.dumps({"query": query["text"], "papers": sorted(pooled.values(), key=lambda p: p["id"])}, indent=1)
+            json.dumps(
+                {"query": query["text"], "papers": sorted(pooled.values(), key=lambda p: p["id"])},
+                indent=1,
+            )
         )
         print(f"{query['_id']}: {len(pooled)} pooled")
 

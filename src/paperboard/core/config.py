@@ -74,7 +74,8 @@ class Settings(BaseSettings):
 
     # -- the site ---------------------------------------------------------------------------------
     base_url: str = Field(
-        "http://127.0.0.1:8000", description="The site's public address, for links in feeds and e-mails."
+        "http://127.0.0.1:8000",
+        description="The site's public address, for links in feeds and e-mails.",
     )
     secret_key: str | None = Field(
         None,
@@ -91,7 +92,10 @@ class Settings(BaseSettings):
         5, ge=1, description="Failed sign-ins per address (and per client) allowed in 15 minutes."
     )
     page_cache_seconds: int = Field(
-        30, ge=0, le=60, description="How long anonymous pages may be served from cache (at most 60)."
+        30,
+        ge=0,
+        le=60,
+        description="How long anonymous pages may be served from cache (at most 60).",
     )
     max_form_bytes: int = Field(64_000, ge=1024, description="Largest form or JSON body accepted.")
 
@@ -101,17 +105,28 @@ class Settings(BaseSettings):
     smtp_security: str = Field("starttls", description="none, starttls or tls.")
     smtp_user: str | None = None
     smtp_password: str | None = None
-    mail_from: str = Field("paperboard <paperboard@localhost>", description="Sender of every e-mail.")
-    mail_rate: float = Field(5.0, gt=0, le=1000, description="Digest messages sent per second, at most.")
+    mail_from: str = Field(
+        "paperboard <paperboard@localhost>", description="Sender of every e-mail."
+    )
+    mail_rate: float = Field(
+        5.0, gt=0, le=1000, description="Digest messages sent per second, at most."
+    )
     mail_max_bounces: int = Field(
-        3, ge=1, le=100, description="Permanent failures (5xx) after which mail to an address stops."
+        3,
+        ge=1,
+        le=100,
+        description="Permanent failures (5xx) after which mail to an address stops.",
     )
 
     # -- the worker --------------------------------------------------------------------------------
     timezone: str = Field("UTC", description="Time zone of the schedule and of digest days.")
-    digest_time: str = Field("07:00", description="When digests go out each day (HH:MM, local time).")
+    digest_time: str = Field(
+        "07:00", description="When digests go out each day (HH:MM, local time)."
+    )
     weekly_digest_day: str = Field("monday", description="Day the weekly digest goes out.")
-    ingest_every_minutes: int = Field(60, ge=5, le=1440, description="How often the worker ingests.")
+    ingest_every_minutes: int = Field(
+        60, ge=5, le=1440, description="How often the worker ingests."
+    )
     ingest_sources: list[str] = Field(
         default_factory=list,
         description='What the worker ingests: "hf" (today\'s daily papers), "arxiv:CATEGORY" (recent '
@@ -195,7 +210,8 @@ class Settings(BaseSettings):
             return None
         if not value.startswith(("sqlite", "postgresql")):
             raise ValueError(
-                "must start with sqlite:/// or postgresql+psycopg://, got " + repr(value.split(":")[0])
+                "must start with sqlite:/// or postgresql+psycopg://, got "
+                + repr(value.split(":")[0])
             )
         return value
 

@@ -22,7 +22,9 @@ _URL_PREFIX = re.compile(
     re.IGNORECASE,
 )
 _PLAIN_NEW = re.compile(r"\d{4}\.(?P<num>\d{4,5})")
-_NAMESPACED = re.compile(r"^(?P<ns>[a-z][a-z0-9-]{1,15}):(?P<local>[A-Za-z0-9][A-Za-z0-9._/-]{0,200})$")
+_NAMESPACED = re.compile(
+    r"^(?P<ns>[a-z][a-z0-9-]{1,15}):(?P<local>[A-Za-z0-9][A-Za-z0-9._/-]{0,200})$"
+)
 _RESERVED_NAMESPACES = {"arxiv", "oai", "http", "https"}
 
 
@@ -53,7 +55,7 @@ def parse_arxiv_id(text: str) -> ArxivId:
     lowered = text.lower()
     for prefix in ("oai:arxiv.org:", "arxiv:"):
         if lowered.startswith(prefix):
-            text = text[len(prefix):]
+            text = text[len(prefix) :]
             break
     text = text.split("?", 1)[0].split("#", 1)[0].rstrip("/")
     if text.lower().endswith(".pdf"):

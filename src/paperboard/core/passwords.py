@@ -30,6 +30,9 @@ def hash_password(password: str) -> str:
 def verify_password(password_hash: str | None, password: str) -> bool:
     """True if ``password`` matches; with ``None`` (no such member) it still spends the time."""
     try:
-        return _hasher.verify(password_hash or _DUMMY, password[:MAX_LENGTH]) and password_hash is not None
+        return (
+            _hasher.verify(password_hash or _DUMMY, password[:MAX_LENGTH])
+            and password_hash is not None
+        )
     except (VerificationError, InvalidHashError):
         return False

@@ -31,7 +31,11 @@ def _pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
 
 @lru_cache(maxsize=256)  # a page of hits marks the same query's words some 20 times
 def _compiled(terms: tuple[str, ...]) -> re.Pattern[str] | None:
-    stems = sorted({stem(t) for term in terms for t in _WORD.findall(term) if len(t) > 1}, key=len, reverse=True)
+    stems = sorted(
+        {stem(t) for term in terms for t in _WORD.findall(term) if len(t) > 1},
+        key=len,
+        reverse=True,
+    )
     if not stems:
         return None
     return re.compile(r"\b(?:" + "|".join(re.escape(s) for s in stems) + r")\w*", re.IGNORECASE)

@@ -165,8 +165,7 @@ def sync_lexical(
             seen = [row["id"] for row in batch if row["changed_at"] <= last]
             known = index.lexical.indexed_changes(seen) if seen else {}
             batch = [
-                row for row in batch
-                if known.get(row["id"]) != change_stamp(row["changed_at"])
+                row for row in batch if known.get(row["id"]) != change_stamp(row["changed_at"])
             ]
         if batch:
             count += index.lexical.upsert(batch)
@@ -190,7 +189,9 @@ def sync_vectors(
     state = index.state()
     if rebuild:  # also the way out of vectors made by another model or build
         name = f"{index.embedder.name}/t{index.max_tokens}"
-        index.__dict__["vector_store"] = VectorStore(index.folder / "vectors", name, index.embedder.dim, reset=True)
+        index.__dict__["vector_store"] = VectorStore(
+            index.folder / "vectors", name, index.embedder.dim, reset=True
+        )
         state.pop("vectors", None)
     since = _mark(state, "vectors")
     index.vector_store.remove(store.deleted_since(since))

@@ -764,7 +764,9 @@ class LexicalIndex:
             return {}
         searcher = self._searcher()
         query = Query.term_set_query(self._schema, "id", wanted)
-        addresses = [address for _, address in searcher.search(query, len(wanted), count=False).hits]
+        addresses = [
+            address for _, address in searcher.search(query, len(wanted), count=False).hits
+        ]
         if not addresses:
             return {}
         stamps = searcher.fast_field_values("changed", addresses)

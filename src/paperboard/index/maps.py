@@ -14,12 +14,18 @@ from paperboard.store.papers import PaperStore
 
 
 def build_map(
-    store: PaperStore, index: SearchIndex, *, seed: int = 0, progress: Callable[[str], None] | None = None
+    store: PaperStore,
+    index: SearchIndex,
+    *,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
 ) -> LiteratureMap:
     """Compute the map of every paper that has an embedding, and store it."""
     vectors = index.vectors
     rows = store.get_many(vectors.ids)
-    keep = [i for i, pid in enumerate(vectors.ids) if pid in rows]  # deleted since embedding: left out
+    keep = [
+        i for i, pid in enumerate(vectors.ids) if pid in rows
+    ]  # deleted since embedding: left out
     ids = [vectors.ids[i] for i in keep]
     texts = [f"{rows[pid]['title'] or ''}. {rows[pid]['abstract'] or ''}" for pid in ids]
     literature_map = compute_map(ids, vectors.rows(keep), texts, seed=seed, progress=progress)

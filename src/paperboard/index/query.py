@@ -200,7 +200,7 @@ class _Builder:
                     f"not {_shown(value)}"
                 )
         elif not _has_word(value):
-            raise QueryError(f"{name}: needs a word or \"phrase\" after it, not {_shown(value)}")
+            raise QueryError(f'{name}: needs a word or "phrase" after it, not {_shown(value)}')
         if sign != "-" and target in ("title", "abstract"):
             self.text.append(value)
         if self._new(f"{sign}:", target, value):
@@ -294,7 +294,7 @@ def parse_query(text: str, *, max_length: int = 1000) -> ParsedQuery:
             unknown.append(match[1])
         if word.endswith(":") and word.count(":") == 1:
             word = word[:-1]  # "Attention: all you need" pasted from a title
-        for part in (word.replace(":", " ").split() if match is not None else [word]):
+        for part in word.replace(":", " ").split() if match is not None else [word]:
             out.word(part.strip('"'), sign, phrase=False)
 
     if out.dropped:

@@ -130,7 +130,8 @@ class VectorStore:
         stem = self.folder / f"chunk-{number:06d}"
         _atomic_write(stem.with_suffix(".npy"), _npy_bytes(np.asarray(vectors, dtype=np.float16)))
         _atomic_write(
-            stem.with_suffix(".json"), json.dumps({"ids": list(ids), "hashes": list(hashes)}).encode()
+            stem.with_suffix(".json"),
+            json.dumps({"ids": list(ids), "hashes": list(hashes)}).encode(),
         )
 
     def _removed(self) -> set[str]:
@@ -189,9 +190,13 @@ class VectorStore:
         return VectorSet([ids[p] for p in keep], matrix, [hashes[p] for p in keep])
 
     def _chunk_matrix(self, chunk: Path, size: int, *, mmap: bool) -> np.ndarray:
-        matrix = np.load(chunk.with_suffix(".npy"), allow_pickle=False, mmap_mode="r" if mmap else None)
+        matrix = np.load(
+            chunk.with_suffix(".npy"), allow_pickle=False, mmap_mode="r" if mmap else None
+        )
         if len(matrix) != size or (size and matrix.shape[1] != self.dim):
-            raise PaperboardError(f"{chunk.name} does not match its vectors: run paperboard index --rebuild")
+            raise PaperboardError(
+                f"{chunk.name} does not match its vectors: run paperboard index --rebuild"
+            )
         return matrix
 
     def compact(self) -> VectorSet:
@@ -201,7 +206,9 @@ class VectorStore:
         if len(old) <= 1 and not self._removed():
             return current
         stem = self.folder / "compacted"
-        _atomic_write(stem.with_suffix(".npy"), _npy_bytes(np.asarray(current.matrix, dtype=np.float16)))
+        _atomic_write(
+            stem.with_suffix(".npy"), _npy_bytes(np.asarray(current.matrix, dtype=np.float16))
+        )
         _atomic_write(
             stem.with_suffix(".json"),
             json.dumps({"ids": current.ids, "hashes": current._hashes}).encode(),
@@ -218,7 +225,9 @@ class VectorStore:
 class NearestNeighbours:
     """Top-k inner-product search over a VectorSet: exact when small, faiss IVF when large."""
 
-    def __init__(self, vectors: VectorSet, index_path: Path | None = None, *, nprobe: int | None = None) -> None:
+    def __init__(
+        self, vectors: VectorSet, index_path: Path | None = None, *, nprobe: int | None = None
+    ) -> None:
         self.vectors = vectors
         self._ann = None
         self.exact = len(vectors) < ANN_THRESHOLD
@@ -235,7 +244,9 @@ class NearestNeighbours:
         digest.update(str(len(self.vectors)).encode())
         for paper_id in self.vectors.ids[:: max(1, len(self.vectors) // 1000)]:
             digest.update(paper_id.encode())
-        digest.update(self.vectors.rows(slice(None, None, max(1, len(self.vectors) // 1000))).tobytes())
+        digest.update(
+            self.vectors.rows(slice(None, None, max(1, len(self.vectors) // 1000))).tobytes()
+        )
         return digest.hexdigest()
 
     def _load_or_build(self, path: Path | None, nprobe: int | None):  # type: ignore[no-untyped-def]
@@ -293,11 +304,15 @@ class NearestNeighbours:
         out = []
         for rows_i, scores_i in rows_scores:
             order = np.argsort(-scores_i, kind="stable")
-            pairs = [(self.vectors.ids[rows_i[j]], float(scores_i[j])) for j in order if rows_i[j] >= 0]
+            pairs = [
+                (self.vectors.ids[rows_i[j]], float(scores_i[j])) for j in order if rows_i[j] >= 0
+            ]
             out.append([(pid, score) for pid, score in pairs if pid not in excluded][:k])
         return out
 
-    def search(self, query: np.ndarray, k: int, *, exclude: Iterable[str] = ()) -> list[tuple[str, float]]:
+    def search(
+        self, query: np.ndarray, k: int, *, exclude: Iterable[str] = ()
+    ) -> list[tuple[str, float]]:
         """The ``k`` nearest papers to ``query`` (a unit vector) with cosine similarities."""
         excluded = set(exclude)
         if len(self.vectors) == 0 or k <= 0:
@@ -313,5 +328,9 @@ class NearestNeighbours:
             pairs = [(self.vectors.ids[i], float(scores[i])) for i in top]
         else:
             scores, rows = self._ann.search(query.reshape(1, -1).astype(np.float32), want)
-            pairs = [(self.vectors.ids[r], float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
+            pairs = [
+                (self.vectors.ids[r], float(s))
+                for r, s in zip(rows[0], scores[0], strict=True)
+                if r >= 0
+            ]
         return [(paper_id, score) for paper_id, score in pairs if paper_id not in excluded][:k]

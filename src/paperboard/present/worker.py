@@ -64,7 +64,9 @@ def due_jobs(settings: Settings, state: dict[str, str], now: datetime) -> list[s
     jobs: list[str] = []
     if settings.ingest_sources:
         last = state.get("ingest")
-        if last is None or now - datetime.fromisoformat(last) >= timedelta(minutes=settings.ingest_every_minutes):
+        if last is None or now - datetime.fromisoformat(last) >= timedelta(
+            minutes=settings.ingest_every_minutes
+        ):
             jobs.append("ingest")
     hour, minute = (int(part) for part in settings.digest_time.split(":"))
     past_time = (local.hour, local.minute) >= (hour, minute)
@@ -93,21 +95,41 @@ def _ingest(settings: Settings, now: datetime) -> str:
         for item in settings.ingest_sources:
             kind, _, value = item.partition(":")
             if kind == "hf":
-                with PoliteClient.for_url(settings, settings.hf_api_url, min_interval=0.0) as client:
-                    reports = [run_import(store, HfDailySource.from_api(client, settings.hf_api_url, day), processes=1)
-                               for day in (today - timedelta(days=1), today)]
+                with PoliteClient.for_url(
+                    settings, settings.hf_api_url, min_interval=0.0
+                ) as client:
+                    reports = [
+                        run_import(
+                            store,
+                            HfDailySource.from_api(client, settings.hf_api_url, day),
+                            processes=1,
+                        )
+                        for day in (today - timedelta(days=1), today)
+                    ]
             elif kind == "arxiv":
                 with PoliteClient.for_url(settings, settings.arxiv_api_url) as client:
-                    source = ArxivApiSource(client, settings.arxiv_api_url, category=value,
-                                            date_from=today - timedelta(days=2), date_to=today)
+                    source = ArxivApiSource(
+                        client,
+                        settings.arxiv_api_url,
+                        category=value,
+                        date_from=today - timedelta(days=2),
+                        date_to=today,
+                    )
                     reports = [run_import(store, source, processes=1)]
             else:  # oai: resume a harvest of changes since the last one
                 key = f"worker:{item}"
                 since = store.harvest_state(key)
                 start = datetime.fromisoformat(since).date() if since else today - timedelta(days=2)
                 with PoliteClient.for_url(settings, settings.arxiv_oai_url) as client:
-                    source = OaiSource(client, settings.arxiv_oai_url, set_spec=value, date_from=start,
-                                       resume_token=store.harvest_state(harvest_key(settings.arxiv_oai_url, value, start, None)))
+                    source = OaiSource(
+                        client,
+                        settings.arxiv_oai_url,
+                        set_spec=value,
+                        date_from=start,
+                        resume_token=store.harvest_state(
+                            harvest_key(settings.arxiv_oai_url, value, start, None)
+                        ),
+                    )
                     reports = [run_import(store, source, processes=1)]
                 if all(r.ok for r in reports):
                     from paperboard.sources.base import Checkpoint
@@ -210,5 +232,7 @@ def run_worker(
 
 def describe(settings: Settings) -> str:
     sources = ", ".join(settings.ingest_sources) or "no sources (set PAPERBOARD_INGEST_SOURCES)"
-    return (f"ingest {sources} every {settings.ingest_every_minutes} min; digests at {settings.digest_time} "
-            f"{settings.timezone}, weekly on {settings.weekly_digest_day}")
+    return (
+        f"ingest {sources} every {settings.ingest_every_minutes} min; digests at {settings.digest_time} "
+        f"{settings.timezone}, weekly on {settings.weekly_digest_day}"
+    )

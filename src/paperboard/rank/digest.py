@@ -21,7 +21,9 @@ from paperboard.store.papers import PaperStore
 
 TOP = 10
 PICKS = 5
-PICK_WINDOW_DAYS = 30  # "for you" picks come from papers on the feed in this many days before the period's end
+PICK_WINDOW_DAYS = (
+    30  # "for you" picks come from papers on the feed in this many days before the period's end
+)
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,11 @@ class DigestPeriod:
 
     @property
     def key(self) -> str:
-        return f"{self.kind}:{self.end.isoformat()}" if self.kind == "daily" else f"weekly:{self.start}..{self.end}"
+        return (
+            f"{self.kind}:{self.end.isoformat()}"
+            if self.kind == "daily"
+            else f"weekly:{self.start}..{self.end}"
+        )
 
     @property
     def label(self) -> str:
@@ -41,14 +47,20 @@ class DigestPeriod:
         return f"the week of {self.start:%B} {self.start.day} to {self.end:%B} {self.end.day}, {self.end.year}"
 
 
-def period_for(kind: str, end: date | None = None, *, timezone: str = "UTC", now: datetime | None = None) -> DigestPeriod:
+def period_for(
+    kind: str, end: date | None = None, *, timezone: str = "UTC", now: datetime | None = None
+) -> DigestPeriod:
     """The period of ``kind`` ending on ``end``; by default the last complete one: yesterday for
     daily, the last full Monday-to-Sunday week for weekly (in ``timezone``)."""
     if kind not in ("daily", "weekly"):
         raise PaperboardError(f"unknown digest period {kind!r}: use daily or weekly")
     today = (now or datetime.now(ZoneInfo(timezone))).astimezone(ZoneInfo(timezone)).date()
     if end is None:
-        end = today - timedelta(days=1) if kind == "daily" else today - timedelta(days=today.isoweekday())
+        end = (
+            today - timedelta(days=1)
+            if kind == "daily"
+            else today - timedelta(days=today.isoweekday())
+        )
     start = end if kind == "daily" else end - timedelta(days=6)
     return DigestPeriod(kind, start, end)
 
@@ -56,7 +68,9 @@ def period_for(kind: str, end: date | None = None, *, timezone: str = "UTC", now
 @dataclass
 class DigestContent:
     top: list[dict[str, Any]] = field(default_factory=list)  # paper rows, each with trending_score
-    picks: list[dict[str, Any]] = field(default_factory=list)  # {"id", "reason", "because"} with "paper" row
+    picks: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # {"id", "reason", "because"} with "paper" row
 
     @property
     def empty(self) -> bool:
@@ -67,12 +81,19 @@ class DigestContent:
 
 
 def top_papers(
-    store: PaperStore, period: DigestPeriod, categories: list[str], exclude: set[str], *, k: int = TOP
+    store: PaperStore,
+    period: DigestPeriod,
+    categories: list[str],
+    exclude: set[str],
+    *,
+    k: int = TOP,
 ) -> list[dict[str, Any]]:
     """The period's most upvoted papers (ties: trending score), within ``categories`` if any."""
     rows: dict[str, dict[str, Any]] = {}
     for category in categories or [None]:  # type: ignore[list-item]
-        for row in store.list_papers(period.start, period.end, category=category, limit=k + len(exclude) + 5):
+        for row in store.list_papers(
+            period.start, period.end, category=category, limit=k + len(exclude) + 5
+        ):
             rows.setdefault(row["id"], row)
     at = trending.reference_time(period.end)
     for row in rows.values():
@@ -97,7 +118,8 @@ def for_you(
     """Up to ``k`` "for you" picks ({"id", "reason", "because", "paper"}), none of ``banned``."""
     try:
         picks = recommend(
-            index, store,
+            index,
+            store,
             upvoted=upvoted,
             categories=list(subscriber["categories"] or []),
             keywords=list(subscriber["keywords"] or []),
@@ -107,7 +129,11 @@ def for_you(
         )
     except PaperboardError:
         return []
-    return [{"id": p.id, "reason": p.reason, "because": p.because, "paper": p.paper} for p in picks if p.id not in banned]
+    return [
+        {"id": p.id, "reason": p.reason, "because": p.because, "paper": p.paper}
+        for p in picks
+        if p.id not in banned
+    ]
 
 
 def compose(
@@ -120,7 +146,9 @@ def compose(
     upvoted: list[str] = (),  # type: ignore[assignment]
 ) -> DigestContent:
     """One subscriber's digest. ``index`` None (or without embeddings) means no "for you" part."""
-    content = DigestContent(top=top_papers(store, period, list(subscriber["categories"] or []), already_sent))
+    content = DigestContent(
+        top=top_papers(store, period, list(subscriber["categories"] or []), already_sent)
+    )
     if index is None or not subscriber["for_you"]:
         return content
     banned = already_sent | {row["id"] for row in content.top}

@@ -83,7 +83,9 @@ def load_judged_set(folder: Path, *, corpus_ids: Iterable[str] | None = None) ->
             try:
                 query_id, doc_id, score = row[0], row[1], int(row[2])
             except (IndexError, ValueError):
-                raise EvalError(f"qrels/test.tsv line {number}: expected query-id, corpus-id, score") from None
+                raise EvalError(
+                    f"qrels/test.tsv line {number}: expected query-id, corpus-id, score"
+                ) from None
             qrels.setdefault(query_id, {})[doc_id] = score
     for query in queries.values():
         paper = query.get("paper")
@@ -136,7 +138,9 @@ def _store_id(doc_id: str) -> str:
         return f"eval:{slugify(doc_id, 180)}"
 
 
-def _load_corpus(store: Any, judged_folder: Path, snapshot: Path | None) -> tuple[JudgedSet, dict[str, str]]:
+def _load_corpus(
+    store: Any, judged_folder: Path, snapshot: Path | None
+) -> tuple[JudgedSet, dict[str, str]]:
     """Put the corpus in the store; returns the judged set and corpus id -> store id."""
     from paperboard.sources.importer import run_import
     from paperboard.sources.normalize import prepare
@@ -153,8 +157,14 @@ def _load_corpus(store: Any, judged_folder: Path, snapshot: Path | None) -> tupl
     if len(set(to_store.values())) != len(to_store):
         raise EvalError("two corpus ids map to the same paper id")
     records = [
-        prepare(PaperRecord(id=to_store[doc_id], source="eval", title=row.get("title") or "",
-                            abstract=row.get("text") or ""))
+        prepare(
+            PaperRecord(
+                id=to_store[doc_id],
+                source="eval",
+                title=row.get("title") or "",
+                abstract=row.get("text") or "",
+            )
+        )
         for doc_id, row in judged.corpus.items()
     ]
     for start in range(0, len(records), 2000):
@@ -205,7 +215,9 @@ def evaluate(
                     continue
                 for mode in modes:
                     try:
-                        ids = ranked_ids(index, store, str(query.get("text") or ""), mode=mode, k=DEPTH)
+                        ids = ranked_ids(
+                            index, store, str(query.get("text") or ""), mode=mode, k=DEPTH
+                        )
                     except QueryError:  # a query that cannot be run finds nothing, and scores 0
                         ids = []
                     runs[mode][query_id] = [back[p] for p in ids if p in back]

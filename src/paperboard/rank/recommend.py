@@ -1,4 +1,4 @@
-""""For you": papers picked for one member, each with the reason it was picked.
+""" "For you": papers picked for one member, each with the reason it was picked.
 
 With upvotes, candidates are the nearest neighbours of each upvoted paper (the most recent upvotes
 first); a candidate's score adds up its similarity to every upvoted paper that found it, and its
@@ -51,7 +51,9 @@ def recommend(
     banned = set(upvoted) | set(exclude)
     seeds = store.get_many(list(upvoted)[:MAX_SEEDS])
     if seeds:
-        picks = _from_upvotes(index, store, [seeds[i] for i in upvoted if i in seeds], banned, filters, k)
+        picks = _from_upvotes(
+            index, store, [seeds[i] for i in upvoted if i in seeds], banned, filters, k
+        )
         if picks:
             return picks
     return _cold_start(index, store, categories, keywords, banned, since, k)
@@ -77,7 +79,9 @@ def _from_upvotes(
             if pid not in best or contribution > best[pid][0]:
                 best[pid] = (contribution, seed)
     ranked = [pid for pid, _ in sorted(scores.items(), key=lambda item: -item[1])][: k * 10]
-    if filters != Filters():  # only what filters look at, for all candidates; whole rows for the picks
+    if (
+        filters != Filters()
+    ):  # only what filters look at, for all candidates; whole rows for the picks
         fields = store.filter_fields(ranked)
         ranked = [pid for pid in ranked if pid in fields and matches_filters(fields[pid], filters)]
     rows = store.get_many(ranked[: k * 2])
@@ -87,7 +91,9 @@ def _from_upvotes(
         if row is None:
             continue
         seed = best[pid][1]
-        picks.append(Pick(pid, scores[pid], row, f"because you upvoted “{seed['title']}”", seed["id"]))
+        picks.append(
+            Pick(pid, scores[pid], row, f"because you upvoted “{seed['title']}”", seed["id"])
+        )
         if len(picks) == k:
             break
     return picks
@@ -106,11 +112,20 @@ def _cold_start(
     seen = set(banned)
     if keywords:
         text = " ".join(keywords)
-        result = search(index, store, text, k=k * 3, filters=Filters(categories=tuple(categories), since=since))
+        result = search(
+            index, store, text, k=k * 3, filters=Filters(categories=tuple(categories), since=since)
+        )
         for hit in result.hits:
             if hit.id not in seen:
                 seen.add(hit.id)
-                picks.append(Pick(hit.id, hit.score, hit.paper, f"matches your keywords: {', '.join(keywords)}"))
+                picks.append(
+                    Pick(
+                        hit.id,
+                        hit.score,
+                        hit.paper,
+                        f"matches your keywords: {', '.join(keywords)}",
+                    )
+                )
     if categories and len(picks) < k:
         end = store.latest_feed_date() or date.today()
         start = since or end - timedelta(days=30)

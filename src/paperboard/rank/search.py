@@ -128,11 +128,15 @@ def search(
         lexical = [pid for pid, _ in index.lexical.search_ids(query, k=wanted, filters=filters)]
     elif mode == "hybrid" and (_constrained(query) or len(index.vectors) == 0):
         # the dense half ranks this selection, or there is none: BM25 first
-        lexical = [pid for pid, _ in index.lexical.search_ids(query, k=max(POOL, wanted), filters=filters)]
+        lexical = [
+            pid for pid, _ in index.lexical.search_ids(query, k=max(POOL, wanted), filters=filters)
+        ]
     elif mode == "hybrid":
         # BM25 runs on another core while the query is embedded and its neighbours found (both
         # let go of the GIL), so hybrid costs about the slower of the two, not their sum.
-        pending = _BM25.submit(index.lexical.search_ids, query, k=max(POOL, wanted), filters=filters)
+        pending = _BM25.submit(
+            index.lexical.search_ids, query, k=max(POOL, wanted), filters=filters
+        )
     if mode in ("hybrid", "dense") and query.text and len(index.vectors) == 0:
         if mode == "dense":
             raise PaperboardError("no embeddings yet: run paperboard index")
@@ -142,7 +146,9 @@ def search(
         if _constrained(query):
             # au:, cat:, +word and -word select papers: rank the lexical selection by meaning.
             if not lexical:
-                lexical = [pid for pid, _ in index.lexical.search_ids(query, k=DENSE_POOL, filters=filters)]
+                lexical = [
+                    pid for pid, _ in index.lexical.search_ids(query, k=DENSE_POOL, filters=filters)
+                ]
             dense = index.vectors_rank(vector, lexical)
         else:
             candidates = index.neighbours.search(vector, max(DENSE_POOL, wanted * 3))
@@ -150,7 +156,11 @@ def search(
                 dense = [pid for pid, _ in candidates]  # papers deleted since are dropped below
             else:
                 fields = store.filter_fields([pid for pid, _ in candidates])
-                dense = [pid for pid, _ in candidates if pid in fields and matches_filters(fields[pid], filters)]
+                dense = [
+                    pid
+                    for pid, _ in candidates
+                    if pid in fields and matches_filters(fields[pid], filters)
+                ]
         dense = dense[: max(POOL, wanted)]
     if pending is not None:
         lexical = [pid for pid, _ in pending.result()]
@@ -175,7 +185,13 @@ def search(
 
 
 def ranked_ids(
-    index: SearchIndex, store: PaperStore, text: str, *, mode: str, k: int, filters: Filters | None = None
+    index: SearchIndex,
+    store: PaperStore,
+    text: str,
+    *,
+    mode: str,
+    k: int,
+    filters: Filters | None = None,
 ) -> list[str]:
     """Just the ids, best first (for evaluation)."""
     return [hit.id for hit in search(index, store, text, mode=mode, k=k, filters=filters).hits]

@@ -32,7 +32,9 @@ def paper_vector(index: SearchIndex, row: dict[str, Any]) -> np.ndarray:
     stored = index.vectors.vector(row["id"])
     if stored is not None:
         return stored
-    return index.embedder.embed([paper_text(row["title"], row["abstract"])], max_length=index.max_tokens)[0]
+    return index.embedder.embed(
+        [paper_text(row["title"], row["abstract"])], max_length=index.max_tokens
+    )[0]
 
 
 def similar_rankings(
@@ -42,12 +44,20 @@ def similar_rankings(
     row = store.get(paper_id)
     if row is None:
         raise NotFoundError(f"no paper {paper_id} in the store")
-    dense = [pid for pid, _ in index.neighbours.search(paper_vector(index, row), k, exclude={paper_id})]
+    dense = [
+        pid for pid, _ in index.neighbours.search(paper_vector(index, row), k, exclude={paper_id})
+    ]
     lexical = [pid for pid, _ in index.lexical.more_like(row, k=k) if pid != paper_id]
-    return {"dense": dense, "lexical": lexical, "hybrid": [pid for pid, _ in fuse(dense, lexical)][:k]}
+    return {
+        "dense": dense,
+        "lexical": lexical,
+        "hybrid": [pid for pid, _ in fuse(dense, lexical)][:k],
+    }
 
 
-def similar(index: SearchIndex, store: PaperStore, paper_id: str, *, k: int = 10) -> list[SimilarHit]:
+def similar(
+    index: SearchIndex, store: PaperStore, paper_id: str, *, k: int = 10
+) -> list[SimilarHit]:
     """The ``k`` papers most like ``paper_id``, best first (the fused ranking of
     :func:`similar_rankings`), each with its embedding cosine to the paper."""
     ranked = similar_rankings(index, store, paper_id)["hybrid"]

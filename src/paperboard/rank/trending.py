@@ -39,7 +39,9 @@ def ranked(rows: list[dict[str, Any]], at: datetime) -> list[dict[str, Any]]:
     ``at``, best first; ties go to the newer paper."""
     for row in rows:
         row["trending_score"] = score(row["total_upvotes"], row["feed_date"], at)
-    return sorted(rows, key=lambda r: (-r["trending_score"], -(r["published_at"] or at).timestamp(), r["id"]))
+    return sorted(
+        rows, key=lambda r: (-r["trending_score"], -(r["published_at"] or at).timestamp(), r["id"])
+    )
 
 
 def trending(
@@ -53,7 +55,9 @@ def trending(
     if len(wanted) < limit:  # a quiet fortnight: fill with the newest papers, score 0
         shown = {row["id"] for row in rows}
         skip = max(0, offset - len(rows))
-        recent = store.list_papers(since, at.date(), sort="published", limit=limit + skip + len(shown))
+        recent = store.list_papers(
+            since, at.date(), sort="published", limit=limit + skip + len(shown)
+        )
         extra = [row for row in recent if row["id"] not in shown][skip : skip + limit - len(wanted)]
         for row in extra:
             row["trending_score"] = 0.0

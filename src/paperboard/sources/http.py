@@ -56,7 +56,9 @@ class PoliteClient:
         )
 
     @classmethod
-    def for_url(cls, settings: Settings, url: str, *, min_interval: float | None = None) -> PoliteClient:
+    def for_url(
+        cls, settings: Settings, url: str, *, min_interval: float | None = None
+    ) -> PoliteClient:
         """A client with the pause arXiv asks for when ``url`` is on arXiv (and the configured one
         otherwise)."""
         return cls(
@@ -110,6 +112,8 @@ class PoliteClient:
             if attempt >= self.retries:
                 where = httpx.URL(url).host or url
                 tries = attempt + 1
-                raise SourceError(f"{where}: {reason}, gave up after {tries} attempt{'s' * (tries > 1)}")
+                raise SourceError(
+                    f"{where}: {reason}, gave up after {tries} attempt{'s' * (tries > 1)}"
+                )
             self._sleep(delay if delay is not None else self.backoff * (2**attempt))
             attempt += 1

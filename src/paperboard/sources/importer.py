@@ -198,7 +198,9 @@ class _Helper:
         self._process.start()
         send.close()
 
-    def drain(self, report: ImportReport, on_skip: Callable[[Skip], None], wait: bool = False) -> None:
+    def drain(
+        self, report: ImportReport, on_skip: Callable[[Skip], None], wait: bool = False
+    ) -> None:
         """Handle what the process has sent; with ``wait``, until it is done or gone."""
         while not self._done:
             if not self._receive.poll(1 if wait else 0):
@@ -260,7 +262,11 @@ def _helper_main(
             "done",
             {
                 "read": report.read,
-                "counts": {"new": counts.new, "updated": counts.updated, "unchanged": counts.unchanged},
+                "counts": {
+                    "new": counts.new,
+                    "updated": counts.updated,
+                    "unchanged": counts.unchanged,
+                },
                 "failure": report.failure,
             },
         )

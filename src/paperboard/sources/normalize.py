@@ -228,8 +228,17 @@ def find_links(*texts: str | None) -> tuple[list[str], list[str]]:
 
 
 _CATEGORY = re.compile(r"^[A-Za-z][A-Za-z0-9.\-]{0,39}$")
-_TEXT_FIELDS = ("title", "abstract", "comments", "journal_ref", "doi", "license", "report_no",
-                "submitter", "submitted_by")
+_TEXT_FIELDS = (
+    "title",
+    "abstract",
+    "comments",
+    "journal_ref",
+    "doi",
+    "license",
+    "report_no",
+    "submitter",
+    "submitted_by",
+)
 
 
 def _drop_nul(record: PaperRecord) -> None:

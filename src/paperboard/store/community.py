@@ -23,15 +23,21 @@ papers = Paper.__table__
 members = Member.__table__
 
 
-def _bump(connection: Connection, paper_id: str, *, votes_by: int = 0, comments_by: int = 0) -> None:
+def _bump(
+    connection: Connection, paper_id: str, *, votes_by: int = 0, comments_by: int = 0
+) -> None:
     changed = connection.execute(
         update(paper_counts)
         .where(paper_counts.c.paper_id == paper_id)
-        .values(votes=paper_counts.c.votes + votes_by, comments=paper_counts.c.comments + comments_by)
+        .values(
+            votes=paper_counts.c.votes + votes_by, comments=paper_counts.c.comments + comments_by
+        )
     ).rowcount
     if not changed:
         connection.execute(
-            insert(paper_counts).values(paper_id=paper_id, votes=max(votes_by, 0), comments=max(comments_by, 0))
+            insert(paper_counts).values(
+                paper_id=paper_id, votes=max(votes_by, 0), comments=max(comments_by, 0)
+            )
         )
 
 
@@ -57,7 +63,9 @@ class CommunityStore:
             try:
                 with connection.begin_nested():
                     connection.execute(
-                        insert(votes).values(member_id=member_id, paper_id=paper_id, created_at=datetime.now(UTC))
+                        insert(votes).values(
+                            member_id=member_id, paper_id=paper_id, created_at=datetime.now(UTC)
+                        )
                     )
             except IntegrityError:
                 return False
@@ -81,7 +89,9 @@ class CommunityStore:
         with self.engine.connect() as connection:
             return set(
                 connection.execute(
-                    select(votes.c.paper_id).where(votes.c.member_id == member_id, votes.c.paper_id.in_(paper_ids))
+                    select(votes.c.paper_id).where(
+                        votes.c.member_id == member_id, votes.c.paper_id.in_(paper_ids)
+                    )
                 ).scalars()
             )
 
@@ -124,11 +134,17 @@ class CommunityStore:
             )
             return [dict(row._mapping) for row in rows]
 
-    def _check_owner(self, connection: Connection, comment_id: int, member: dict[str, Any], *, moderate: bool) -> str:
-        row = connection.execute(select(comments.c.member_id, comments.c.paper_id).where(comments.c.id == comment_id)).first()
+    def _check_owner(
+        self, connection: Connection, comment_id: int, member: dict[str, Any], *, moderate: bool
+    ) -> str:
+        row = connection.execute(
+            select(comments.c.member_id, comments.c.paper_id).where(comments.c.id == comment_id)
+        ).first()
         if row is None:
             raise NotFoundError(f"no comment {comment_id}")
-        allowed = row.member_id == member["id"] or (moderate and member["role"] in ("moderator", "admin"))
+        allowed = row.member_id == member["id"] or (
+            moderate and member["role"] in ("moderator", "admin")
+        )
         if not allowed:
             raise ForbiddenError("that comment is not yours")
         return str(row.paper_id)
@@ -138,7 +154,9 @@ class CommunityStore:
         with self._begin() as connection, connection.begin():
             self._check_owner(connection, comment_id, member, moderate=False)
             connection.execute(
-                update(comments).where(comments.c.id == comment_id).values(body=body, edited_at=datetime.now(UTC))
+                update(comments)
+                .where(comments.c.id == comment_id)
+                .values(body=body, edited_at=datetime.now(UTC))
             )
 
     def delete_comment(self, comment_id: int, member: dict[str, Any]) -> str:
@@ -160,14 +178,18 @@ class CommunityStore:
             try:
                 with connection.begin_nested():
                     connection.execute(
-                        insert(submissions).values(paper_id=paper_id, member_id=member_id, day=day, created_at=now)
+                        insert(submissions).values(
+                            paper_id=paper_id, member_id=member_id, day=day, created_at=now
+                        )
                     )
             except IntegrityError:
                 return False
             connection.execute(
                 update(papers)
                 .where(papers.c.id == paper_id)
-                .values(submitted_on_daily=day, submitted_by=submitter, feed_date=day, changed_at=now)
+                .values(
+                    submitted_on_daily=day, submitted_by=submitter, feed_date=day, changed_at=now
+                )
             )
             return True
 
@@ -183,7 +205,9 @@ class CommunityStore:
 
     def submission(self, paper_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as connection:
-            row = connection.execute(select(submissions).where(submissions.c.paper_id == paper_id)).first()
+            row = connection.execute(
+                select(submissions).where(submissions.c.paper_id == paper_id)
+            ).first()
             return dict(row._mapping) if row else None
 
     # -- accounts going away --------------------------------------------------------------------
@@ -192,9 +216,19 @@ class CommunityStore:
         """Take back a leaving member's upvotes (keeping the counts right); their comments and
         submissions stay, without an author."""
         with self._begin() as connection, connection.begin():
-            voted = list(connection.execute(select(votes.c.paper_id).where(votes.c.member_id == member_id)).scalars())
+            voted = list(
+                connection.execute(
+                    select(votes.c.paper_id).where(votes.c.member_id == member_id)
+                ).scalars()
+            )
             for paper_id in voted:
                 _bump(connection, paper_id, votes_by=-1)
             connection.execute(delete(votes).where(votes.c.member_id == member_id))
-            connection.execute(update(comments).where(comments.c.member_id == member_id).values(member_id=None))
-            connection.execute(update(submissions).where(submissions.c.member_id == member_id).values(member_id=None))
+            connection.execute(
+                update(comments).where(comments.c.member_id == member_id).values(member_id=None)
+            )
+            connection.execute(
+                update(submissions)
+                .where(submissions.c.member_id == member_id)
+                .values(member_id=None)
+            )

@@ -64,9 +64,7 @@ def open_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
-            parsed, json_serializer=_json_dumps, json_deserializer=orjson.loads
-        )
+        engine = create_engine(parsed, json_serializer=_json_dumps, json_deserializer=orjson.loads)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
@@ -79,7 +77,9 @@ def open_engine(url: str) -> Engine:
             json_deserializer=orjson.loads,
             pool_pre_ping=True,
         )
-    raise ConfigError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
+    raise ConfigError(
+        f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql"
+    )
 
 
 def _alembic_config() -> Config:

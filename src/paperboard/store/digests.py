@@ -62,13 +62,18 @@ class DigestStore:
             "for_you": for_you,
         }
         with self.engine.begin() as connection:
-            existing = connection.execute(select(subscribers).where(subscribers.c.email == address)).first()
+            existing = connection.execute(
+                select(subscribers).where(subscribers.c.email == address)
+            ).first()
             if existing is None:
                 try:
                     connection.execute(
                         insert(subscribers).values(
-                            email=address, member_id=member_id, created_at=now,
-                            confirmed_at=now if confirmed else None, **choices,
+                            email=address,
+                            member_id=member_id,
+                            created_at=now,
+                            confirmed_at=now if confirmed else None,
+                            **choices,
                         )
                     )
                 except IntegrityError:  # a concurrent subscription of the same address
@@ -78,33 +83,47 @@ class DigestStore:
                 if member_id is not None:
                     values["member_id"] = member_id
                 if existing.unsubscribed_at is not None or existing.stopped_reason is not None:
-                    values.update(unsubscribed_at=None, stopped_reason=None, bounces=0,
-                                  confirmed_at=now if confirmed else None)
+                    values.update(
+                        unsubscribed_at=None,
+                        stopped_reason=None,
+                        bounces=0,
+                        confirmed_at=now if confirmed else None,
+                    )
                 elif confirmed and existing.confirmed_at is None:
                     values["confirmed_at"] = now
-                connection.execute(update(subscribers).where(subscribers.c.id == existing.id).values(values))
+                connection.execute(
+                    update(subscribers).where(subscribers.c.id == existing.id).values(values)
+                )
         found = self.by_email(address)
         assert found is not None
         return found
 
     def get(self, subscriber_id: int) -> dict[str, Any] | None:
         with self.engine.connect() as connection:
-            row = connection.execute(select(subscribers).where(subscribers.c.id == subscriber_id)).first()
+            row = connection.execute(
+                select(subscribers).where(subscribers.c.id == subscriber_id)
+            ).first()
             return _row(row) if row else None
 
     def by_email(self, email: str) -> dict[str, Any] | None:
         with self.engine.connect() as connection:
-            row = connection.execute(select(subscribers).where(subscribers.c.email == normalize_email(email))).first()
+            row = connection.execute(
+                select(subscribers).where(subscribers.c.email == normalize_email(email))
+            ).first()
             return _row(row) if row else None
 
     def by_member(self, member_id: int) -> dict[str, Any] | None:
         with self.engine.connect() as connection:
-            row = connection.execute(select(subscribers).where(subscribers.c.member_id == member_id)).first()
+            row = connection.execute(
+                select(subscribers).where(subscribers.c.member_id == member_id)
+            ).first()
             return _row(row) if row else None
 
     def all(self) -> list[dict[str, Any]]:
         with self.engine.connect() as connection:
-            return [_row(r) for r in connection.execute(select(subscribers).order_by(subscribers.c.id))]
+            return [
+                _row(r) for r in connection.execute(select(subscribers).order_by(subscribers.c.id))
+            ]
 
     def due(self, frequency: str) -> list[dict[str, Any]]:
         """Confirmed, subscribed, not stopped, at this frequency: who gets this run's digest."""
@@ -123,7 +142,9 @@ class DigestStore:
 
     def _set(self, subscriber_id: int, **values: Any) -> None:
         with self.engine.begin() as connection:
-            result = connection.execute(update(subscribers).where(subscribers.c.id == subscriber_id).values(values))
+            result = connection.execute(
+                update(subscribers).where(subscribers.c.id == subscriber_id).values(values)
+            )
             if result.rowcount == 0:
                 raise NotFoundError(f"no subscriber {subscriber_id}")
 
@@ -138,26 +159,37 @@ class DigestStore:
 
     def remove(self, email: str) -> bool:
         with self.engine.begin() as connection:
-            return connection.execute(delete(subscribers).where(subscribers.c.email == normalize_email(email))).rowcount > 0
+            return (
+                connection.execute(
+                    delete(subscribers).where(subscribers.c.email == normalize_email(email))
+                ).rowcount
+                > 0
+            )
 
     def bounced(self, subscriber_id: int, reason: str, *, limit: int) -> bool:
         """Count a permanent failure; after ``limit`` of them, mail to the address stops.
         Returns True when it stopped."""
         with self.engine.begin() as connection:
-            row = connection.execute(select(subscribers.c.bounces).where(subscribers.c.id == subscriber_id)).first()
+            row = connection.execute(
+                select(subscribers.c.bounces).where(subscribers.c.id == subscriber_id)
+            ).first()
             if row is None:
                 return False
             bounces = int(row.bounces) + 1
             values: dict[str, Any] = {"bounces": bounces}
             if bounces >= limit:
                 values["stopped_reason"] = reason[:500]
-            connection.execute(update(subscribers).where(subscribers.c.id == subscriber_id).values(values))
+            connection.execute(
+                update(subscribers).where(subscribers.c.id == subscriber_id).values(values)
+            )
             return bounces >= limit
 
     def stopped(self) -> list[dict[str, Any]]:
         with self.engine.connect() as connection:
             rows = connection.execute(
-                select(subscribers).where(subscribers.c.stopped_reason.is_not(None)).order_by(subscribers.c.id)
+                select(subscribers)
+                .where(subscribers.c.stopped_reason.is_not(None))
+                .order_by(subscribers.c.id)
             )
             return [_row(r) for r in rows]
 
@@ -167,7 +199,8 @@ class DigestStore:
         with self.engine.connect() as connection:
             row = connection.execute(
                 select(digest_sends).where(
-                    digest_sends.c.subscriber_id == subscriber_id, digest_sends.c.period_key == period_key
+                    digest_sends.c.subscriber_id == subscriber_id,
+                    digest_sends.c.period_key == period_key,
                 )
             ).first()
             return _row(row) if row else None
@@ -175,11 +208,18 @@ class DigestStore:
     def records(self, period_key: str) -> dict[int, dict[str, Any]]:
         """Every ledger row of a period, by subscriber."""
         with self.engine.connect() as connection:
-            rows = connection.execute(select(digest_sends).where(digest_sends.c.period_key == period_key))
+            rows = connection.execute(
+                select(digest_sends).where(digest_sends.c.period_key == period_key)
+            )
             return {int(r.subscriber_id): _row(r) for r in rows}
 
     def record_intent(
-        self, subscriber_id: int, period_key: str, message_id: str, top_ids: list[str], picks: list[dict[str, Any]]
+        self,
+        subscriber_id: int,
+        period_key: str,
+        message_id: str,
+        top_ids: list[str],
+        picks: list[dict[str, Any]],
     ) -> dict[str, Any]:
         """Commit what is about to be sent (and mark its papers as sent to this subscriber)."""
         now = datetime.now(UTC)
@@ -187,14 +227,27 @@ class DigestStore:
         with self.engine.begin() as connection:
             connection.execute(
                 insert(digest_sends).values(
-                    subscriber_id=subscriber_id, period_key=period_key, message_id=message_id, status="intent",
-                    top_ids=top_ids, picks=picks, created_at=now,
+                    subscriber_id=subscriber_id,
+                    period_key=period_key,
+                    message_id=message_id,
+                    status="intent",
+                    top_ids=top_ids,
+                    picks=picks,
+                    created_at=now,
                 )
             )
-            known = set(connection.execute(
-                select(sent_papers.c.paper_id).where(sent_papers.c.subscriber_id == subscriber_id)
-            ).scalars())
-            fresh = [{"subscriber_id": subscriber_id, "paper_id": pid} for pid in papers if pid not in known]
+            known = set(
+                connection.execute(
+                    select(sent_papers.c.paper_id).where(
+                        sent_papers.c.subscriber_id == subscriber_id
+                    )
+                ).scalars()
+            )
+            fresh = [
+                {"subscriber_id": subscriber_id, "paper_id": pid}
+                for pid in papers
+                if pid not in known
+            ]
             if fresh:
                 connection.execute(insert(sent_papers), fresh)
         record = self.send_record(subscriber_id, period_key)
@@ -205,41 +258,65 @@ class DigestStore:
         with self.engine.begin() as connection:
             connection.execute(
                 insert(digest_sends).values(
-                    subscriber_id=subscriber_id, period_key=period_key, message_id="", status="empty",
-                    top_ids=[], picks=[], created_at=datetime.now(UTC), last_error=reason,
+                    subscriber_id=subscriber_id,
+                    period_key=period_key,
+                    message_id="",
+                    status="empty",
+                    top_ids=[],
+                    picks=[],
+                    created_at=datetime.now(UTC),
+                    last_error=reason,
                 )
             )
 
     def mark(self, record_id: int, status: str, *, error: str | None = None) -> None:
-        values: dict[str, Any] = {"status": status, "attempts": digest_sends.c.attempts + 1, "last_error": error}
+        values: dict[str, Any] = {
+            "status": status,
+            "attempts": digest_sends.c.attempts + 1,
+            "last_error": error,
+        }
         if status == "sent":
             values["sent_at"] = datetime.now(UTC)
         with self.engine.begin() as connection:
-            connection.execute(update(digest_sends).where(digest_sends.c.id == record_id).values(values))
+            connection.execute(
+                update(digest_sends).where(digest_sends.c.id == record_id).values(values)
+            )
 
     def sent_paper_ids(self, subscriber_id: int) -> set[str]:
         with self.engine.connect() as connection:
-            return set(connection.execute(
-                select(sent_papers.c.paper_id).where(sent_papers.c.subscriber_id == subscriber_id)
-            ).scalars())
+            return set(
+                connection.execute(
+                    select(sent_papers.c.paper_id).where(
+                        sent_papers.c.subscriber_id == subscriber_id
+                    )
+                ).scalars()
+            )
 
     # -- runs -----------------------------------------------------------------------------------
 
     def start_run(self, period_key: str) -> int:
         with self.engine.begin() as connection:
-            return int(connection.execute(
-                insert(digest_runs).values(period_key=period_key, started_at=datetime.now(UTC), status="running")
-            ).inserted_primary_key[0])
+            return int(
+                connection.execute(
+                    insert(digest_runs).values(
+                        period_key=period_key, started_at=datetime.now(UTC), status="running"
+                    )
+                ).inserted_primary_key[0]
+            )
 
-    def finish_run(self, run_id: int, status: str, counts: dict[str, int], detail: str | None = None) -> None:
+    def finish_run(
+        self, run_id: int, status: str, counts: dict[str, int], detail: str | None = None
+    ) -> None:
         with self.engine.begin() as connection:
             connection.execute(
-                update(digest_runs).where(digest_runs.c.id == run_id).values(
-                    status=status, finished_at=datetime.now(UTC), detail=detail, **counts
-                )
+                update(digest_runs)
+                .where(digest_runs.c.id == run_id)
+                .values(status=status, finished_at=datetime.now(UTC), detail=detail, **counts)
             )
 
     def recent_runs(self, limit: int = 20) -> list[dict[str, Any]]:
         with self.engine.connect() as connection:
-            rows = connection.execute(select(digest_runs).order_by(digest_runs.c.id.desc()).limit(limit))
+            rows = connection.execute(
+                select(digest_runs).order_by(digest_runs.c.id.desc()).limit(limit)
+            )
             return [_row(r) for r in rows]

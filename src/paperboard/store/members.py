@@ -55,7 +55,9 @@ class MemberStore:
 
     # -- accounts -------------------------------------------------------------------------------
 
-    def create(self, email: str, name: str, password_hash: str, *, role: str = "member") -> dict[str, Any]:
+    def create(
+        self, email: str, name: str, password_hash: str, *, role: str = "member"
+    ) -> dict[str, Any]:
         """A new member; ConflictError if the address is taken."""
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
@@ -103,7 +105,9 @@ class MemberStore:
             rows = connection.execute(select(members).order_by(members.c.id))
             return [_public(row) for row in rows]
 
-    def set_password(self, member_id: int, password_hash: str, *, keep_session: str | None = None) -> None:
+    def set_password(
+        self, member_id: int, password_hash: str, *, keep_session: str | None = None
+    ) -> None:
         """Change the password and end every session but ``keep_session`` (a cookie token)."""
         with self.engine.begin() as connection:
             connection.execute(
@@ -120,7 +124,12 @@ class MemberStore:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
         with self.engine.begin() as connection:
-            if connection.execute(update(members).where(members.c.id == member_id).values(role=role)).rowcount == 0:
+            if (
+                connection.execute(
+                    update(members).where(members.c.id == member_id).values(role=role)
+                ).rowcount
+                == 0
+            ):
                 raise NotFoundError(f"no member {member_id}")
 
     def delete(self, member_id: int) -> None:
@@ -139,10 +148,18 @@ class MemberStore:
             raise NotFoundError(f"no member {member_id}")
         with self.engine.connect() as connection:
             votes = connection.execute(
-                select(Vote.paper_id, Vote.created_at).where(Vote.member_id == member_id).order_by(Vote.created_at)
+                select(Vote.paper_id, Vote.created_at)
+                .where(Vote.member_id == member_id)
+                .order_by(Vote.created_at)
             ).all()
             comments = connection.execute(
-                select(Comment.id, Comment.paper_id, Comment.body, Comment.created_at, Comment.edited_at)
+                select(
+                    Comment.id,
+                    Comment.paper_id,
+                    Comment.body,
+                    Comment.created_at,
+                    Comment.edited_at,
+                )
                 .where(Comment.member_id == member_id)
                 .order_by(Comment.created_at)
             ).all()
@@ -204,7 +221,9 @@ class MemberStore:
 
     def end_session(self, token: str) -> None:
         with self.engine.begin() as connection:
-            connection.execute(delete(member_sessions).where(member_sessions.c.token_hash == _digest(token)))
+            connection.execute(
+                delete(member_sessions).where(member_sessions.c.token_hash == _digest(token))
+            )
 
     # -- API tokens -----------------------------------------------------------------------------
 
@@ -225,7 +244,12 @@ class MemberStore:
     def tokens(self, member_id: int) -> list[dict[str, Any]]:
         with self.engine.connect() as connection:
             rows = connection.execute(
-                select(api_tokens.c.id, api_tokens.c.name, api_tokens.c.created_at, api_tokens.c.last_used_at)
+                select(
+                    api_tokens.c.id,
+                    api_tokens.c.name,
+                    api_tokens.c.created_at,
+                    api_tokens.c.last_used_at,
+                )
                 .where(api_tokens.c.member_id == member_id)
                 .order_by(api_tokens.c.id)
             )
@@ -234,7 +258,9 @@ class MemberStore:
     def revoke_token(self, member_id: int, token_id: int) -> bool:
         with self.engine.begin() as connection:
             result = connection.execute(
-                delete(api_tokens).where(api_tokens.c.id == token_id, api_tokens.c.member_id == member_id)
+                delete(api_tokens).where(
+                    api_tokens.c.id == token_id, api_tokens.c.member_id == member_id
+                )
             )
             return result.rowcount > 0
 
@@ -250,7 +276,9 @@ class MemberStore:
             if row is None:
                 return None
             connection.execute(
-                update(api_tokens).where(api_tokens.c.token_hash == digest).values(last_used_at=datetime.now(UTC))
+                update(api_tokens)
+                .where(api_tokens.c.token_hash == digest)
+                .values(last_used_at=datetime.now(UTC))
             )
         return _public(row)
 
@@ -259,7 +287,9 @@ class MemberStore:
     def record_failure(self, *keys: str) -> None:
         now = datetime.now(UTC)
         with self.engine.begin() as connection:
-            connection.execute(login_failures.delete().where(login_failures.c.at < now - timedelta(days=1)))
+            connection.execute(
+                login_failures.delete().where(login_failures.c.at < now - timedelta(days=1))
+            )
             connection.execute(insert(login_failures), [{"key": key, "at": now} for key in keys])
 
     def failures(self, key: str, window: timedelta) -> int:
@@ -268,7 +298,10 @@ class MemberStore:
                 connection.execute(
                     select(func.count())
                     .select_from(login_failures)
-                    .where(login_failures.c.key == key, login_failures.c.at > datetime.now(UTC) - window)
+                    .where(
+                        login_failures.c.key == key,
+                        login_failures.c.at > datetime.now(UTC) - window,
+                    )
                 ).scalar_one()
             )
 

@@ -220,9 +220,7 @@ class PaperStore:
             current[record.id] = merged
 
         inserts = [row for pid, row in current.items() if pid not in stored]
-        updates = [
-            row for pid, row in current.items() if pid in stored and row is not stored[pid]
-        ]
+        updates = [row for pid, row in current.items() if pid in stored and row is not stored[pid]]
         if inserts:
             _bulk_insert(connection, papers, inserts)
         if updates:
@@ -232,13 +230,16 @@ class PaperStore:
                 .values({name: bindparam(name) for name in _UPDATE_COLUMNS})
             )
             connection.execute(
-                statement, [{"_id": row["id"], **{n: row[n] for n in _UPDATE_COLUMNS}} for row in updates]
+                statement,
+                [{"_id": row["id"], **{n: row[n] for n in _UPDATE_COLUMNS}} for row in updates],
             )
         recategorized = [
             row for row in updates if row["categories"] != stored[row["id"]]["categories"]
         ]
         for chunk in _chunks([row["id"] for row in recategorized]):
-            connection.execute(delete(paper_categories).where(paper_categories.c.paper_id.in_(chunk)))
+            connection.execute(
+                delete(paper_categories).where(paper_categories.c.paper_id.in_(chunk))
+            )
         category_rows = [
             {"paper_id": row["id"], "category": category, "position": position}
             for row in (*inserts, *recategorized)
@@ -327,7 +328,13 @@ class PaperStore:
     def filter_fields(self, paper_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Just what search filters look at (categories, dates, code links), by id: much cheaper
         than whole rows for hundreds of candidates."""
-        columns = [papers.c.id, papers.c.categories, papers.c.published_at, papers.c.feed_date, papers.c.code_urls]
+        columns = [
+            papers.c.id,
+            papers.c.categories,
+            papers.c.published_at,
+            papers.c.feed_date,
+            papers.c.code_urls,
+        ]
         found: dict[str, dict[str, Any]] = {}
         with self.engine.connect() as connection:
             for chunk in _chunks(list(dict.fromkeys(paper_ids))):
@@ -430,8 +437,10 @@ class PaperStore:
         self, start: date, end: date, *, category: str | None = None, submitter: str | None = None
     ) -> int:
         """How many papers :meth:`list_papers` would list without a limit."""
-        query = select(func.count()).select_from(papers).where(
-            papers.c.feed_date >= start, papers.c.feed_date <= end
+        query = (
+            select(func.count())
+            .select_from(papers)
+            .where(papers.c.feed_date >= start, papers.c.feed_date <= end)
         )
         if category:
             query = query.where(category_condition(category))
@@ -450,7 +459,9 @@ class PaperStore:
             before = before.where(category_condition(category))
             after = after.where(category_condition(category))
         with self.engine.connect() as connection:
-            return connection.execute(before).scalar_one_or_none(), connection.execute(after).scalar_one_or_none()
+            return connection.execute(before).scalar_one_or_none(), connection.execute(
+                after
+            ).scalar_one_or_none()
 
     def upvoted_since(self, since: date, *, limit: int = 5000) -> list[dict[str, Any]]:
         """Papers on the feed from ``since`` on that have any upvotes, most upvoted first
@@ -482,11 +493,15 @@ class PaperStore:
         with self.engine.connect() as connection:
             total = connection.execute(select(func.count()).select_from(papers)).scalar_one()
             by_source = dict(connection.execute(text(by_source_sql)).tuples().all())
-            by_category = connection.execute(
-                select(papers.c.primary_category, func.count())
-                .group_by(papers.c.primary_category)
-                .order_by(func.count().desc(), papers.c.primary_category)
-            ).tuples().all()
+            by_category = (
+                connection.execute(
+                    select(papers.c.primary_category, func.count())
+                    .group_by(papers.c.primary_category)
+                    .order_by(func.count().desc(), papers.c.primary_category)
+                )
+                .tuples()
+                .all()
+            )
             first, last = connection.execute(
                 select(func.min(papers.c.published_at), func.max(papers.c.published_at))
             ).one()

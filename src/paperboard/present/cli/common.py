@@ -90,7 +90,9 @@ def _update_lexical_index(quiet: bool) -> None:
         with open_store() as store:
             count, _ = sync_lexical(store, SearchIndex(settings()))
     except PaperboardError as error:
-        err_console.print(f"paperboard: warning: the search index was not updated: {error}", markup=False)
+        err_console.print(
+            f"paperboard: warning: the search index was not updated: {error}", markup=False
+        )
         return
     if not quiet:
         console.print(f"search index: {count:,} papers updated", markup=False)
@@ -121,7 +123,9 @@ def import_and_report(
     if report.failure:
         err_console.print(f"paperboard: error: {report.failure}", markup=False)
     elif not report.ok:
-        err_console.print(f"paperboard: error: nothing could be read from {source.name}", markup=False)
+        err_console.print(
+            f"paperboard: error: nothing could be read from {source.name}", markup=False
+        )
     if not report.ok:
         raise typer.Exit(1)
     return report

@@ -7,7 +7,9 @@ import typer
 from paperboard.present.cli.common import console, settings
 from paperboard.store.database import current_revision, head_revision, open_engine, upgrade
 
-app = typer.Typer(help="Manage the database schema.\n\nExample: paperboard db upgrade", no_args_is_help=True)
+app = typer.Typer(
+    help="Manage the database schema.\n\nExample: paperboard db upgrade", no_args_is_help=True
+)
 
 
 @app.command("upgrade")

@@ -18,7 +18,8 @@ from paperboard.present.cli.common import (
 )
 
 subscribers_app = typer.Typer(
-    help="Digest subscribers: add, list, remove (admins).\n\nExample: paperboard subscribers list", no_args_is_help=True
+    help="Digest subscribers: add, list, remove (admins).\n\nExample: paperboard subscribers list",
+    no_args_is_help=True,
 )
 digest_app = typer.Typer(
     help="Digests: send a period's, or preview one reader's.\n\nExample: paperboard digest send --dry-run",
@@ -32,11 +33,22 @@ Period = Annotated[str, typer.Option("--period", help="daily or weekly.")]
 @subscribers_app.command("add")
 def add(
     email: Annotated[str, typer.Argument(help="The address.")],
-    confirmed: Annotated[bool, typer.Option("--confirmed", help="Skip the confirmation e-mail (you vouch for the address).")] = False,
+    confirmed: Annotated[
+        bool,
+        typer.Option(
+            "--confirmed", help="Skip the confirmation e-mail (you vouch for the address)."
+        ),
+    ] = False,
     frequency: Frequency = "daily",
-    category: Annotated[list[str] | None, typer.Option("--category", help="A category to follow; repeatable.")] = None,
-    keyword: Annotated[list[str] | None, typer.Option("--keyword", help="A keyword to follow; repeatable.")] = None,
-    no_for_you: Annotated[bool, typer.Option("--no-for-you", help="Leave out the \"for you\" picks.")] = False,
+    category: Annotated[
+        list[str] | None, typer.Option("--category", help="A category to follow; repeatable.")
+    ] = None,
+    keyword: Annotated[
+        list[str] | None, typer.Option("--keyword", help="A keyword to follow; repeatable.")
+    ] = None,
+    no_for_you: Annotated[
+        bool, typer.Option("--no-for-you", help='Leave out the "for you" picks.')
+    ] = False,
 ) -> None:
     """Add a subscriber (or change one). Without --confirmed, a confirmation e-mail goes out and
     nothing else is sent until the link in it is followed.
@@ -53,8 +65,12 @@ def add(
     config = settings()
     with open_store() as store:
         subscriber = DigestStore(store.engine).subscribe(
-            email, frequency=frequency, categories=category or [], keywords=keyword or [],
-            for_you=not no_for_you, confirmed=confirmed,
+            email,
+            frequency=frequency,
+            categories=category or [],
+            keywords=keyword or [],
+            for_you=not no_for_you,
+            confirmed=confirmed,
         )
         if subscriber["confirmed_at"] is None:
             request_confirmation(config, store, subscriber)
@@ -64,7 +80,9 @@ def add(
 
 
 @subscribers_app.command("list")
-def list_subscribers(json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def list_subscribers(
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """List subscribers with their state.
 
     Example: paperboard subscribers list --json
@@ -76,15 +94,22 @@ def list_subscribers(json_output: Annotated[bool, typer.Option("--json", help="P
         rows = DigestStore(store.engine).all()
     for row in rows:
         row["state"] = (
-            "stopped" if row["stopped_reason"] else "unsubscribed" if row["unsubscribed_at"]
-            else "confirmed" if row["confirmed_at"] else "unconfirmed"
+            "stopped"
+            if row["stopped_reason"]
+            else "unsubscribed"
+            if row["unsubscribed_at"]
+            else "confirmed"
+            if row["confirmed_at"]
+            else "unconfirmed"
         )
     if json_output:
         print_json(json_ready(rows))
         return
     for row in rows:
         follows = ", ".join(row["categories"] + row["keywords"]) or "everything"
-        console.print(f"{row['id']:>6}  {row['email']}  {row['frequency']:<6} {row['state']:<12} [dim]{follows}[/dim]")
+        console.print(
+            f"{row['id']:>6}  {row['email']}  {row['frequency']:<6} {row['state']:<12} [dim]{follows}[/dim]"
+        )
     if not rows:
         console.print("no subscribers yet")
 
@@ -114,9 +139,19 @@ def _period(kind: str, day: str | None):  # type: ignore[no-untyped-def]
 @digest_app.command("send")
 def send(
     period: Period = "daily",
-    date: Annotated[str | None, typer.Option("--date", help="Last day of the period, YYYY-MM-DD (default: the last complete one).")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Write the messages to a folder instead of sending.")] = False,
-    out: Annotated[Path | None, typer.Option("--out", help="Folder for --dry-run (default: HOME/outbox/PERIOD).")] = None,
+    date: Annotated[
+        str | None,
+        typer.Option(
+            "--date", help="Last day of the period, YYYY-MM-DD (default: the last complete one)."
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Write the messages to a folder instead of sending.")
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder for --dry-run (default: HOME/outbox/PERIOD)."),
+    ] = None,
     to: Annotated[str | None, typer.Option("--to", help="Only this subscriber.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only problems.")] = False,
 ) -> None:
@@ -145,8 +180,12 @@ def send(
 def preview(
     email: Annotated[str, typer.Argument(help="The subscriber.")],
     period: Period = "daily",
-    date: Annotated[str | None, typer.Option("--date", help="Last day of the period, YYYY-MM-DD.")] = None,
-    html: Annotated[bool, typer.Option("--html", help="Print the HTML part instead of the text.")] = False,
+    date: Annotated[
+        str | None, typer.Option("--date", help="Last day of the period, YYYY-MM-DD.")
+    ] = None,
+    html: Annotated[
+        bool, typer.Option("--html", help="Print the HTML part instead of the text.")
+    ] = False,
 ) -> None:
     """Show what this subscriber would get now (nothing is sent or recorded).
 

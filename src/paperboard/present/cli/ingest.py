@@ -26,8 +26,9 @@ app = typer.Typer(
 DryRun = Annotated[
     bool, typer.Option("--dry-run", help="Read and count everything, write nothing.")
 ]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no summary on success.")]
-
+Quiet = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No progress bar, no summary on success.")
+]
 
 
 @app.command("snapshot")
@@ -57,7 +58,9 @@ def arxiv(
     date_from: Annotated[
         str | None, typer.Option("--from", help="First submission day, YYYY-MM-DD.")
     ] = None,
-    date_to: Annotated[str | None, typer.Option("--to", help="Last submission day, YYYY-MM-DD.")] = None,
+    date_to: Annotated[
+        str | None, typer.Option("--to", help="Last submission day, YYYY-MM-DD.")
+    ] = None,
     max_results: Annotated[
         int | None, typer.Option("--max", min=1, help="Stop after this many papers.")
     ] = None,
@@ -71,7 +74,9 @@ def arxiv(
     from paperboard.sources.arxiv_api import ArxivApiSource
 
     if bool(category) == bool(ids):
-        raise typer.BadParameter("give either --category or one or more --id", param_hint="--category/--id")
+        raise typer.BadParameter(
+            "give either --category or one or more --id", param_hint="--category/--id"
+        )
     canonical: list[str] | None = None
     if ids:
         try:

@@ -18,7 +18,8 @@ def map_command(
         str | None, typer.Option("--highlight", help="Highlight a search's results (with --svg).")
     ] = None,
     day: Annotated[
-        str | None, typer.Option("--date", help="Highlight a feed day's papers, YYYY-MM-DD (with --svg).")
+        str | None,
+        typer.Option("--date", help="Highlight a feed day's papers, YYYY-MM-DD (with --svg)."),
     ] = None,
     reuse: Annotated[
         bool, typer.Option("--reuse", help="Draw the stored map instead of computing a new one.")
@@ -52,10 +53,12 @@ def map_command(
     if svg is not None:
         svg.write_text(render_svg(literature_map, highlighted=marked))
     if as_json:
-        print_json([
-            {"id": c.id, "label": c.label, "terms": c.terms, "size": c.size, "x": c.x, "y": c.y}
-            for c in literature_map.clusters
-        ])
+        print_json(
+            [
+                {"id": c.id, "label": c.label, "terms": c.terms, "size": c.size, "x": c.x, "y": c.y}
+                for c in literature_map.clusters
+            ]
+        )
         return
     console.print(
         f"map: {len(literature_map.points):,} papers in {len(literature_map.clusters)} regions"

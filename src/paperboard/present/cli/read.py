@@ -44,7 +44,9 @@ def stats(as_json: Json = False) -> None:
 
 
 def show(
-    paper_id: Annotated[str, typer.Argument(metavar="ID", help="arXiv id or URL, or a paperboard id.")],
+    paper_id: Annotated[
+        str, typer.Argument(metavar="ID", help="arXiv id or URL, or a paperboard id.")
+    ],
     as_json: Json = False,
 ) -> None:
     """Print one paper with all its fields.
@@ -111,7 +113,9 @@ def list_papers(
 
     Example: paperboard list --week 2026-W47 --category cs.LG
     """
-    chosen = [(kind, value) for kind, value in (("date", day), ("week", week), ("month", month)) if value]
+    chosen = [
+        (kind, value) for kind, value in (("date", day), ("week", week), ("month", month)) if value
+    ]
     if len(chosen) > 1:
         raise typer.BadParameter("give at most one of --date, --week, --month")
     with open_store() as store:

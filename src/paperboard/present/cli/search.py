@@ -39,7 +39,6 @@ def _index() -> Any:
         yield store, SearchIndex(settings())
 
 
-
 def _terminal(html_text: str) -> str:
     """Highlight markup for the terminal: <mark> becomes bold, the rest is plain text."""
     parts = re.split(r"(<mark>.*?</mark>)", html_text)
@@ -53,11 +52,15 @@ def _terminal(html_text: str) -> str:
 
 
 def index(
-    rebuild: Annotated[bool, typer.Option("--rebuild", help="Start the indexes from scratch.")] = False,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Start the indexes from scratch.")
+    ] = False,
     lexical_only: Annotated[
         bool, typer.Option("--lexical-only", help="Skip embeddings (fast).")
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")
+    ] = False,
 ) -> None:
     """Bring the search indexes up to date: lexical index, embeddings, neighbour index.
 
@@ -97,12 +100,21 @@ def index(
 
 
 def search_command(
-    query: Annotated[str, typer.Argument(help="Words, \"a phrase\", au:name, ti:word, cat:cs.LG, or an arXiv id/URL.")],
+    query: Annotated[
+        str,
+        typer.Argument(help='Words, "a phrase", au:name, ti:word, cat:cs.LG, or an arXiv id/URL.'),
+    ],
     mode: Annotated[str, typer.Option("--mode", "-m", help="hybrid, lexical or dense.")] = "hybrid",
     category: Categories = None,
-    since: Annotated[str | None, typer.Option("--since", help="Published on or after YYYY-MM-DD.")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="Published on or before YYYY-MM-DD.")] = None,
-    has_code: Annotated[bool, typer.Option("--has-code", help="Only papers with a code link.")] = False,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Published on or after YYYY-MM-DD.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Published on or before YYYY-MM-DD.")
+    ] = None,
+    has_code: Annotated[
+        bool, typer.Option("--has-code", help="Only papers with a code link.")
+    ] = False,
     k: Count = 10,
     as_json: Json = False,
 ) -> None:
@@ -150,11 +162,15 @@ def search_command(
     for rank, hit in enumerate(result.hits, start=1):
         console.print(f"[bold]{rank:>2}.[/bold] {_terminal(hit.title_html)} [dim]({hit.id})[/dim]")
         console.print(f"    {_terminal(hit.snippet_html)}")
-    console.print(f"[dim]{len(result.hits)} results, {result.mode}, {result.milliseconds:.0f} ms[/dim]")
+    console.print(
+        f"[dim]{len(result.hits)} results, {result.mode}, {result.milliseconds:.0f} ms[/dim]"
+    )
 
 
 def similar_command(
-    paper_id: Annotated[str, typer.Argument(metavar="ID", help="arXiv id or URL, or a paperboard id.")],
+    paper_id: Annotated[
+        str, typer.Argument(metavar="ID", help="arXiv id or URL, or a paperboard id.")
+    ],
     k: Count = 10,
     as_json: Json = False,
 ) -> None:
@@ -171,19 +187,28 @@ def similar_command(
     with _index() as (store, search_index):
         hits = similar(search_index, store, wanted, k=k)
     if as_json:
-        print_json([{**paper_dict(h.paper), "score": h.score, "similarity": h.similarity} for h in hits])
+        print_json(
+            [{**paper_dict(h.paper), "score": h.score, "similarity": h.similarity} for h in hits]
+        )
         return
     for rank, hit in enumerate(hits, start=1):
         cosine = f"{hit.similarity:.2f}" if hit.similarity is not None else "–"
-        console.print(f"{rank:>2}. {escape(hit.paper['title'] or '')} [dim]({hit.id}, cosine {cosine})[/dim]")
+        console.print(
+            f"{rank:>2}. {escape(hit.paper['title'] or '')} [dim]({hit.id}, cosine {cosine})[/dim]"
+        )
 
 
 def recommend_command(
     upvoted: Annotated[
-        list[str] | None, typer.Option("--upvoted", "-u", help="A paper the reader upvoted; repeat, most recent first.")
+        list[str] | None,
+        typer.Option(
+            "--upvoted", "-u", help="A paper the reader upvoted; repeat, most recent first."
+        ),
     ] = None,
     category: Categories = None,
-    keyword: Annotated[list[str] | None, typer.Option("--keyword", help="A keyword to follow; repeatable.")] = None,
+    keyword: Annotated[
+        list[str] | None, typer.Option("--keyword", help="A keyword to follow; repeatable.")
+    ] = None,
     k: Count = 10,
     as_json: Json = False,
 ) -> None:
@@ -199,10 +224,20 @@ def recommend_command(
         raise typer.BadParameter(str(error), param_hint="--upvoted") from None
     with _index() as (store, search_index):
         picks = recommend(
-            search_index, store, upvoted=seeds, categories=category or (), keywords=keyword or (), k=k
+            search_index,
+            store,
+            upvoted=seeds,
+            categories=category or (),
+            keywords=keyword or (),
+            k=k,
         )
     if as_json:
-        print_json([{**paper_dict(p.paper), "score": p.score, "reason": p.reason, "because": p.because} for p in picks])
+        print_json(
+            [
+                {**paper_dict(p.paper), "score": p.score, "reason": p.reason, "because": p.because}
+                for p in picks
+            ]
+        )
         return
     if not picks:
         console.print("nothing to recommend yet: upvote papers or choose categories or keywords")
@@ -212,18 +247,31 @@ def recommend_command(
 
 
 def eval_command(
-    folder: Annotated[Path, typer.Argument(help="Judged set in BEIR layout: queries.jsonl, qrels/test.tsv, corpus.jsonl.")],
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            help="Judged set in BEIR layout: queries.jsonl, qrels/test.tsv, corpus.jsonl."
+        ),
+    ],
     mode: Annotated[
-        list[str] | None, typer.Option("--mode", "-m", help="lexical, dense or hybrid; repeatable (default: all).")
+        list[str] | None,
+        typer.Option("--mode", "-m", help="lexical, dense or hybrid; repeatable (default: all)."),
     ] = None,
     similar: Annotated[
-        bool, typer.Option("--similar", help="Rank queries naming a `paper` by the similar-papers function.")
+        bool,
+        typer.Option(
+            "--similar", help="Rank queries naming a `paper` by the similar-papers function."
+        ),
     ] = False,
     corpus: Annotated[
-        Path | None, typer.Option("--corpus", help="A snapshot file (JSON lines) to use instead of corpus.jsonl.")
+        Path | None,
+        typer.Option(
+            "--corpus", help="A snapshot file (JSON lines) to use instead of corpus.jsonl."
+        ),
     ] = None,
     home: Annotated[
-        Path | None, typer.Option("--home", help="Keep the evaluation's index here for the next run.")
+        Path | None,
+        typer.Option("--home", help="Keep the evaluation's index here for the next run."),
     ] = None,
     as_json: Json = False,
 ) -> None:

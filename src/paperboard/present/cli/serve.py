@@ -13,7 +13,9 @@ from paperboard.present.cli.common import console, settings
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes (about one per core).")] = 1,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Worker processes (about one per core).")
+    ] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
 ) -> None:
     """Serve the site, the JSON API (/docs) and the RSS feeds.
@@ -25,10 +27,14 @@ def serve(
     from paperboard.store.papers import PaperStore
 
     config = settings()
-    PaperStore.open(config).close()  # schema up to date (and a bad database reported) before forking
+    PaperStore.open(
+        config
+    ).close()  # schema up to date (and a bad database reported) before forking
     config.signing_key  # noqa: B018 - made once here, not raced by the workers
     os.environ.setdefault("PAPERBOARD_HOME", str(config.home.resolve()))
-    console.print(f"paperboard is serving {config.home.resolve()} at http://{host}:{port}/  (Ctrl-C stops)")
+    console.print(
+        f"paperboard is serving {config.home.resolve()} at http://{host}:{port}/  (Ctrl-C stops)"
+    )
     uvicorn.run(
         "paperboard.present.web.app:factory",
         factory=True,

@@ -19,9 +19,13 @@ app = typer.Typer(
 @app.command("create")
 def create(
     email: Annotated[str, typer.Argument(help="The member's e-mail address.")],
-    name: Annotated[str | None, typer.Option(help="Display name (default: the part before @).")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Display name (default: the part before @).")
+    ] = None,
     admin: Annotated[bool, typer.Option("--admin", help="Make the member an admin.")] = False,
-    moderator: Annotated[bool, typer.Option("--moderator", help="Make the member a moderator.")] = False,
+    moderator: Annotated[
+        bool, typer.Option("--moderator", help="Make the member a moderator.")
+    ] = False,
 ) -> None:
     """Create a member. The password is read from PAPERBOARD_NEW_PASSWORD or asked for.
 
@@ -36,7 +40,9 @@ def create(
     check_new_password(password)
     role = "admin" if admin else "moderator" if moderator else "member"
     with open_store() as store:
-        member = MemberStore(store.engine).create(email, name or email.split("@")[0], hash_password(password), role=role)
+        member = MemberStore(store.engine).create(
+            email, name or email.split("@")[0], hash_password(password), role=role
+        )
     console.print(f"created {member['email']} ({role}), id {member['id']}")
 
 
@@ -63,7 +69,9 @@ def role(
 
 
 @app.command("list")
-def list_members(json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def list_members(
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """List the members.
 
     Example: paperboard user list --json

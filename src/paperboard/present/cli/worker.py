@@ -11,8 +11,13 @@ from paperboard.present.cli.common import console, err_console, settings
 
 
 def worker(
-    once: Annotated[bool, typer.Option("--once", help="Run what is due now, then exit (for cron).")] = False,
-    now: Annotated[str | None, typer.Option("--now", help="Pretend it is this time (ISO 8601, for trying a schedule).")] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Run what is due now, then exit (for cron).")
+    ] = False,
+    now: Annotated[
+        str | None,
+        typer.Option("--now", help="Pretend it is this time (ISO 8601, for trying a schedule)."),
+    ] = None,
 ) -> None:
     """Run ingestion, indexing and digests on schedule (PAPERBOARD_INGEST_SOURCES, PAPERBOARD_DIGEST_TIME,
     PAPERBOARD_TIMEZONE). Each run is logged to HOME/logs/worker.log.
@@ -27,7 +32,9 @@ def worker(
         try:
             fixed = datetime.fromisoformat(now)
         except ValueError:
-            raise typer.BadParameter(f"expected an ISO 8601 time, got {now!r}", param_hint="--now") from None
+            raise typer.BadParameter(
+                f"expected an ISO 8601 time, got {now!r}", param_hint="--now"
+            ) from None
         fixed = fixed if fixed.tzinfo else fixed.replace(tzinfo=UTC)
         clock = lambda: fixed  # noqa: E731
 

@@ -47,7 +47,13 @@ class DigestReport:
     problems: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
-        return {"sent": self.sent, "resent": self.resent, "empty": self.empty, "failed": self.failed, "skipped": self.skipped}
+        return {
+            "sent": self.sent,
+            "resent": self.resent,
+            "empty": self.empty,
+            "failed": self.failed,
+            "skipped": self.skipped,
+        }
 
     def summary(self) -> str:
         parts = [f"{self.period.key}: {self.sent} sent"]
@@ -67,7 +73,9 @@ class Composer:
 
     MARGIN = 20  # extra candidates kept in the shared lists, to survive per-subscriber filtering
 
-    def __init__(self, settings: Settings, store: PaperStore, index: SearchIndex | None = None) -> None:
+    def __init__(
+        self, settings: Settings, store: PaperStore, index: SearchIndex | None = None
+    ) -> None:
         self.settings = settings
         self.store = store
         self.digests = DigestStore(store.engine)
@@ -76,12 +84,16 @@ class Composer:
         self._top: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         self._cold: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
 
-    def _shared_top(self, period: DigestPeriod, categories: list[str], sent: set[str]) -> list[dict[str, Any]]:
+    def _shared_top(
+        self, period: DigestPeriod, categories: list[str], sent: set[str]
+    ) -> list[dict[str, Any]]:
         key = (period.key, tuple(sorted(categories)))
         if key not in self._top:
             self._top[key] = top_papers(self.store, period, categories, set(), k=TOP + self.MARGIN)
         ranked = [row for row in self._top[key] if row["id"] not in sent]
-        if len(ranked) < TOP and len(self._top[key]) == TOP + self.MARGIN:  # filtered too much: the long way
+        if (
+            len(ranked) < TOP and len(self._top[key]) == TOP + self.MARGIN
+        ):  # filtered too much: the long way
             return top_papers(self.store, period, categories, sent)
         return ranked[:TOP]
 
@@ -92,14 +104,27 @@ class Composer:
         if self.index is None or not subscriber["for_you"]:
             return content
         banned = sent | {row["id"] for row in content.top}
-        upvoted = [pid for pid, _ in self.community.upvotes_of(subscriber["member_id"])] if subscriber["member_id"] else []
+        upvoted = (
+            [pid for pid, _ in self.community.upvotes_of(subscriber["member_id"])]
+            if subscriber["member_id"]
+            else []
+        )
         if upvoted:
-            content.picks = for_you(self.index, self.store, subscriber, period, banned=banned, upvoted=upvoted)
+            content.picks = for_you(
+                self.index, self.store, subscriber, period, banned=banned, upvoted=upvoted
+            )
             return content
         key = (period.key, tuple(sorted(categories)), tuple(subscriber["keywords"] or []))
         if key not in self._cold:
-            self._cold[key] = for_you(self.index, self.store, subscriber, period, banned=set(), upvoted=[],
-                                      k=PICKS + self.MARGIN)
+            self._cold[key] = for_you(
+                self.index,
+                self.store,
+                subscriber,
+                period,
+                banned=set(),
+                upvoted=[],
+                k=PICKS + self.MARGIN,
+            )
         content.picks = [pick for pick in self._cold[key] if pick["id"] not in banned][:PICKS]
         return content
 
@@ -112,7 +137,9 @@ class Composer:
             picks=[{**p, "paper": rows[p["id"]]} for p in record["picks"] if p["id"] in rows],
         )
 
-    def message(self, subscriber: dict[str, Any], period: DigestPeriod, content: DigestContent, msgid: str) -> EmailMessage:
+    def message(
+        self, subscriber: dict[str, Any], period: DigestPeriod, content: DigestContent, msgid: str
+    ) -> EmailMessage:
         return digest_message(self.settings, subscriber, period, content, msgid=msgid)
 
 
@@ -122,7 +149,7 @@ def _search_index(settings: Settings) -> SearchIndex | None:
         index = SearchIndex(settings)
         return index if len(index.vectors) else None
     except Exception as error:  # no model or no vectors yet: digests go out without picks
-        log.warning("no \"for you\" picks: %s", error)
+        log.warning('no "for you" picks: %s', error)
         return None
 
 
@@ -197,7 +224,9 @@ def prepare_all(
             yield _prepare(composer, subscriber, period)
         return
     # spawn, not fork: the parent may hold faiss/ONNX thread pools and open database handles.
-    with get_context("spawn").Pool(processes, initializer=_start_worker, initargs=(settings,)) as pool:
+    with get_context("spawn").Pool(
+        processes, initializer=_start_worker, initargs=(settings,)
+    ) as pool:
         yield from pool.imap(_prepare_in_worker, [(s, period) for s in subscribers], chunksize=32)
 
 
@@ -217,7 +246,9 @@ def send_digests(
     """Send (or with ``dry_run_to`` write as .eml files, recording nothing) the period's digests."""
     digests = DigestStore(store.engine)
     report = DigestReport(period)
-    due = [s for s in digests.due(period.kind) if only is None or s["email"] == only.strip().lower()]
+    due = [
+        s for s in digests.due(period.kind) if only is None or s["email"] == only.strip().lower()
+    ]
     if only is not None and not due:
         raise PaperboardError(f"{only} is not a confirmed {period.kind} subscriber")
     if dry_run_to is not None:
@@ -228,7 +259,10 @@ def send_digests(
                 report.empty += 1
                 continue
             subscriber = by_id[prepared.subscriber_id]
-            path = dry_run_to / f"{subscriber['id']:06d}-{subscriber['email'].replace('@', '_at_')}.eml"
+            path = (
+                dry_run_to
+                / f"{subscriber['id']:06d}-{subscriber['email'].replace('@', '_at_')}.eml"
+            )
             path.write_bytes(prepared.data)
             report.written.append(path)
         return report
@@ -253,7 +287,9 @@ def send_digests(
             if record is not None:  # an intent left by a killed run: the same message again
                 replayer = replayer or Composer(settings, store, index)
                 content = replayer.replay(record)
-                data = replayer.message(subscriber, period, content, record["message_id"]).as_bytes(policy=SMTP)
+                data = replayer.message(subscriber, period, content, record["message_id"]).as_bytes(
+                    policy=SMTP
+                )
                 resend = True
             else:
                 prepared = next(composed)
@@ -265,7 +301,11 @@ def send_digests(
                     continue
                 data = prepared.data
                 record = digests.record_intent(
-                    subscriber["id"], period.key, prepared.message_id, prepared.top_ids, prepared.picks
+                    subscriber["id"],
+                    period.key,
+                    prepared.message_id,
+                    prepared.top_ids,
+                    prepared.picks,
                 )
                 resend = False
             wait = gap - (time.monotonic() - last_send)
@@ -276,11 +316,17 @@ def send_digests(
                 mailer.send_bytes(subscriber["email"], data)
             except PermanentMailError as error:
                 digests.mark(record["id"], "failed", error=str(error))
-                stopped = digests.bounced(subscriber["id"], str(error), limit=settings.mail_max_bounces)
+                stopped = digests.bounced(
+                    subscriber["id"], str(error), limit=settings.mail_max_bounces
+                )
                 report.failed += 1
-                report.problems.append(f"{subscriber['email']}: {error}" + (" (mail to it stopped)" if stopped else ""))
+                report.problems.append(
+                    f"{subscriber['email']}: {error}" + (" (mail to it stopped)" if stopped else "")
+                )
                 continue
-            except MailError as error:  # still failing after retries: left in doubt for the next run
+            except (
+                MailError
+            ) as error:  # still failing after retries: left in doubt for the next run
                 digests.mark(record["id"], "intent", error=str(error))
                 report.failed += 1
                 report.problems.append(f"{subscriber['email']}: {error} (will be retried)")
@@ -307,7 +353,9 @@ def send_digests(
     return report
 
 
-def preview(settings: Settings, store: PaperStore, email: str, period: DigestPeriod) -> EmailMessage | None:
+def preview(
+    settings: Settings, store: PaperStore, email: str, period: DigestPeriod
+) -> EmailMessage | None:
     """What this subscriber would get for ``period`` now (nothing is recorded); None when empty."""
     composer = Composer(settings, store)
     subscriber = composer.digests.by_email(email)

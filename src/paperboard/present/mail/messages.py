@@ -58,7 +58,9 @@ def digest_message(
         "site": settings.base_url,
         "period": period,
         "top": [_entry(settings, row) for row in content.top],
-        "picks": [{**_entry(settings, pick["paper"]), "reason": pick["reason"]} for pick in content.picks],
+        "picks": [
+            {**_entry(settings, pick["paper"]), "reason": pick["reason"]} for pick in content.picks
+        ],
         "unsubscribe": unsubscribe,
         "settings_url": f"{settings.base_url}/account",
         "categories": subscriber.get("categories") or [],
@@ -72,11 +74,15 @@ def digest_message(
     message["Message-ID"] = msgid
     message["List-Unsubscribe"] = f"<{unsubscribe}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message["List-Id"] = f"paperboard digest <digest.{urlsplit(settings.base_url).hostname or 'paperboard.local'}>"
+    message["List-Id"] = (
+        f"paperboard digest <digest.{urlsplit(settings.base_url).hostname or 'paperboard.local'}>"
+    )
     message["Auto-Submitted"] = "auto-generated"
     # base64 rather than quoted-printable: half the cost of encoding, and every client reads it.
     message.set_content(_env.get_template("digest.txt").render(context), cte="base64")
-    message.add_alternative(_env.get_template("digest.html").render(context), subtype="html", cte="base64")
+    message.add_alternative(
+        _env.get_template("digest.html").render(context), subtype="html", cte="base64"
+    )
     return message
 
 
@@ -87,7 +93,9 @@ def confirmation_message(settings: Settings, subscriber: dict[str, Any]) -> Emai
     message["To"] = subscriber["email"]
     message["Subject"] = "Confirm your paperboard digest subscription"
     message["Date"] = format_datetime(datetime.now(UTC))
-    message["Message-ID"] = make_msgid("confirm", domain=urlsplit(settings.base_url).hostname or "paperboard.local")
+    message["Message-ID"] = make_msgid(
+        "confirm", domain=urlsplit(settings.base_url).hostname or "paperboard.local"
+    )
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(
         f"Someone (we hope you) asked for paperboard's {subscriber['frequency']} digest of trending papers "

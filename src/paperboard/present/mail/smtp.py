@@ -30,7 +30,9 @@ class PermanentMailError(MailError):
 def check_mail_settings(settings: Settings) -> None:
     """ConfigError (one line) if mail cannot be sent with these settings."""
     if not settings.smtp_host:
-        raise ConfigError("mail is not configured: set PAPERBOARD_SMTP_HOST (and PAPERBOARD_MAIL_FROM)")
+        raise ConfigError(
+            "mail is not configured: set PAPERBOARD_SMTP_HOST (and PAPERBOARD_MAIL_FROM)"
+        )
     if bool(settings.smtp_user) != bool(settings.smtp_password):
         raise ConfigError("set both PAPERBOARD_SMTP_USER and PAPERBOARD_SMTP_PASSWORD, or neither")
 
@@ -40,7 +42,10 @@ def _connect(settings: Settings) -> smtplib.SMTP:
     timeout = settings.http_timeout
     if settings.smtp_security == "tls":
         server: smtplib.SMTP = smtplib.SMTP_SSL(
-            settings.smtp_host, settings.smtp_port, timeout=timeout, context=ssl.create_default_context()
+            settings.smtp_host,
+            settings.smtp_port,
+            timeout=timeout,
+            context=ssl.create_default_context(),
         )
     else:
         server = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout)
@@ -54,7 +59,9 @@ def _connect(settings: Settings) -> smtplib.SMTP:
 class Mailer:
     """One SMTP connection reused across messages, reopened when it drops."""
 
-    def __init__(self, settings: Settings, *, retries: int | None = None, backoff: float | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, retries: int | None = None, backoff: float | None = None
+    ) -> None:
         check_mail_settings(settings)
         self.settings = settings
         self.retries = settings.http_retries if retries is None else retries
@@ -82,7 +89,9 @@ class Mailer:
                 refused = transmit(self._server)
                 if refused:
                     code, reason = next(iter(refused.values()))
-                    raise PermanentMailError(f"recipient refused: {code} {reason.decode(errors='replace')}")
+                    raise PermanentMailError(
+                        f"recipient refused: {code} {reason.decode(errors='replace')}"
+                    )
                 return
             except smtplib.SMTPResponseException as error:
                 self._drop()

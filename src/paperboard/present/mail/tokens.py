@@ -24,14 +24,20 @@ def read_unsubscribe_token(settings: Settings, token: str) -> int:
 
 
 def confirm_token(settings: Settings, subscriber_id: int, email: str) -> str:
-    return URLSafeTimedSerializer(settings.signing_key, salt="confirm").dumps({"id": subscriber_id, "email": email})
+    return URLSafeTimedSerializer(settings.signing_key, salt="confirm").dumps(
+        {"id": subscriber_id, "email": email}
+    )
 
 
 def read_confirm_token(settings: Settings, token: str) -> tuple[int, str]:
     try:
-        value = URLSafeTimedSerializer(settings.signing_key, salt="confirm").loads(token[:500], max_age=CONFIRM_MAX_AGE)
+        value = URLSafeTimedSerializer(settings.signing_key, salt="confirm").loads(
+            token[:500], max_age=CONFIRM_MAX_AGE
+        )
     except SignatureExpired:
-        raise PaperboardError("this confirmation link has expired: subscribe again to get a new one") from None
+        raise PaperboardError(
+            "this confirmation link has expired: subscribe again to get a new one"
+        ) from None
     except BadSignature:
         raise PaperboardError("this confirmation link is not valid") from None
     return int(value["id"]), str(value["email"])

@@ -88,7 +88,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(PaperboardError)
     async def paperboard_error(request: Request, error: PaperboardError) -> Response:
         if isinstance(error, SignInRequired) and not _is_api(request):
-            target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+            target = quote(
+                request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            )
             return RedirectResponse(f"/signin?next={target}", status_code=303)
         status = next(code for kind, code in _STATUS if isinstance(error, kind))
         return _error(request, status, str(error))

@@ -35,7 +35,9 @@ class JsonSuffix:
                 scope["raw_path"] = scope["path"].encode()
                 scope.setdefault("state", {})
                 scope["state"] = {**scope["state"], "format": "json"}
-            elif scope.get("query_string", b"").find(b"format=json") >= 0 and not path.startswith(_PASSTHROUGH):
+            elif scope.get("query_string", b"").find(b"format=json") >= 0 and not path.startswith(
+                _PASSTHROUGH
+            ):
                 scope = dict(scope)
                 scope["state"] = {**scope.get("state", {}), "format": "json"}
         await self.app(scope, receive, send)
@@ -80,8 +82,16 @@ class _TooLarge(Exception):
 
 async def _plain(send: Send, status: int, text: str) -> None:
     body = (text + "\n").encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -99,7 +109,9 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        docs = scope["path"].startswith(("/docs", "/redoc"))  # FastAPI's docs pages load their own assets
+        docs = scope["path"].startswith(
+            ("/docs", "/redoc")
+        )  # FastAPI's docs pages load their own assets
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -144,7 +156,9 @@ class PageCache:
         self.seconds = seconds
         self.entries = entries
         # key -> (made at, expires at, messages); None: the answer was not shareable (ask the app)
-        self._cache: OrderedDict[tuple[Any, ...], tuple[float, float, list[Message] | None]] = OrderedDict()
+        self._cache: OrderedDict[tuple[Any, ...], tuple[float, float, list[Message] | None]] = (
+            OrderedDict()
+        )
         self._flights: dict[tuple[Any, ...], _Flight] = {}
 
     @staticmethod
@@ -155,7 +169,9 @@ class PageCache:
             return False
         for name, value in scope["headers"]:
             # pb_anon: the page may hold a form token bound to this browser (sign in, sign up)
-            if name == b"authorization" or (name == b"cookie" and (b"pb_session=" in value or b"pb_anon=" in value)):
+            if name == b"authorization" or (
+                name == b"cookie" and (b"pb_session=" in value or b"pb_anon=" in value)
+            ):
                 return False
         return True
 
@@ -165,11 +181,19 @@ class PageCache:
             return
         accept = next((v for n, v in scope["headers"] if n == b"accept"), b"")
         twin = scope.get("state", {}).get("format")
-        key = (scope["method"], scope["path"], scope.get("query_string", b""), twin, b"json" in accept)
+        key = (
+            scope["method"],
+            scope["path"],
+            scope.get("query_string", b""),
+            twin,
+            b"json" in accept,
+        )
         now = time.monotonic()
         hit = self._cache.get(key)
         flight = self._flights.get(key)
-        if hit is not None and (hit[1] > now or (flight is not None and now - hit[0] < self.MAX_STALE)):
+        if hit is not None and (
+            hit[1] > now or (flight is not None and now - hit[0] < self.MAX_STALE)
+        ):
             if hit[2] is None:  # this answer was not shareable a moment ago: do not queue for it
                 await self.app(scope, receive, send)
                 return
@@ -191,7 +215,9 @@ class PageCache:
             del self._flights[key]
             flight.done.set()
 
-    async def _fetch(self, key: tuple[Any, ...], scope: Scope, receive: Receive, send: Send) -> list[Message] | None:
+    async def _fetch(
+        self, key: tuple[Any, ...], scope: Scope, receive: Receive, send: Send
+    ) -> list[Message] | None:
         """Answer from the app, and keep the answer if it may be shared."""
         captured: list[Message] = []
 
@@ -207,7 +233,8 @@ class PageCache:
             or start["type"] != "http.response.start"
             or start["status"] != 200
             or any(
-                name == b"set-cookie" or (name == b"cache-control" and (b"private" in value or b"no-store" in value))
+                name == b"set-cookie"
+                or (name == b"cache-control" and (b"private" in value or b"no-store" in value))
                 for name, value in start.get("headers", [])
             )
             or not all(m["type"] == "http.response.body" for m in captured[1:])

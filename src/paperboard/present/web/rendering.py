@@ -22,7 +22,9 @@ from paperboard.present.serialize import excerpt, json_ready
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
-templates.env.auto_reload = False  # templates ship with the package; checking their files cost ~10% of a render
+templates.env.auto_reload = (
+    False  # templates ship with the package; checking their files cost ~10% of a render
+)
 
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
 _markdown.enable("strikethrough").enable("table").disable("image")
@@ -43,7 +45,9 @@ def markdown(text: str) -> Markup:
 
 
 def json_response(data: Any, *, status_code: int = 200) -> Response:
-    return Response(orjson.dumps(json_ready(data)), status_code=status_code, media_type="application/json")
+    return Response(
+        orjson.dumps(json_ready(data)), status_code=status_code, media_type="application/json"
+    )
 
 
 def wants_json(request: Request) -> bool:
@@ -62,12 +66,20 @@ def page(
     if wants_json(request):
         return json_response(data, status_code=status_code)
     viewer = getattr(request.state, "viewer", None)
-    context = {"request": request, "viewer": viewer, "settings": request.app.state.services.settings}
+    context = {
+        "request": request,
+        "viewer": viewer,
+        "settings": request.app.state.services.settings,
+    }
     context.update(data)
     context.update(html_only or {})
-    response: HTMLResponse = templates.TemplateResponse(request, template, context, status_code=status_code)
+    response: HTMLResponse = templates.TemplateResponse(
+        request, template, context, status_code=status_code
+    )
     if viewer is not None and viewer.new_anon_cookie:
-        response.set_cookie("pb_anon", viewer.new_anon_cookie, httponly=True, samesite="lax", path="/")
+        response.set_cookie(
+            "pb_anon", viewer.new_anon_cookie, httponly=True, samesite="lax", path="/"
+        )
     if viewer is not None and (viewer.csrf or viewer._anon_csrf):
         # A page with a form token belongs to one browser: never kept by the page cache or proxies.
         response.headers["Cache-Control"] = "private, no-store"
@@ -88,7 +100,12 @@ def paper_links(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def card(row: dict[str, Any], *, voted: set[str] | frozenset[str] = frozenset(), new_since: date | None = None) -> dict[str, Any]:
+def card(
+    row: dict[str, Any],
+    *,
+    voted: set[str] | frozenset[str] = frozenset(),
+    new_since: date | None = None,
+) -> dict[str, Any]:
     """What a feed or search entry shows of a paper (also its JSON twin's shape)."""
     authors = list(row.get("authors") or [])
     feed_day = row.get("feed_date")

@@ -32,10 +32,16 @@ class CsrfError(PaperboardError):
 
 def secure_cookies(request: Request, settings: Settings) -> bool:
     forwarded = request.headers.get("x-forwarded-proto", "")
-    return request.url.scheme == "https" or forwarded == "https" or settings.base_url.startswith("https:")
+    return (
+        request.url.scheme == "https"
+        or forwarded == "https"
+        or settings.base_url.startswith("https:")
+    )
 
 
-def set_session_cookie(response: Response, request: Request, settings: Settings, token: str) -> None:
+def set_session_cookie(
+    response: Response, request: Request, settings: Settings, token: str
+) -> None:
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -61,7 +67,9 @@ def anonymous_csrf(request: Request, settings: Settings) -> tuple[str, str | Non
     return token, new
 
 
-def check_csrf(request: Request, settings: Settings, sent: str | None, session_csrf: str | None) -> None:
+def check_csrf(
+    request: Request, settings: Settings, sent: str | None, session_csrf: str | None
+) -> None:
     """Raise CsrfError unless ``sent`` is this session's (or this anonymous browser's) token."""
     if session_csrf is not None:
         expected = session_csrf
@@ -69,7 +77,9 @@ def check_csrf(request: Request, settings: Settings, sent: str | None, session_c
         seed = request.cookies.get(ANON_COOKIE)
         if not seed:
             raise CsrfError("this form has expired: reload the page and try again")
-        expected = hmac.new(settings.signing_key.encode(), f"anon:{seed}".encode(), "sha256").hexdigest()
+        expected = hmac.new(
+            settings.signing_key.encode(), f"anon:{seed}".encode(), "sha256"
+        ).hexdigest()
     if not sent or not hmac.compare_digest(sent.encode(), expected.encode()):
         raise CsrfError("this form has expired: reload the page and try again")
 

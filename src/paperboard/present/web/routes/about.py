@@ -18,6 +18,10 @@ def about(request: Request, services: ServicesDep, viewer: ViewerDep) -> Respons
     data = {
         "papers": stats["papers"],
         "feed_days": stats["feed_days"],
-        "trending": {"formula": trending.FORMULA, "gravity": trending.GRAVITY, "window_days": trending.WINDOW_DAYS},
+        "trending": {
+            "formula": trending.FORMULA,
+            "gravity": trending.GRAVITY,
+            "window_days": trending.WINDOW_DAYS,
+        },
     }
     return page(request, "about.html", data)

@@ -23,15 +23,25 @@ router = APIRouter(tags=["members"])
 Password = Annotated[str, Form(min_length=1, max_length=1024)]
 
 
-def _account(request: Request, services: Services, member: dict[str, Any], **extra: Any) -> Response:
+def _account(
+    request: Request, services: Services, member: dict[str, Any], **extra: Any
+) -> Response:
     data = {
         "member": {k: member[k] for k in ("id", "email", "name", "role", "created_at")},
         "tokens": services.members.tokens(member["id"]),
-        "submitted_today": services.community.submissions_on(member["id"], datetime.now(UTC).date()),
+        "submitted_today": services.community.submissions_on(
+            member["id"], datetime.now(UTC).date()
+        ),
         "submit_quota": services.settings.submit_daily_quota,
         "digest": _digest_settings(services, member),
     }
-    return page(request, "account.html", data, html_only=extra, status_code=400 if extra.get("error") else 200)
+    return page(
+        request,
+        "account.html",
+        data,
+        html_only=extra,
+        status_code=400 if extra.get("error") else 200,
+    )
 
 
 def _digest_settings(services: Services, member: dict[str, Any]) -> dict[str, Any] | None:
@@ -41,19 +51,34 @@ def _digest_settings(services: Services, member: dict[str, Any]) -> dict[str, An
     found = digests.by_member(member["id"]) or digests.by_email(member["email"])
     if found is None:
         return None
-    keys = ("email", "frequency", "categories", "keywords", "for_you", "confirmed_at", "unsubscribed_at")
+    keys = (
+        "email",
+        "frequency",
+        "categories",
+        "keywords",
+        "for_you",
+        "confirmed_at",
+        "unsubscribed_at",
+    )
     return {k: found[k] for k in keys}
 
 
 @router.get("/account", summary="One's account")
-def account(request: Request, services: ServicesDep, viewer: ViewerDep, member: MemberDep) -> Response:
+def account(
+    request: Request, services: ServicesDep, viewer: ViewerDep, member: MemberDep
+) -> Response:
     return _account(request, services, member)
 
 
 @router.post("/account/password", summary="Change one's password")
 def change_password(
-    request: Request, services: ServicesDep, viewer: ViewerDep, member: MemberDep, _csrf: CsrfDep,
-    current: Password, new: Password,
+    request: Request,
+    services: ServicesDep,
+    viewer: ViewerDep,
+    member: MemberDep,
+    _csrf: CsrfDep,
+    current: Password,
+    new: Password,
 ) -> Response:
     if not verify_password(member["password_hash"], current):
         return _account(request, services, member, error="the current password is not right")
@@ -61,13 +86,21 @@ def change_password(
         check_new_password(new)
     except PaperboardError as error:
         return _account(request, services, member, error=str(error))
-    services.members.set_password(member["id"], hash_password(new), keep_session=viewer.session_token)
-    return _account(request, services, member, notice="password changed; other sessions were signed out")
+    services.members.set_password(
+        member["id"], hash_password(new), keep_session=viewer.session_token
+    )
+    return _account(
+        request, services, member, notice="password changed; other sessions were signed out"
+    )
 
 
 @router.post("/account/tokens", summary="Create a personal API token")
 def create_token(
-    request: Request, services: ServicesDep, viewer: ViewerDep, member: MemberDep, _csrf: CsrfDep,
+    request: Request,
+    services: ServicesDep,
+    viewer: ViewerDep,
+    member: MemberDep,
+    _csrf: CsrfDep,
     name: Annotated[str, Form(max_length=80)] = "token",
 ) -> Response:
     token = services.members.create_token(member["id"], name)
@@ -75,7 +108,9 @@ def create_token(
 
 
 @router.post("/account/tokens/{token_id}/delete", summary="Revoke a personal API token")
-def revoke_token(services: ServicesDep, member: MemberDep, _csrf: CsrfDep, token_id: int) -> Response:
+def revoke_token(
+    services: ServicesDep, member: MemberDep, _csrf: CsrfDep, token_id: int
+) -> Response:
     if not services.members.revoke_token(member["id"], token_id):
         raise NotFoundError(f"no token {token_id}")
     return RedirectResponse("/account", status_code=303)
@@ -83,7 +118,9 @@ def revoke_token(services: ServicesDep, member: MemberDep, _csrf: CsrfDep, token
 
 @router.get("/account/export", summary="Download everything stored about oneself (JSON)")
 def export(services: ServicesDep, member: MemberDep) -> Response:
-    body = orjson.dumps(json_ready(services.members.export(member["id"])), option=orjson.OPT_INDENT_2)
+    body = orjson.dumps(
+        json_ready(services.members.export(member["id"])), option=orjson.OPT_INDENT_2
+    )
     return Response(
         body,
         media_type="application/json",
@@ -93,10 +130,17 @@ def export(services: ServicesDep, member: MemberDep) -> Response:
 
 @router.post("/account/delete", summary="Delete one's account")
 def delete_account(
-    request: Request, services: ServicesDep, viewer: ViewerDep, member: MemberDep, _csrf: CsrfDep, password: Password
+    request: Request,
+    services: ServicesDep,
+    viewer: ViewerDep,
+    member: MemberDep,
+    _csrf: CsrfDep,
+    password: Password,
 ) -> Response:
     if not verify_password(member["password_hash"], password):
-        return _account(request, services, member, error="the password is not right: the account is kept")
+        return _account(
+            request, services, member, error="the password is not right: the account is kept"
+        )
     services.members.delete(member["id"])
     response = RedirectResponse("/", status_code=303)
     clear_session_cookie(response)
@@ -106,7 +150,9 @@ def delete_account(
 # -- submitting papers -------------------------------------------------------------------------
 
 
-def submit_paper(services: Services, member: dict[str, Any], text: str) -> tuple[dict[str, Any], bool]:
+def submit_paper(
+    services: Services, member: dict[str, Any], text: str
+) -> tuple[dict[str, Any], bool]:
     """Submit an arXiv paper by id or URL: fetched through the arXiv source when not stored yet,
     checked against the quota and the maximum age, put on today's feed. Returns (paper, whether
     this was a new submission)."""
@@ -119,12 +165,16 @@ def submit_paper(services: Services, member: dict[str, Any], text: str) -> tuple
         assert row is not None
         return row, False
     if services.community.submissions_on(member["id"], today) >= settings.submit_daily_quota:
-        raise LimitError(f"you have submitted {settings.submit_daily_quota} papers today, the daily quota: try again tomorrow")
+        raise LimitError(
+            f"you have submitted {settings.submit_daily_quota} papers today, the daily quota: try again tomorrow"
+        )
     row = services.papers.get(arxiv_id)
     if row is None:
         row = fetch_from_arxiv(services, arxiv_id)
     published = row.get("published_at")
-    if published is not None and published < datetime.now(UTC) - timedelta(days=settings.submit_max_age_days):
+    if published is not None and published < datetime.now(UTC) - timedelta(
+        days=settings.submit_max_age_days
+    ):
         raise PaperboardError(
             f"{arxiv_id} first appeared on {published:%Y-%m-%d}: only papers from the last "
             f"{settings.submit_max_age_days} days can be submitted"
@@ -170,20 +220,40 @@ def refresh_lexical(services: Services) -> None:
 
 
 @router.get("/submit", summary="Form to submit a paper")
-def submit_form(request: Request, services: ServicesDep, viewer: ViewerDep, member: MemberDep) -> Response:
-    return page(request, "submit.html", {"quota": services.settings.submit_daily_quota,
-                                         "max_age_days": services.settings.submit_max_age_days})
+def submit_form(
+    request: Request, services: ServicesDep, viewer: ViewerDep, member: MemberDep
+) -> Response:
+    return page(
+        request,
+        "submit.html",
+        {
+            "quota": services.settings.submit_daily_quota,
+            "max_age_days": services.settings.submit_max_age_days,
+        },
+    )
 
 
 @router.post("/submit", summary="Submit a paper by arXiv id or URL")
 def submit(
-    request: Request, services: ServicesDep, viewer: ViewerDep, member: MemberDep, _csrf: CsrfDep,
+    request: Request,
+    services: ServicesDep,
+    viewer: ViewerDep,
+    member: MemberDep,
+    _csrf: CsrfDep,
     paper: Annotated[str, Form(min_length=1, max_length=300)],
 ) -> Response:
     try:
         row, _new = submit_paper(services, member, paper)
     except PaperboardError as error:
-        return page(request, "submit.html", {"quota": services.settings.submit_daily_quota,
-                                             "max_age_days": services.settings.submit_max_age_days,
-                                             "error": str(error), "paper": paper}, status_code=400)
+        return page(
+            request,
+            "submit.html",
+            {
+                "quota": services.settings.submit_daily_quota,
+                "max_age_days": services.settings.submit_max_age_days,
+                "error": str(error),
+                "paper": paper,
+            },
+            status_code=400,
+        )
     return RedirectResponse(f"/papers/{row['id']}", status_code=303)

@@ -34,7 +34,10 @@ def hf_time(value: datetime | date | None) -> str | None:
 
 
 def _authors(row: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"_id": f"{row['id']}-{i}", "name": name, "hidden": False} for i, name in enumerate(row.get("authors") or [])]
+    return [
+        {"_id": f"{row['id']}-{i}", "name": name, "hidden": False}
+        for i, name in enumerate(row.get("authors") or [])
+    ]
 
 
 def _submitter(row: dict[str, Any]) -> dict[str, Any] | None:
@@ -107,7 +110,9 @@ def paper_info(row: dict[str, Any]) -> dict[str, Any]:
     return info
 
 
-def _period(services: Services, day: str | None, week: str | None, month: str | None, submitter: str | None) -> tuple[date, date]:
+def _period(
+    services: Services, day: str | None, week: str | None, month: str | None, submitter: str | None
+) -> tuple[date, date]:
     given = [value for value in (day, week, month) if value]
     if len(given) > 1:
         raise PaperboardError("give at most one of date, week and month")
@@ -143,12 +148,18 @@ def daily_papers(
         rows, _ = trending_rank.trending(services.papers, limit=limit, offset=p * limit)
     elif sort == "trending":
         at = trending_rank.reference_time(services.papers.latest_feed_date())
-        rows = trending_rank.ranked(services.papers.list_papers(start, end, submitter=submitter, limit=5000), at)
+        rows = trending_rank.ranked(
+            services.papers.list_papers(start, end, submitter=submitter, limit=5000), at
+        )
         rows = rows[p * limit : (p + 1) * limit]
     else:
         rows = services.papers.list_papers(
-            start, end, submitter=submitter, sort="published" if sort == "publishedAt" else "upvotes",
-            limit=limit, offset=p * limit,
+            start,
+            end,
+            submitter=submitter,
+            sort="published" if sort == "publishedAt" else "upvotes",
+            limit=limit,
+            offset=p * limit,
         )
     return [daily_entry(row) for row in rows]
 
@@ -172,31 +183,53 @@ class Submission(BaseModel):
 
 
 @router.post("/papers/submit", summary="Submit a paper by arXiv id or URL")
-def submit(services: ServicesDep, member: MemberDep, _csrf: CsrfDep, body: Submission) -> dict[str, Any]:
+def submit(
+    services: ServicesDep, member: MemberDep, _csrf: CsrfDep, body: Submission
+) -> dict[str, Any]:
     row, new = submit_paper(services, member, body.id)
     return {"paper": paper_info(row), "new": new}
 
 
 @router.get("/papers/{paper_id:path}/similar", summary="Papers similar to this one")
-def similar(services: ServicesDep, paper_id: str, limit: Annotated[int, Query(ge=1, le=50)] = 10) -> list[dict[str, Any]]:
+def similar(
+    services: ServicesDep, paper_id: str, limit: Annotated[int, Query(ge=1, le=50)] = 10
+) -> list[dict[str, Any]]:
     row = find_paper(services, paper_id)
     cards = similar_cards(services, row["id"], k=limit)
     rows = services.papers.get_many([c["id"] for c in cards])
-    return [{**daily_entry(rows[c["id"]]), "similarity": c["similarity"]} for c in cards if c["id"] in rows]
+    return [
+        {**daily_entry(rows[c["id"]]), "similarity": c["similarity"]}
+        for c in cards
+        if c["id"] in rows
+    ]
 
 
 @router.post("/papers/{paper_id:path}/upvote", summary="Upvote a paper")
-def upvote(services: ServicesDep, member: MemberDep, _csrf: CsrfDep, paper_id: str) -> dict[str, Any]:
+def upvote(
+    services: ServicesDep, member: MemberDep, _csrf: CsrfDep, paper_id: str
+) -> dict[str, Any]:
     row = find_paper(services, paper_id)
     changed = services.community.upvote(member["id"], row["id"])
-    return {"id": row["id"], "upvoted": True, "changed": changed, "upvotes": _upvotes(services, row["id"])}
+    return {
+        "id": row["id"],
+        "upvoted": True,
+        "changed": changed,
+        "upvotes": _upvotes(services, row["id"]),
+    }
 
 
 @router.delete("/papers/{paper_id:path}/upvote", summary="Take an upvote back")
-def unvote(services: ServicesDep, member: MemberDep, _csrf: CsrfDep, paper_id: str) -> dict[str, Any]:
+def unvote(
+    services: ServicesDep, member: MemberDep, _csrf: CsrfDep, paper_id: str
+) -> dict[str, Any]:
     row = find_paper(services, paper_id)
     changed = services.community.unvote(member["id"], row["id"])
-    return {"id": row["id"], "upvoted": False, "changed": changed, "upvotes": _upvotes(services, row["id"])}
+    return {
+        "id": row["id"],
+        "upvoted": False,
+        "changed": changed,
+        "upvotes": _upvotes(services, row["id"]),
+    }
 
 
 def _upvotes(services: Services, paper_id: str) -> int:
@@ -212,14 +245,21 @@ class NewComment(BaseModel):
 def comments(services: ServicesDep, paper_id: str) -> list[dict[str, Any]]:
     row = find_paper(services, paper_id)
     return [
-        {"id": c["id"], "author": c["author"], "body": c["body"], "createdAt": hf_time(c["created_at"]),
-         "editedAt": hf_time(c["edited_at"])}
+        {
+            "id": c["id"],
+            "author": c["author"],
+            "body": c["body"],
+            "createdAt": hf_time(c["created_at"]),
+            "editedAt": hf_time(c["edited_at"]),
+        }
         for c in services.community.comments(row["id"])
     ]
 
 
 @router.post("/papers/{paper_id:path}/comments", summary="Comment on a paper", status_code=201)
-def comment(services: ServicesDep, member: MemberDep, _csrf: CsrfDep, paper_id: str, body: NewComment) -> dict[str, Any]:
+def comment(
+    services: ServicesDep, member: MemberDep, _csrf: CsrfDep, paper_id: str, body: NewComment
+) -> dict[str, Any]:
     row = find_paper(services, paper_id)
     if not body.body.strip():
         raise PaperboardError("the comment is empty")
@@ -234,4 +274,9 @@ def paper(services: ServicesDep, paper_id: str) -> dict[str, Any]:
 
 @router.get("/me", summary="Who the token or session belongs to")
 def me(viewer: ViewerDep, member: MemberDep) -> dict[str, Any]:
-    return {"id": member["id"], "name": member["name"], "email": member["email"], "role": member["role"]}
+    return {
+        "id": member["id"],
+        "name": member["name"],
+        "email": member["email"],
+        "role": member["role"],
+    }

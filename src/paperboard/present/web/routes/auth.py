@@ -42,7 +42,9 @@ def safe_next(target: str | None) -> str:
 
 
 def sign_in(request: Request, services: Services, member_id: int, target: str) -> Response:
-    token, _csrf = services.members.start_session(member_id, lifetime=timedelta(days=services.settings.session_days))
+    token, _csrf = services.members.start_session(
+        member_id, lifetime=timedelta(days=services.settings.session_days)
+    )
     response = RedirectResponse(safe_next(target), status_code=303)
     set_session_cookie(response, request, services.settings, token)
     old = request.cookies.get("pb_session")
@@ -58,14 +60,25 @@ def signup_form(request: Request, viewer: ViewerDep, next: Next = "/") -> Respon
 
 @router.post("/signup", summary="Create an account")
 def signup(
-    request: Request, services: ServicesDep, viewer: ViewerDep, _csrf: CsrfDep,
-    email: Email, name: Name, password: Password, next: Annotated[str, Form(max_length=500)] = "/",
+    request: Request,
+    services: ServicesDep,
+    viewer: ViewerDep,
+    _csrf: CsrfDep,
+    email: Email,
+    name: Name,
+    password: Password,
+    next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
     try:
         check_new_password(password)
         member = services.members.create(email, name, hash_password(password))
     except PaperboardError as error:  # a taken address or name, a weak password
-        return page(request, "signup.html", {"next": safe_next(next), "error": str(error), "email": email, "name": name}, status_code=400)
+        return page(
+            request,
+            "signup.html",
+            {"next": safe_next(next), "error": str(error), "email": email, "name": name},
+            status_code=400,
+        )
     return sign_in(request, services, member["id"], next)
 
 
@@ -76,8 +89,12 @@ def signin_form(request: Request, viewer: ViewerDep, next: Next = "/") -> Respon
 
 @router.post("/signin", summary="Sign in")
 def signin(
-    request: Request, services: ServicesDep, viewer: ViewerDep, _csrf: CsrfDep,
-    email: Annotated[str, Form(min_length=1, max_length=320)], password: Password,
+    request: Request,
+    services: ServicesDep,
+    viewer: ViewerDep,
+    _csrf: CsrfDep,
+    email: Annotated[str, Form(min_length=1, max_length=320)],
+    password: Password,
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
     address = client_address(request)
@@ -86,7 +103,12 @@ def signin(
     if not verify_password(member["password_hash"] if member else None, password):
         record_login_failure(services.members, email, address)
         # The same answer whether the address is unknown or the password wrong.
-        return page(request, "signin.html", {"next": safe_next(next), "error": "wrong e-mail address or password", "email": email}, status_code=400)
+        return page(
+            request,
+            "signin.html",
+            {"next": safe_next(next), "error": "wrong e-mail address or password", "email": email},
+            status_code=400,
+        )
     assert member is not None
     services.members.clear_failures(f"email:{member['email']}")
     return sign_in(request, services, member["id"], next)
@@ -107,14 +129,18 @@ def reset_request_form(request: Request, viewer: ViewerDep) -> Response:
 
 
 @router.post("/reset", summary="Send a password reset link")
-def reset_request(request: Request, services: ServicesDep, viewer: ViewerDep, _csrf: CsrfDep, email: Email) -> Response:
+def reset_request(
+    request: Request, services: ServicesDep, viewer: ViewerDep, _csrf: CsrfDep, email: Email
+) -> Response:
     from paperboard.present.mail.smtp import Mailer, check_mail_settings
 
     settings = services.settings
     try:
         check_mail_settings(settings)
     except ConfigError:
-        raise PaperboardError("this site cannot send e-mail yet: ask its administrator to reset your password") from None
+        raise PaperboardError(
+            "this site cannot send e-mail yet: ask its administrator to reset your password"
+        ) from None
     member = services.members.by_email(email)
     if member is not None:
         link = f"{settings.base_url}/reset/{reset_token(settings, member)}"
@@ -132,7 +158,14 @@ def reset_request(request: Request, services: ServicesDep, viewer: ViewerDep, _c
             log.error("password reset mail to %s: %s", member["email"], error)
             raise PaperboardError("the reset mail could not be sent: try again later") from None
     # The same answer for known and unknown addresses.
-    return page(request, "message.html", {"title": "Check your inbox", "message": "If an account uses that address, a reset link is on its way. It works for an hour."})
+    return page(
+        request,
+        "message.html",
+        {
+            "title": "Check your inbox",
+            "message": "If an account uses that address, a reset link is on its way. It works for an hour.",
+        },
+    )
 
 
 @router.get("/reset/{token}", summary="Choose a new password")
@@ -142,7 +175,14 @@ def reset_form(request: Request, services: ServicesDep, viewer: ViewerDep, token
 
 
 @router.post("/reset/{token}", summary="Set the new password")
-def reset(request: Request, services: ServicesDep, viewer: ViewerDep, _csrf: CsrfDep, token: str, password: Password) -> Response:
+def reset(
+    request: Request,
+    services: ServicesDep,
+    viewer: ViewerDep,
+    _csrf: CsrfDep,
+    token: str,
+    password: Password,
+) -> Response:
     member = read_reset_token(services.settings, services.members, token)
     try:
         check_new_password(password)

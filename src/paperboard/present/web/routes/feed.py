@@ -20,7 +20,9 @@ PAGE_SIZE = 30
 
 # Browsers send an emptied form field as "": that means "no filter", not a bad value.
 Blank = BeforeValidator(lambda value: value or None)
-Category = Annotated[str | None, Query(max_length=40, pattern=r"^[A-Za-z\-]+(\.[A-Za-z\-]+)?$"), Blank]
+Category = Annotated[
+    str | None, Query(max_length=40, pattern=r"^[A-Za-z\-]+(\.[A-Za-z\-]+)?$"), Blank
+]
 PageNumber = Annotated[int, Query(ge=1, le=10_000)]
 
 
@@ -31,14 +33,27 @@ def new_since(services: ServicesDep) -> date:
 
 
 def _feed(
-    request: Request, services: ServicesDep, viewer: ViewerDep, period: Period, category: str | None, number: int
+    request: Request,
+    services: ServicesDep,
+    viewer: ViewerDep,
+    period: Period,
+    category: str | None,
+    number: int,
 ) -> Response:
     store = services.papers
     total = store.count_papers(period.start, period.end, category=category)
     rows = store.list_papers(
-        period.start, period.end, category=category, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE
+        period.start,
+        period.end,
+        category=category,
+        limit=PAGE_SIZE,
+        offset=(number - 1) * PAGE_SIZE,
     )
-    voted = services.community.voted(viewer.member["id"], [r["id"] for r in rows]) if viewer.member else set()
+    voted = (
+        services.community.voted(viewer.member["id"], [r["id"] for r in rows])
+        if viewer.member
+        else set()
+    )
     before, after = store.adjacent_feed_days(period.start, period.end, category=category)
     if period.kind == "date":
         previous = periods.day(before.isoformat()) if before else None
@@ -47,7 +62,9 @@ def _feed(
         previous, following = period.previous(), period.next()
         previous = previous if before else None
         following = following if after else None
-    base = {"date": "/papers/date/", "week": "/papers/week/", "month": "/papers/month/"}[period.kind]
+    base = {"date": "/papers/date/", "week": "/papers/week/", "month": "/papers/month/"}[
+        period.kind
+    ]
     since = new_since(services)
     data: dict[str, Any] = {
         "kind": period.kind,
@@ -61,37 +78,74 @@ def _feed(
         "papers": [card(row, voted=voted, new_since=since) for row in rows],
         "previous": f"{base}{previous.label}" if previous else None,
         "next": f"{base}{following.label}" if following else None,
-        "feeds": {"rss": f"/feeds/date/{period.start.isoformat()}.xml" + (f"?category={category}" if category else "")}
-        if period.kind == "date" else {},
+        "feeds": {
+            "rss": f"/feeds/date/{period.start.isoformat()}.xml"
+            + (f"?category={category}" if category else "")
+        }
+        if period.kind == "date"
+        else {},
     }
     return page(request, "feed.html", data)
 
 
 @router.get("/", summary="The latest day with papers")
-def home(request: Request, services: ServicesDep, viewer: ViewerDep, category: Category = None, p: PageNumber = 1) -> Response:
+def home(
+    request: Request,
+    services: ServicesDep,
+    viewer: ViewerDep,
+    category: Category = None,
+    p: PageNumber = 1,
+) -> Response:
     latest = services.papers.latest_feed_date(category) or datetime.now(UTC).date()
     return _feed(request, services, viewer, periods.day(latest.isoformat()), category, p)
 
 
 @router.get("/papers/date/{day}", summary="One day's papers by upvotes")
-def by_day(request: Request, services: ServicesDep, viewer: ViewerDep, day: str, category: Category = None, p: PageNumber = 1) -> Response:
+def by_day(
+    request: Request,
+    services: ServicesDep,
+    viewer: ViewerDep,
+    day: str,
+    category: Category = None,
+    p: PageNumber = 1,
+) -> Response:
     return _feed(request, services, viewer, periods.day(day), category, p)
 
 
 @router.get("/papers/week/{week}", summary="One ISO week's papers by upvotes")
-def by_week(request: Request, services: ServicesDep, viewer: ViewerDep, week: str, category: Category = None, p: PageNumber = 1) -> Response:
+def by_week(
+    request: Request,
+    services: ServicesDep,
+    viewer: ViewerDep,
+    week: str,
+    category: Category = None,
+    p: PageNumber = 1,
+) -> Response:
     return _feed(request, services, viewer, periods.week(week), category, p)
 
 
 @router.get("/papers/month/{month}", summary="One month's papers by upvotes")
-def by_month(request: Request, services: ServicesDep, viewer: ViewerDep, month: str, category: Category = None, p: PageNumber = 1) -> Response:
+def by_month(
+    request: Request,
+    services: ServicesDep,
+    viewer: ViewerDep,
+    month: str,
+    category: Category = None,
+    p: PageNumber = 1,
+) -> Response:
     return _feed(request, services, viewer, periods.month(month), category, p)
 
 
 @router.get("/papers/trending", summary="Trending papers (time-decayed upvotes)")
-def trending(request: Request, services: ServicesDep, viewer: ViewerDep, p: PageNumber = 1) -> Response:
+def trending(
+    request: Request, services: ServicesDep, viewer: ViewerDep, p: PageNumber = 1
+) -> Response:
     rows, at = trending_rank.trending(services.papers, limit=PAGE_SIZE, offset=(p - 1) * PAGE_SIZE)
-    voted = services.community.voted(viewer.member["id"], [r["id"] for r in rows]) if viewer.member else set()
+    voted = (
+        services.community.voted(viewer.member["id"], [r["id"] for r in rows])
+        if viewer.member
+        else set()
+    )
     since = new_since(services)
     cards = []
     for row in rows:

@@ -53,7 +53,9 @@ def _description(row: dict[str, Any]) -> str:
     """The entry's text as HTML (what readers expect of an RSS description): the abstract, the
     authors and the upvotes, each escaped, so ``x<y`` in an abstract is shown as written."""
     authors = row.get("authors") or []
-    shown = ", ".join(authors[:10]) + (f" and {len(authors) - 10} more" if len(authors) > 10 else "")
+    shown = ", ".join(authors[:10]) + (
+        f" and {len(authors) - 10} more" if len(authors) > 10 else ""
+    )
     votes = int(row.get("total_upvotes") or 0)
     parts = [excerpt(row.get("abstract"), 1200), shown, f"▲ {votes} upvote{'s' * (votes != 1)}"]
     return "".join(f"<p>{escape(_xml_safe(part), quote=False)}</p>" for part in parts if part)
@@ -66,7 +68,9 @@ def render_feed(
     format), ``page`` the HTML page it mirrors."""
     base = services.settings.base_url
     title = _xml_safe(title)
-    self_url = f"{base}{path}" if fmt == "rss" else f"{base}{path}{'&' if '?' in path else '?'}format=atom"
+    self_url = (
+        f"{base}{path}" if fmt == "rss" else f"{base}{path}{'&' if '?' in path else '?'}format=atom"
+    )
     generator = FeedGenerator()
     generator.id(f"{base}{path}")
     generator.title(title)
@@ -96,34 +100,53 @@ def render_feed(
         entry.published(_when(row))
         entry.updated(_updated(row))
     if fmt == "atom":
-        return Response(generator.atom_str(pretty=True), media_type="application/atom+xml; charset=utf-8")
+        return Response(
+            generator.atom_str(pretty=True), media_type="application/atom+xml; charset=utf-8"
+        )
     return Response(generator.rss_str(pretty=True), media_type="application/rss+xml; charset=utf-8")
 
 
 @router.get("/trending.xml", summary="Trending papers")
 def trending(services: ServicesDep, format: Format = "rss") -> Response:
     rows, _ = trending_rank.trending(services.papers, limit=ITEMS)
-    return render_feed(services, "Trending papers", "/feeds/trending.xml", "/papers/trending", rows, format)
+    return render_feed(
+        services, "Trending papers", "/feeds/trending.xml", "/papers/trending", rows, format
+    )
 
 
-@router.get("/date/{day}.xml", summary="One day's papers by upvotes (of one category with ?category=)")
-def by_day(services: ServicesDep, day: str, format: Format = "rss", category: Category = None) -> Response:
+@router.get(
+    "/date/{day}.xml", summary="One day's papers by upvotes (of one category with ?category=)"
+)
+def by_day(
+    services: ServicesDep, day: str, format: Format = "rss", category: Category = None
+) -> Response:
     period = periods.day(day)
     rows = services.papers.list_papers(period.start, period.end, category=category, limit=ITEMS)
     query = f"?category={quote_plus(category)}" if category else ""
     title = f"Papers of {period.label}" + (f" in {category}" if category else "")
     return render_feed(
-        services, title, f"/feeds/date/{period.label}.xml{query}", f"/papers/date/{period.label}{query}", rows, format
+        services,
+        title,
+        f"/feeds/date/{period.label}.xml{query}",
+        f"/papers/date/{period.label}{query}",
+        rows,
+        format,
     )
 
 
-@router.get("/category/{category}.xml", summary="A category's papers of the last week, newest first")
+@router.get(
+    "/category/{category}.xml", summary="A category's papers of the last week, newest first"
+)
 def by_category(services: ServicesDep, category: str, format: Format = "rss") -> Response:
     if len(category) > 40 or not CATEGORY.match(category):
         raise PaperboardError(f"not a category (such as cs.LG or q-bio): {category[:40]!r}")
     latest = services.papers.latest_feed_date(category) or datetime.now(UTC).date()
     rows = services.papers.list_papers(
-        latest - timedelta(days=CATEGORY_DAYS - 1), latest, category=category, sort="published", limit=ITEMS
+        latest - timedelta(days=CATEGORY_DAYS - 1),
+        latest,
+        category=category,
+        sort="published",
+        limit=ITEMS,
     )
     path, page = f"/feeds/category/{category}.xml", f"/?category={category}"
     return render_feed(services, f"{category} papers", path, page, rows, format)
@@ -131,10 +154,19 @@ def by_category(services: ServicesDep, category: str, format: Format = "rss") ->
 
 @router.get("/search.xml", summary="Results of a search")
 def search(
-    services: ServicesDep, q: Annotated[str, Query(min_length=1, max_length=1000)], format: Format = "rss"
+    services: ServicesDep,
+    q: Annotated[str, Query(min_length=1, max_length=1000)],
+    format: Format = "rss",
 ) -> Response:
     result = run_search(services, q, k=ITEMS)
     rows = services.papers.get_many([hit.id for hit in result.hits])
     ordered = [rows[hit.id] for hit in result.hits if hit.id in rows]
     query = f"?q={quote_plus(q)}"
-    return render_feed(services, f"Papers about “{q}”", f"/feeds/search.xml{query}", f"/papers{query}", ordered, format)
+    return render_feed(
+        services,
+        f"Papers about “{q}”",
+        f"/feeds/search.xml{query}",
+        f"/papers{query}",
+        ordered,
+        format,
+    )

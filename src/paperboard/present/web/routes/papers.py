@@ -64,7 +64,12 @@ def map_position(services: Services, paper_id: str) -> dict[str, Any] | None:
         return None
     point = literature_map.points[i]
     cluster = next((c for c in literature_map.clusters if c.id == point.cluster), None)
-    return {"x": point.x, "y": point.y, "cluster": point.cluster, "topic": cluster.label if cluster else None}
+    return {
+        "x": point.x,
+        "y": point.y,
+        "cluster": point.cluster,
+        "topic": cluster.label if cluster else None,
+    }
 
 
 def comment_view(comment: dict[str, Any], viewer: Any) -> dict[str, Any]:
@@ -82,7 +87,11 @@ def comment_view(comment: dict[str, Any], viewer: Any) -> dict[str, Any]:
 
 @router.post("/papers/{paper_id:path}/upvote", summary="Upvote (or take back with action=remove)")
 def upvote(
-    request: Request, services: ServicesDep, member: MemberDep, _csrf: CsrfDep, paper_id: str,
+    request: Request,
+    services: ServicesDep,
+    member: MemberDep,
+    _csrf: CsrfDep,
+    paper_id: str,
     action: Annotated[str, Form(pattern="^(add|remove)$")] = "add",
 ) -> Response:
     row = find_paper(services, paper_id)
@@ -116,17 +125,25 @@ def add_comment(
 
 
 @router.get("/comments/{comment_id}/edit", summary="Form to edit one's comment")
-def edit_comment_form(request: Request, services: ServicesDep, viewer: ViewerDep, member: MemberDep, comment_id: int) -> Response:
+def edit_comment_form(
+    request: Request, services: ServicesDep, viewer: ViewerDep, member: MemberDep, comment_id: int
+) -> Response:
     comment = services.community.comment(comment_id)
     if comment is None:
         raise NotFoundError(f"no comment {comment_id}")
     if comment["member_id"] != member["id"]:
         raise ForbiddenError("that comment is not yours")
-    return page(request, "comment_edit.html", {"comment": {"id": comment_id, "body": comment["body"], "paper_id": comment["paper_id"]}})
+    return page(
+        request,
+        "comment_edit.html",
+        {"comment": {"id": comment_id, "body": comment["body"], "paper_id": comment["paper_id"]}},
+    )
 
 
 @router.post("/comments/{comment_id}/edit", summary="Edit one's comment")
-def edit_comment(services: ServicesDep, member: MemberDep, _csrf: CsrfDep, comment_id: int, body: CommentBody) -> Response:
+def edit_comment(
+    services: ServicesDep, member: MemberDep, _csrf: CsrfDep, comment_id: int, body: CommentBody
+) -> Response:
     if not body.strip():
         raise PaperboardError("the comment is empty")
     services.community.edit_comment(comment_id, member, body.strip())
@@ -135,14 +152,20 @@ def edit_comment(services: ServicesDep, member: MemberDep, _csrf: CsrfDep, comme
     return RedirectResponse(f"/papers/{comment['paper_id']}#comment-{comment_id}", status_code=303)
 
 
-@router.post("/comments/{comment_id}/delete", summary="Delete a comment (one's own, or any as moderator)")
-def delete_comment(services: ServicesDep, member: MemberDep, _csrf: CsrfDep, comment_id: int) -> Response:
+@router.post(
+    "/comments/{comment_id}/delete", summary="Delete a comment (one's own, or any as moderator)"
+)
+def delete_comment(
+    services: ServicesDep, member: MemberDep, _csrf: CsrfDep, comment_id: int
+) -> Response:
     paper_id = services.community.delete_comment(comment_id, member)
     return RedirectResponse(f"/papers/{paper_id}#comments", status_code=303)
 
 
 @router.get("/papers/{paper_id:path}", summary="A paper's page")
-def paper_page(request: Request, services: ServicesDep, viewer: ViewerDep, paper_id: str) -> Response:
+def paper_page(
+    request: Request, services: ServicesDep, viewer: ViewerDep, paper_id: str
+) -> Response:
     row = find_paper(services, paper_id)
     if row["id"] != paper_id:
         suffix = ".json" if getattr(request.state, "format", None) == "json" else ""
@@ -151,8 +174,10 @@ def paper_page(request: Request, services: ServicesDep, viewer: ViewerDep, paper
     comments = [comment_view(c, viewer) for c in services.community.comments(row["id"])]
     data = {
         "paper": {
-            **paper_dict(row), "arxiv_comments": row.get("comments"),
-            **card(row, voted=voted), "abstract": row.get("abstract") or "",
+            **paper_dict(row),
+            "arxiv_comments": row.get("comments"),
+            **card(row, voted=voted),
+            "abstract": row.get("abstract") or "",
         },
         "links": paper_links(row),
         "comments": comments,

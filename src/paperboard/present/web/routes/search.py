@@ -42,7 +42,9 @@ def run_search(
         mode = "lexical"
     filters = None
     if category or since or until or code is not None:
-        filters = Filters(categories=(category,) if category else (), since=since, until=until, has_code=code)
+        filters = Filters(
+            categories=(category,) if category else (), since=since, until=until, has_code=code
+        )
     return search(index, services.papers, q, mode=mode, k=k, offset=offset, filters=filters)
 
 
@@ -73,15 +75,35 @@ def search_page(
     p: Annotated[int, Query(ge=1, le=50)] = 1,
 ) -> Response:
     data: dict[str, Any] = {
-        "q": q, "mode": mode, "category": category or "", "since": since, "until": until, "code": code,
-        "page": p, "papers": [], "notes": [], "milliseconds": None, "next": None, "previous": None,
+        "q": q,
+        "mode": mode,
+        "category": category or "",
+        "since": since,
+        "until": until,
+        "code": code,
+        "page": p,
+        "papers": [],
+        "notes": [],
+        "milliseconds": None,
+        "next": None,
+        "previous": None,
     }
     if q.strip():
         result = run_search(
-            services, q, mode=mode, offset=(p - 1) * PAGE_SIZE, category=category or None,
-            since=since, until=until, code=code,
+            services,
+            q,
+            mode=mode,
+            offset=(p - 1) * PAGE_SIZE,
+            category=category or None,
+            since=since,
+            until=until,
+            code=code,
         )
-        if result.paper_id is not None and result.hits and not getattr(request.state, "format", None):
+        if (
+            result.paper_id is not None
+            and result.hits
+            and not getattr(request.state, "format", None)
+        ):
             from fastapi.responses import RedirectResponse
 
             return RedirectResponse(f"/papers/{result.paper_id}", status_code=303)
@@ -140,8 +162,14 @@ def map_page(
     }
     svg = None
     if literature_map is not None:
-        rows = services.papers.get_many([h for h in highlighted if literature_map.index_of(h) is not None])
+        rows = services.papers.get_many(
+            [h for h in highlighted if literature_map.index_of(h) is not None]
+        )
         data["highlighted"] = [card(rows[h]) for h in highlighted if h in rows]
-        svg = render_svg(literature_map, highlighted=highlighted, width=960, height=640, max_points=2500)
-        svg = svg.split("?>", 1)[1].lstrip() if svg.startswith("<?xml") else svg  # inline in HTML: no XML prologue
+        svg = render_svg(
+            literature_map, highlighted=highlighted, width=960, height=640, max_points=2500
+        )
+        svg = (
+            svg.split("?>", 1)[1].lstrip() if svg.startswith("<?xml") else svg
+        )  # inline in HTML: no XML prologue
     return page(request, "map.html", data, html_only={"svg": svg})

@@ -52,7 +52,9 @@ def _send_confirmation(services: Services, subscriber: dict[str, Any]) -> None:
         request_confirmation(services.settings, services.papers, subscriber)
     except PaperboardError as error:
         log.error("confirmation to %s: %s", subscriber["email"], error)
-        raise PaperboardError("the confirmation e-mail could not be sent: try again later") from None
+        raise PaperboardError(
+            "the confirmation e-mail could not be sent: try again later"
+        ) from None
 
 
 @router.get("/subscribe", summary="Subscribe to the digest")
@@ -62,24 +64,38 @@ def subscribe_form(request: Request, viewer: ViewerDep) -> Response:
 
 @router.post("/subscribe", summary="Subscribe an address (a confirmation e-mail goes out)")
 def subscribe(
-    request: Request, services: ServicesDep, viewer: ViewerDep, email: Email,
+    request: Request,
+    services: ServicesDep,
+    viewer: ViewerDep,
+    email: Email,
     frequency: Annotated[str, Form(pattern="^(daily|weekly)$")] = "daily",
 ) -> Response:
     _same_origin(request, services)
     digests = _digests(services)
     existing = digests.by_email(email)
-    if existing is None or existing["confirmed_at"] is None or existing["unsubscribed_at"] or existing["stopped_reason"]:
+    if (
+        existing is None
+        or existing["confirmed_at"] is None
+        or existing["unsubscribed_at"]
+        or existing["stopped_reason"]
+    ):
         subscriber = digests.subscribe(email, frequency=frequency)
         _send_confirmation(services, subscriber)
     # The same answer whether the address was new, pending or already subscribed.
-    return page(request, "message.html", {
-        "title": "Check your inbox",
-        "message": "If this address is not subscribed yet, a confirmation link is on its way. Nothing is sent before you follow it.",
-    })
+    return page(
+        request,
+        "message.html",
+        {
+            "title": "Check your inbox",
+            "message": "If this address is not subscribed yet, a confirmation link is on its way. Nothing is sent before you follow it.",
+        },
+    )
 
 
 @router.get("/subscribe/confirm/{token}", summary="Confirm a subscription (shows a button)")
-def confirm_form(request: Request, services: ServicesDep, viewer: ViewerDep, token: str) -> Response:
+def confirm_form(
+    request: Request, services: ServicesDep, viewer: ViewerDep, token: str
+) -> Response:
     subscriber_id, email = read_confirm_token(services.settings, token)
     return page(request, "confirm.html", {"email": email, "token": token})
 
@@ -92,34 +108,57 @@ def confirm(request: Request, services: ServicesDep, viewer: ViewerDep, token: s
     if subscriber is None or subscriber["email"] != email:
         raise NotFoundError("this subscription no longer exists: subscribe again")
     digests.confirm(subscriber_id)
-    return page(request, "message.html", {
-        "title": "Subscribed",
-        "message": f"{email} will get the {subscriber['frequency']} digest of trending papers. Every digest has a one-click unsubscribe link.",
-    })
+    return page(
+        request,
+        "message.html",
+        {
+            "title": "Subscribed",
+            "message": f"{email} will get the {subscriber['frequency']} digest of trending papers. Every digest has a one-click unsubscribe link.",
+        },
+    )
 
 
 @router.get("/unsubscribe/{token}", summary="Unsubscribe (shows a button)")
-def unsubscribe_form(request: Request, services: ServicesDep, viewer: ViewerDep, token: str) -> Response:
+def unsubscribe_form(
+    request: Request, services: ServicesDep, viewer: ViewerDep, token: str
+) -> Response:
     subscriber = _digests(services).get(read_unsubscribe_token(services.settings, token))
     if subscriber is None:
         raise NotFoundError("this address is no longer subscribed")
-    return page(request, "unsubscribe.html", {"email": subscriber["email"], "token": token,
-                                              "done": subscriber["unsubscribed_at"] is not None})
+    return page(
+        request,
+        "unsubscribe.html",
+        {
+            "email": subscriber["email"],
+            "token": token,
+            "done": subscriber["unsubscribed_at"] is not None,
+        },
+    )
 
 
-@router.post("/unsubscribe/{token}", summary="Unsubscribe (also RFC 8058 one-click, from mail clients)")
+@router.post(
+    "/unsubscribe/{token}", summary="Unsubscribe (also RFC 8058 one-click, from mail clients)"
+)
 def unsubscribe(request: Request, services: ServicesDep, viewer: ViewerDep, token: str) -> Response:
     digests = _digests(services)
     subscriber_id = read_unsubscribe_token(services.settings, token)
     subscriber = digests.get(subscriber_id)
     if subscriber is not None and subscriber["unsubscribed_at"] is None:
         digests.unsubscribe(subscriber_id)
-    return page(request, "message.html", {"title": "Unsubscribed", "message": "No more digests will be sent to this address."})
+    return page(
+        request,
+        "message.html",
+        {"title": "Unsubscribed", "message": "No more digests will be sent to this address."},
+    )
 
 
 @router.post("/account/digest", summary="One's digest settings")
 def digest_settings(
-    request: Request, services: ServicesDep, viewer: ViewerDep, member: MemberDep, _csrf: CsrfDep,
+    request: Request,
+    services: ServicesDep,
+    viewer: ViewerDep,
+    member: MemberDep,
+    _csrf: CsrfDep,
     frequency: Annotated[str, Form(pattern="^(daily|weekly|off)$")],
     categories: Annotated[str, Form(max_length=500)] = "",
     keywords: Annotated[str, Form(max_length=500)] = "",
@@ -128,7 +167,9 @@ def digest_settings(
     digests = _digests(services)
     existing = digests.by_member(member["id"]) or digests.by_email(member["email"])
     subscriber = digests.subscribe(
-        existing["email"] if existing else member["email"], member_id=member["id"], frequency=frequency,
+        existing["email"] if existing else member["email"],
+        member_id=member["id"],
+        frequency=frequency,
         categories=[c for c in categories.replace(",", " ").split() if c],
         keywords=[k.strip() for k in keywords.split(",") if k.strip()],
         for_you=for_you,
@@ -139,16 +180,17 @@ def digest_settings(
 
 
 @router.get("/admin/mail", summary="Mail problems and digest runs (admins)")
-def admin_mail(request: Request, services: ServicesDep, viewer: ViewerDep, member: MemberDep) -> Response:
+def admin_mail(
+    request: Request, services: ServicesDep, viewer: ViewerDep, member: MemberDep
+) -> Response:
     if member["role"] != "admin":
         raise ForbiddenError("admins only")
     digests = _digests(services)
     data = {
-        "stopped": [{k: s[k] for k in ("email", "bounces", "stopped_reason")} for s in digests.stopped()],
+        "stopped": [
+            {k: s[k] for k in ("email", "bounces", "stopped_reason")} for s in digests.stopped()
+        ],
         "runs": digests.recent_runs(),
         "subscribers": len(digests.all()),
     }
     return page(request, "admin_mail.html", data)
-
-
-

@@ -32,7 +32,12 @@ def upgrade() -> None:
     op.create_table(
         "member_sessions",
         sa.Column("token_hash", sa.String(64), primary_key=True),
-        sa.Column("member_id", sa.Integer(), sa.ForeignKey("members.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "member_id",
+            sa.Integer(),
+            sa.ForeignKey("members.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("csrf_token", sa.String(64), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("expires_at", UTCDateTime(), nullable=False),
@@ -42,7 +47,12 @@ def upgrade() -> None:
     op.create_table(
         "api_tokens",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("member_id", sa.Integer(), sa.ForeignKey("members.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "member_id",
+            sa.Integer(),
+            sa.ForeignKey("members.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("name", sa.String(80), nullable=False),
         sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
         sa.Column("created_at", UTCDateTime(), nullable=False),
@@ -59,15 +69,30 @@ def upgrade() -> None:
     op.create_index("ix_login_failures_at", "login_failures", ["at"])
     op.create_table(
         "votes",
-        sa.Column("member_id", sa.Integer(), sa.ForeignKey("members.id", ondelete="CASCADE"), primary_key=True),
-        sa.Column("paper_id", sa.String(220), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "member_id",
+            sa.Integer(),
+            sa.ForeignKey("members.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column(
+            "paper_id",
+            sa.String(220),
+            sa.ForeignKey("papers.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         sa.Column("created_at", UTCDateTime(), nullable=False),
     )
     op.create_index("ix_votes_paper", "votes", ["paper_id"])
     op.create_table(
         "comments",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("paper_id", sa.String(220), sa.ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "paper_id",
+            sa.String(220),
+            sa.ForeignKey("papers.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("member_id", sa.Integer(), sa.ForeignKey("members.id", ondelete="SET NULL")),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
@@ -77,7 +102,12 @@ def upgrade() -> None:
     op.create_index("ix_comments_member_id", "comments", ["member_id"])
     op.create_table(
         "submissions",
-        sa.Column("paper_id", sa.String(220), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "paper_id",
+            sa.String(220),
+            sa.ForeignKey("papers.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         sa.Column("member_id", sa.Integer(), sa.ForeignKey("members.id", ondelete="SET NULL")),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
@@ -85,13 +115,26 @@ def upgrade() -> None:
     op.create_index("ix_submissions_member_day", "submissions", ["member_id", "day"])
     op.create_table(
         "paper_counts",
-        sa.Column("paper_id", sa.String(220), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "paper_id",
+            sa.String(220),
+            sa.ForeignKey("papers.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         sa.Column("votes", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("comments", sa.Integer(), nullable=False, server_default="0"),
     )
 
 
 def downgrade() -> None:
-    for table in ("paper_counts", "submissions", "comments", "votes", "login_failures", "api_tokens",
-                  "member_sessions", "members"):
+    for table in (
+        "paper_counts",
+        "submissions",
+        "comments",
+        "votes",
+        "login_failures",
+        "api_tokens",
+        "member_sessions",
+        "members",
+    ):
         op.drop_table(table)

@@ -37,7 +37,12 @@ def upgrade() -> None:
     op.create_table(
         "digest_sends",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("subscriber_id", sa.Integer(), sa.ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "subscriber_id",
+            sa.Integer(),
+            sa.ForeignKey("subscribers.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("period_key", sa.String(40), nullable=False),
         sa.Column("message_id", sa.String(200), nullable=False),
         sa.Column("status", sa.String(12), nullable=False),
@@ -47,12 +52,19 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text()),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("sent_at", UTCDateTime()),
-        sa.UniqueConstraint("subscriber_id", "period_key", name="uq_digest_sends_subscriber_period"),
+        sa.UniqueConstraint(
+            "subscriber_id", "period_key", name="uq_digest_sends_subscriber_period"
+        ),
     )
     op.create_index("ix_digest_sends_period_key", "digest_sends", ["period_key"])
     op.create_table(
         "sent_papers",
-        sa.Column("subscriber_id", sa.Integer(), sa.ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "subscriber_id",
+            sa.Integer(),
+            sa.ForeignKey("subscribers.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         sa.Column("paper_id", sa.String(220), primary_key=True),
         sqlite_with_rowid=False,
     )
