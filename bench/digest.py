@@ -148,7 +148,8 @@ def main() -> None:
         started = time.perf_counter()
         populate(home, args.subscribers)
         print(
-            f"setup: {args.subscribers:,} subscribers in {time.perf_counter() - started:.0f} s (not counted)"
+            f"setup: {args.subscribers:,} subscribers in {time.perf_counter() - started:.0f} s"
+            " (not counted)"
         )
         from paperboard.present.mail.digests import default_processes
 
@@ -170,9 +171,11 @@ def main() -> None:
         n = result["subscribers"]
         print(f"{label}:")
         print(
-            f"  {n:,} digests in {result['total_s']:.1f} s ({result['total_s'] / n * 1000:.2f} ms each, "
-            f"{result['total_s'] / baseline['total_s']:.2f}x the baseline); {result['picks']:,} picks, "
-            f"{result['empty']:,} empty, {result['bytes'] / max(1, n - result['empty']) / 1024:.1f} KiB a message"
+            f"  {n:,} digests in {result['total_s']:.1f} s "
+            f"({result['total_s'] / n * 1000:.2f} ms each, "
+            f"{result['total_s'] / baseline['total_s']:.2f}x the baseline); "
+            f"{result['picks']:,} picks, {result['empty']:,} empty, "
+            f"{result['bytes'] / max(1, n - result['empty']) / 1024:.1f} KiB a message"
         )
     best = runs[-1][1]
     print(

@@ -15,9 +15,10 @@ baseline with it off (0), both servers started by this process; the ratio is cac
    phrases from real titles (as bench/search.py does), so that the cache does not answer them all.
 
 For each: requests/s, p50, p99 (and p99.9) latency, socket errors, non-2xx answers, and where the
-CPU went during the run, in cores: the server (all its processes), the load generator, and everything else
-(from /proc: other work on the machine skews the figures, so repeat a run where "other" is high).
-The home must hold the papers and their indexes already (``python bench/search.py --home DIR``).
+CPU went during the run, in cores: the server (all its processes), the load generator, and
+everything else (from /proc: other work on the machine skews the figures, so repeat a run where
+"other" is high). The home must hold the papers and their indexes already
+(``python bench/search.py --home DIR``).
 
     python bench/http.py --home /tmp/bench40k               # 64 connections, 30 s per scenario
     python bench/http.py --home /tmp/bench40k --duration 10 --client python
@@ -32,7 +33,8 @@ HERE = Path(__file__).resolve().parent
 
 
 def _off_path() -> None:
-    """This file is named like the standard library's ``http`` package: keep its folder off the path."""
+    """This file is named like the standard library's ``http`` package: keep its folder off the
+    path."""
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 
 
@@ -101,7 +103,8 @@ class Server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOARD_")}
         env["PAPERBOARD_HOME"] = str(home)
         env["PAPERBOARD_PAGE_CACHE_SECONDS"] = str(cache_seconds)
-        self.log = tempfile.TemporaryFile(mode="w+")
+        self.log = home / "logs" / f"bench-serve-{self.port}.log"
+        self.log.parent.mkdir(parents=True, exist_ok=True)
         command = [
             sys.executable,
             "-m",
@@ -114,14 +117,15 @@ class Server:
             "--workers",
             str(workers),
         ]
-        self.process = subprocess.Popen(
-            command,
-            env=env,
-            cwd=ROOT,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with self.log.open("w") as log:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                command,
+                env=env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def wait(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
@@ -141,8 +145,7 @@ class Server:
             return answer.read()  # type: ignore[no-any-return]
 
     def output(self) -> str:
-        self.log.seek(0)
-        return self.log.read()[-3000:]
+        return self.log.read_text(errors="replace")[-3000:]
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -152,7 +155,6 @@ class Server:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
-        self.log.close()
 
     def __enter__(self) -> Server:
         return self
@@ -218,7 +220,8 @@ function request()
 end
 function done(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format("BENCH %d %d %d %d %d %d %d %d %d %d\\n", summary.requests, summary.duration,
+  io.write(string.format("BENCH %d %d %d %d %d %d %d %d %d %d\\n", \
+summary.requests, summary.duration,
     latency:percentile(50), latency:percentile(99), latency:percentile(99.9),
     e.connect, e.read, e.write, e.timeout, e.status))
 end
@@ -340,8 +343,9 @@ def measure(
             result.other_cores = max(0.0, machine - result.server_cores - result.client_cores)
             results[name] = result
             print(
-                f"  {name:<15} {label:<9} {result.rate:>8,.0f} {result.p50_ms:>8.1f} {result.p99_ms:>8.1f}"
-                f" {result.p999_ms:>8.1f} {result.errors:>6,} {result.non_2xx:>7,}   {result.server_cores:.2f} /"
+                f"  {name:<15} {label:<9} {result.rate:>8,.0f} {result.p50_ms:>8.1f}"
+                f" {result.p99_ms:>8.1f} {result.p999_ms:>8.1f} {result.errors:>6,}"
+                f" {result.non_2xx:>7,}   {result.server_cores:.2f} /"
                 f" {result.client_cores:.2f} / {result.other_cores:.2f}   {result.requests:>9,}",
                 flush=True,
             )
@@ -390,15 +394,18 @@ def main() -> None:
         )
     )
     print(
-        f"{args.home}: {args.workers} workers, {args.connections} connections, {args.duration}s per scenario; "
+        f"{args.home}: {args.workers} workers, {args.connections} connections, "
+        f"{args.duration}s per scenario; "
         f"client: {tool}; {os.cpu_count()} cores; search cycles over {len(queries):,} queries"
     )
     print(
-        f"  load average now {os.getloadavg()[0]:.2f}; 'other' is the CPU other work took during a run:"
+        f"  load average now {os.getloadavg()[0]:.2f}; 'other' is the CPU other work took"
+        " during a run:"
         " repeat where it is high"
     )
     print(
-        f"  {'scenario':<15} {'server':<9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>8} {'errors':>6}"
+        f"  {'scenario':<15} {'server':<9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}"
+        f" {'p99.9 ms':>8} {'errors':>6}"
         f" {'non-2xx':>7}   cores: server / client / other   requests"
     )
     cached = measure(args, load, args.cache_seconds, queries)
@@ -410,13 +417,15 @@ def main() -> None:
         base = plain[name]
         print(
             f"  {name:<15} req/s x{result.rate / max(base.rate, 1e-9):6.1f}   "
-            f"p50 {base.p50_ms:7.1f} -> {result.p50_ms:6.1f} ms   p99 {base.p99_ms:7.1f} -> {result.p99_ms:6.1f} ms"
+            f"p50 {base.p50_ms:7.1f} -> {result.p50_ms:6.1f} ms   "
+            f"p99 {base.p99_ms:7.1f} -> {result.p99_ms:6.1f} ms"
         )
     search = cached.get("search API")
     if search is not None and search.requests > len(queries):
         print(
-            f"  (search: {search.requests:,} requests over {len(queries):,} queries: at least "
-            f"{search.requests - len(queries):,} could be cache hits; raise --queries to avoid them)"
+            f"  (search: {search.requests:,} requests over {len(queries):,} queries:"
+            f" at least {search.requests - len(queries):,} could be cache hits;"
+            " raise --queries to avoid them)"
         )
 
 

@@ -79,7 +79,8 @@ def synthesize(count: int, seed: int = 7) -> Path:
 
 
 def timed_import(path: Path) -> tuple[float, float, str]:
-    """(seconds, peak RSS in MiB, summary line) of ``paperboard ingest snapshot`` into a new home."""
+    """(seconds, peak RSS in MiB, summary line) of ``paperboard ingest snapshot`` into a new
+    home."""
     home = Path(tempfile.mkdtemp(prefix="paperboard-bench-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOARD_")}
     env["PAPERBOARD_HOME"] = str(home)
@@ -105,7 +106,8 @@ def measure(label: str, path: Path) -> dict[str, float]:
     print(f"{label}: {count:,} records")
     print(f"  plain json.loads pass : {plain_rate:>10,.0f} records/s ({plain_seconds:.1f}s)")
     print(
-        f"  import into SQLite    : {rate:>10,.0f} papers/s ({seconds:.1f}s, peak RSS {peak_mib:,.0f} MiB)"
+        f"  import into SQLite    : {rate:>10,.0f} papers/s "
+        f"({seconds:.1f}s, peak RSS {peak_mib:,.0f} MiB)"
     )
     print(f"  ratio plain/import    : {plain_rate / rate:>10.2f}x slower than the plain parse")
     print(f"  paperboard said       : {summary}")

@@ -51,7 +51,7 @@ def load(path: Path, limit: int | None) -> list[dict]:
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main() -> int:
@@ -75,7 +75,7 @@ def main() -> int:
         index.commit()
         build_s = time.perf_counter() - started
         size = sum(p.stat().st_size for p in folder.iterdir())
-        segments = index._index.searcher().num_segments  # noqa: SLF001 - probe
+        segments = index._index.searcher().num_segments
         print(
             f"built in {build_s:.2f} s ({len(papers) / build_s:,.0f} papers/s), "
             f"{size / 1e6:.1f} MB on disk, {segments} segment(s), count={index.count():,}"

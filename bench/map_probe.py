@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import itertools
 import json
 import resource
 import subprocess
@@ -104,7 +105,7 @@ def child(case: str, vectors_path: Path, count: int) -> None:
     m = compute_map(ids, vectors, texts, progress=progress)
     seconds = time.perf_counter() - started
     marks.append((seconds, "done"))
-    for (at, message), (until, _) in zip(marks, marks[1:], strict=False):
+    for (at, message), (until, _) in itertools.pairwise(marks):
         print(f"  {at:7.1f}s  {message}  ({until - at:.1f}s)")
     print(f"  compute_map: {seconds:.1f}s, method {m.method}, {len(m.clusters)} clusters")
 

@@ -5,10 +5,10 @@
    lexical index over their text and random unit vectors for the dense part (the query is still
    embedded by the real model, so its cost is included).
 
-Queries are 2–4 word phrases taken from real titles (``--queries``, default 500). Each mode runs every
-query once to warm up, then again timed; p50/p95 are of the timed pass. Peak RSS is the process's
-high-water mark of a fresh process that loads the built indexes and runs the queries (the serving
-footprint); building is measured separately.
+Queries are 2–4 word phrases taken from real titles (``--queries``, default 500). Each mode runs
+every query once to warm up, then again timed; p50/p95 are of the timed pass. Peak RSS is the
+process's high-water mark of a fresh process that loads the built indexes and runs the queries
+(the serving footprint); building is measured separately.
 
     python bench/search.py --home /tmp/bench40k          # real papers (embeds them once: slow)
     python bench/search.py --synthetic 1000000 --home /tmp/bench1m
@@ -36,7 +36,8 @@ sys.path.insert(0, str(HERE))
 
 def _queries(count: int, seed: int = 3) -> list[str]:
     rng = random.Random(seed)
-    titles = [json.loads(line)["title"].split() for line in gzip.open(REAL, "rt")]
+    with gzip.open(REAL, "rt") as lines:
+        titles = [json.loads(line)["title"].split() for line in lines]
     out = []
     while len(out) < count:
         words = [w.strip(":,.()") for w in rng.choice(titles) if len(w.strip(":,.()")) > 3]
@@ -188,7 +189,8 @@ def main() -> None:
     for mode, (p50, p95) in measure(store, index, queries).items():
         print(f"  {mode:<16} p50 {p50:7.2f} ms   p95 {p95:7.2f} ms")
     print(
-        f"  serving peak RSS {_peak_mib():,.0f} MiB (a fresh process: index loaded, {len(queries)} queries per mode)"
+        f"  serving peak RSS {_peak_mib():,.0f} MiB "
+        f"(a fresh process: index loaded, {len(queries)} queries per mode)"
     )
 
 

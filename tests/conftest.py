@@ -252,7 +252,7 @@ class FakeServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 seen = SeenRequest(
                     parts.path, parse_qs(parts.query), time.monotonic(), dict(self.headers)
@@ -431,7 +431,7 @@ class SmtpSink:
         class Handler:
             async def handle_RCPT(
                 self, server: Any, session: Any, envelope: Any, address: str, options: Any
-            ) -> str:  # noqa: N802
+            ) -> str:
                 if address in sink.refuse:
                     left = sink.refuse_times.get(address)
                     if left is None or left > 0:
@@ -441,7 +441,7 @@ class SmtpSink:
                 envelope.rcpt_tos.append(address)
                 return "250 OK"
 
-            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
                 from email import message_from_bytes
                 from email.policy import default
 

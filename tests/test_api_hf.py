@@ -295,9 +295,9 @@ def test_search_papers(site: Site, hf: HfApi) -> None:
         assert paper.upvotes == stored[paper.id]["total_upvotes"]
     assert "latent" in " ".join(p.title.lower() for p in found[:3])
 
-    assert [p.id for p in hf.list_papers(query="LatentSeek")][
-        0
-    ] == PAPER  # a word only its abstract has
+    assert (
+        next(p.id for p in hf.list_papers(query="LatentSeek")) == PAPER
+    )  # a word only its abstract has
     assert [p.id for p in hf.list_papers(query="latent space", limit=3)] == ids[:3]
     atlas = list(hf.list_papers(query="atlases"))
     assert atlas and atlas[0].id == "2509.90001"

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Site
+from conftest import FakeServer, Site
 from playwright.sync_api import Browser, BrowserContext, Page, expect
-from test_community import arxiv  # noqa: F401 - the fake arXiv fixture, used by test_submit_*
+from test_community import serve_fake_arxiv
 from test_members import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
@@ -324,8 +324,9 @@ def test_a_comment_with_a_link_shows_the_link(page: Page, site: Site) -> None:
 
 
 def test_submit_a_paper_by_arxiv_id(
-    page: Page, site: Site, arxiv: Any, screenshot: Callable[..., Path]
-) -> None:  # noqa: F811
+    page: Page, site: Site, fake_server: FakeServer, screenshot: Callable[..., Path]
+) -> None:
+    fake_arxiv = serve_fake_arxiv(site, fake_server)
     signed_in(page, site)
     page.goto("/")
     header(page).get_by_role("link", name="Submit").click()
@@ -352,7 +353,7 @@ def test_submit_a_paper_by_arxiv_id(
     expect(card).to_be_visible()
     expect(card.locator("h3")).to_contain_text("Fresh paper 2611.01234")
     expect(card).to_contain_text("Submitted by Ada")
-    assert len(arxiv.requests) == 1
+    assert len(fake_arxiv.requests) == 1
     screenshot(page, "desktop-feed-today")
     # The byline belongs in the card's grey meta line. A <details> (the author list) inside the
     # <p class="meta"> ends that paragraph in the browser, leaving the byline outside it, unstyled.

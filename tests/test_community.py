@@ -168,8 +168,8 @@ def recent(days: int) -> str:
     return (datetime.now(UTC) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@pytest.fixture
-def arxiv(site: Site, fake_server: FakeServer) -> FakeServer:
+def serve_fake_arxiv(site: Site, fake_server: FakeServer) -> FakeServer:
+    """Point the site's submissions at a fake arXiv API that knows every id it is asked for."""
     fake_server.route(
         "/api/query",
         lambda seen: Reply(
@@ -191,6 +191,11 @@ def arxiv(site: Site, fake_server: FakeServer) -> FakeServer:
         update={"arxiv_api_url": f"{fake_server.url}/api/query", "submit_daily_quota": 2}
     )
     return fake_server
+
+
+@pytest.fixture
+def arxiv(site: Site, fake_server: FakeServer) -> FakeServer:
+    return serve_fake_arxiv(site, fake_server)
 
 
 def submit(client: Any, paper: str) -> Any:

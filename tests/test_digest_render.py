@@ -45,7 +45,10 @@ def test_digest_html_renders_cleanly_in_chromium(
                 source="hf",
                 upvotes=20 - n,
                 published_at=when,
-                title=f"A study of latent geometry, part {n}: what <b>markup</b> & LaTeX $x^2$ look like",
+                title=(
+                    f"A study of latent geometry, part {n}: "
+                    "what <b>markup</b> & LaTeX $x^2$ look like"
+                ),
                 abstract="We measure things carefully. " * 12,
                 authors=[f"Author {i}" for i in range(n + 1)],
             )

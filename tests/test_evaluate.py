@@ -55,7 +55,7 @@ def test_reader_and_its_errors(tmp_path: Path) -> None:
     with pytest.raises(EvalError, match="not in the corpus"):
         load_judged_set(folder)
     (folder / "queries.jsonl").write_text("{nope\n")
-    with pytest.raises(EvalError, match="queries.jsonl line 1"):
+    with pytest.raises(EvalError, match=r"queries\.jsonl line 1"):
         load_judged_set(folder)
     (folder / "qrels" / "test.tsv").unlink()
     (folder / "queries.jsonl").write_text('{"_id": "q1", "text": "t"}\n')

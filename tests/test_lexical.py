@@ -858,8 +858,19 @@ def test_bad_queries_give_query_error_or_a_search(index: LexicalIndex, text: str
 
 
 SYNTAX = st.sampled_from(
-    list('ab xyz"-+:.*?()[]{}^~\\/!é\u0308\x00\u200b')
-    + ["au:", "ti:", "abs:", "cat:", "foo:", "cs.LG", "graph", "network", "2501.00001", " OR "]
+    [
+        *'ab xyz"-+:.*?()[]{}^~\\/!é\u0308\x00\u200b',
+        "au:",
+        "ti:",
+        "abs:",
+        "cat:",
+        "foo:",
+        "cs.LG",
+        "graph",
+        "network",
+        "2501.00001",
+        " OR ",
+    ]
 )
 
 

@@ -189,7 +189,7 @@ def test_cluster_labels_are_distinct_words_of_their_papers(real_map, corpus) -> 
 
 @needs_shared_data
 def test_papers_beyond_the_sample_are_placed_among_their_neighbours(sampled_map, corpus) -> None:  # type: ignore[no-untyped-def]
-    ids, vectors, texts, cats = corpus
+    _ids, vectors, _texts, cats = corpus
     m = sampled_map
     assert m.params["fitted"] == 1000 and "knn" in m.method
     points = xy(m)

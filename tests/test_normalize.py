@@ -19,7 +19,10 @@ from paperboard.sources.normalize import (
 
 
 def test_hard_wrapped_abstract_becomes_one_line() -> None:
-    raw = "  Sensor simulation is pivotal for scalable validation of autonomous driving\nsystems, yet existing methods\nface challenges.\n"
+    raw = (
+        "  Sensor simulation is pivotal for scalable validation of autonomous driving\n"
+        "systems, yet existing methods\nface challenges.\n"
+    )
     assert normalize_abstract(raw) == (
         "Sensor simulation is pivotal for scalable validation of autonomous driving systems, "
         "yet existing methods face challenges."

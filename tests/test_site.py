@@ -200,8 +200,8 @@ def test_pages_link_their_feeds_and_json_twins(site: Site) -> None:
     day = site.services.papers.get(PAPER)["feed_date"]
     html = site.client().get(f"/papers/date/{day}").text
     assert (
-        f'<link rel="alternate" type="application/rss+xml" title="This page as RSS" href="/feeds/date/{day}.xml">'
-        in html
+        '<link rel="alternate" type="application/rss+xml" title="This page as RSS" '
+        f'href="/feeds/date/{day}.xml">' in html
     )
     assert 'type="application/json"' in html
 

@@ -102,7 +102,7 @@ def test_arbitrary_entries_never_crash_the_parser(changes: dict) -> None:
 def test_arbitrary_lines_become_records_or_skips(tmp_path: Path, lines: list[bytes]) -> None:
     path = tmp_path / "fuzz.jsonl"
     good = json.dumps(ENTRY).encode()
-    path.write_bytes(b"\n".join([good, *(l.replace(b"\n", b" ") for l in lines), good]))
+    path.write_bytes(b"\n".join([good, *(line.replace(b"\n", b" ") for line in lines), good]))
     items = list(SnapshotSource(path).records())
     assert all(isinstance(i, (PaperRecord, Skip)) for i in items)
     assert sum(isinstance(i, PaperRecord) for i in items) >= 2
@@ -185,7 +185,7 @@ def test_unreadable_input_exits_1_with_one_line(
 def test_real_arxiv_records(cli, tmp_path: Path) -> None:
     with gzip.open(SHARED_DATA, "rt") as stream:
         lines = [next(stream) for _ in range(300)]
-    path = write_lines(tmp_path / "real.jsonl", [l.rstrip("\n") for l in lines])
+    path = write_lines(tmp_path / "real.jsonl", [line.rstrip("\n") for line in lines])
     result = cli("ingest", "snapshot", str(path))
     assert "300 read: 300 new" in result.stdout, result.output
     first = json.loads(lines[0])

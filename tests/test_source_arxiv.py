@@ -6,6 +6,7 @@ the layout arXiv documents (``tests/fixtures/arxiv/`` and the builders below).
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -603,7 +604,7 @@ def test_cli_waits_between_requests(
     assert result.exit_code == 0, result.output
     times = [r.at for r in api.requests]
     assert len(times) == 3
-    gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     # PoliteClient times the pause from when it starts sending, so the server, which notes the
     # time a request arrives, can see a gap a few milliseconds short when the first request was
     # slower to arrive (it also opened the connection).

@@ -155,7 +155,7 @@ def test_concurrent_writers_keep_one_record_per_paper(store: PaperStore, setting
         try:
             for start in range(0, 300, 50):
                 target.write(batch[start : start + 50])
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:
             errors.append(error)
 
     threads = [threading.Thread(target=write, args=(s,)) for s in (store, *others)]

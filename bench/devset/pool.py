@@ -6,7 +6,8 @@ judged 0 (not relevant), 1 (partly relevant) or 2 (relevant) by reading its titl
 The judgments are kept in ``qrels/test.tsv``; the pools in ``pools/`` show what was judged.
 
     python bench/devset/pool.py --home /tmp/bench40k     # a home with the 40k papers indexed
-    paperboard eval bench/devset --corpus ../shared/data/arxiv-2025.jsonl.gz --home /tmp/bench40k-eval
+    paperboard eval bench/devset --corpus ../shared/data/arxiv-2025.jsonl.gz \\
+        --home /tmp/bench40k-eval
 """
 
 from __future__ import annotations

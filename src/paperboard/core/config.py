@@ -7,6 +7,7 @@ directory when it exists. Keys in the file are the setting names without the pre
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tomllib
 from functools import lru_cache
@@ -129,8 +130,9 @@ class Settings(BaseSettings):
     )
     ingest_sources: list[str] = Field(
         default_factory=list,
-        description='What the worker ingests: "hf" (today\'s daily papers), "arxiv:CATEGORY" (recent '
-        'papers of a category), "oai:SET" (incremental OAI-PMH harvest).',
+        description='What the worker ingests: "hf" (today\'s daily papers), '
+        '"arxiv:CATEGORY" (recent papers of a category), '
+        '"oai:SET" (incremental OAI-PMH harvest).',
     )
 
     @field_validator("arxiv_api_url", "arxiv_oai_url", "hf_api_url")
@@ -139,7 +141,7 @@ class Settings(BaseSettings):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"must be an http(s) URL, got {value!r}")
-        return value.rstrip("/") if parts.path not in ("", "/") else value.rstrip("/")
+        return value.rstrip("/")
 
     @field_validator("base_url")
     @classmethod
@@ -279,10 +281,8 @@ def _stored_key(home: Path) -> str:
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_urlsafe(48))
-        try:
+        with contextlib.suppress(FileExistsError):
             os.link(temporary, path)  # the first of several workers wins; the others read it
-        except FileExistsError:
-            pass
         temporary.unlink()
     return path.read_text().strip()
 

@@ -1,8 +1,9 @@
 """Paper identifiers: arXiv ids in every form people paste, and namespaced ids for other sources.
 
-The canonical id of an arXiv paper is its arXiv id without version: ``2503.11731`` or, for papers from
-before April 2007, ``hep-th/9901001`` (a subject class such as ``math.GT/0309136`` is dropped, as arXiv
-itself does). Papers that have no arXiv id get ``namespace:local`` (``demo:principles-of-dl-theory``).
+The canonical id of an arXiv paper is its arXiv id without version: ``2503.11731`` or, for papers
+from before April 2007, ``hep-th/9901001`` (a subject class such as ``math.GT/0309136`` is
+dropped, as arXiv itself does). Papers that have no arXiv id get ``namespace:local``
+(``demo:principles-of-dl-theory``).
 """
 
 from __future__ import annotations
@@ -44,9 +45,13 @@ def parse_arxiv_id(text: str) -> ArxivId:
     ArxivId(id='math/0309136', version=None)
     """
     plain = _PLAIN_NEW.fullmatch(text)  # fast path: bulk imports are mostly bare new-style ids
-    if plain is not None and "01" <= text[2:4] <= "12" and text[:4] >= "0704":
-        if len(plain["num"]) == 4 or text[:4] >= "1501":
-            return ArxivId(text, None)
+    if (
+        plain is not None
+        and "01" <= text[2:4] <= "12"
+        and text[:4] >= "0704"
+        and (len(plain["num"]) == 4 or text[:4] >= "1501")
+    ):
+        return ArxivId(text, None)
     raw = text
     text = text.strip()
     if not text or len(text) > 300:

@@ -156,7 +156,8 @@ _STEMMED_STOPWORDS = frozenset(token for word in STOPWORDS for token in _TEXT.an
 
 
 def _pairs(terms: Sequence[str]) -> list[str]:
-    """Adjacent terms joined (``self_supervis``); pairs of two stopwords (``of_the``) say nothing."""
+    """Adjacent terms joined (``self_supervis``); pairs of two stopwords (``of_the``) say
+    nothing."""
     stop = _STEMMED_STOPWORDS
     return [f"{a}_{b}" for a, b in pairwise(terms) if a not in stop or b not in stop]
 

@@ -20,10 +20,11 @@ ONNX Runtime fuses the LayerNorm, GELU and MatMul+Add patterns itself when it lo
   belong to the model, not to the texts, so a few sentences find them.
 
 Each model file has a JSON sidecar holding the builder version, the SHA-256 of the weights and
-tokenizer it was built from and the SHA-256 of the file itself. A file is rebuilt when its sidecar is missing or
-disagrees: new weights or tokenizer, a new builder, or a damaged file (damage is repaired, not reported as an
-error). Building takes a few seconds. Files are written under a temporary name and renamed into
-place, and builders take a lock, so readers never see half a model.
+tokenizer it was built from and the SHA-256 of the file itself. A file is rebuilt when its sidecar
+is missing or disagrees: new weights or tokenizer, a new builder, or a damaged file (damage is
+repaired, not reported as an error). Building takes a few seconds. Files are written under a
+temporary name and renamed into place, and builders take a lock, so readers never see half a
+model.
 """
 
 from __future__ import annotations

@@ -45,8 +45,40 @@ MAX_PARTS = 40
 # Words too common to help ranking; dropped from the lexical terms when other words remain (phrases
 # and the embedder's text keep them).
 STOPWORDS = frozenset(
-    "a an and are as at be by for from has have in into is it its not of on or that the their this "
-    "to was were which with we our".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "not",
+        "of",
+        "on",
+        "or",
+        "that",
+        "the",
+        "their",
+        "this",
+        "to",
+        "was",
+        "were",
+        "which",
+        "with",
+        "we",
+        "our",
+    ]
 )
 
 _HELP = 'type words, "a phrase", au:name, ti:word, abs:word, cat:cs.LG or an arXiv id'

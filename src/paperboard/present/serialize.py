@@ -38,7 +38,8 @@ def json_ready(value: Any) -> Any:
 
 
 def excerpt(text: str | None, width: int = 320) -> str:
-    """``text`` on one line, cut at a word boundary before ``width`` characters, with an ellipsis."""
+    """``text`` on one line, cut at a word boundary before ``width`` characters, with an
+    ellipsis."""
     text = " ".join((text or "").split())
     if len(text) <= width:
         return text

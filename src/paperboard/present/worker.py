@@ -9,9 +9,9 @@ Jobs and when they are due (``PAPERBOARD_TIMEZONE`` decides what "today" and "07
 - ``daily digest``: once a day from ``PAPERBOARD_DIGEST_TIME``, for yesterday.
 - ``weekly digest``: on ``PAPERBOARD_WEEKLY_DIGEST_DAY`` from the same time, for last week.
 
-When each job last ran is kept in ``HOME/worker.json``; each run is logged to ``HOME/logs/worker.log``
-(and imports and digests to their own tables). Digests are idempotent per subscriber and period,
-so a worker restarted in the middle of one simply finishes it.
+When each job last ran is kept in ``HOME/worker.json``; each run is logged to
+``HOME/logs/worker.log`` (and imports and digests to their own tables). Digests are idempotent per
+subscriber and period, so a worker restarted in the middle of one simply finishes it.
 """
 
 from __future__ import annotations
@@ -233,6 +233,7 @@ def run_worker(
 def describe(settings: Settings) -> str:
     sources = ", ".join(settings.ingest_sources) or "no sources (set PAPERBOARD_INGEST_SOURCES)"
     return (
-        f"ingest {sources} every {settings.ingest_every_minutes} min; digests at {settings.digest_time} "
+        f"ingest {sources} every {settings.ingest_every_minutes} min; "
+        f"digests at {settings.digest_time} "
         f"{settings.timezone}, weekly on {settings.weekly_digest_day}"
     )

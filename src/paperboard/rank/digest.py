@@ -44,7 +44,10 @@ class DigestPeriod:
     def label(self) -> str:
         if self.kind == "daily":
             return f"{self.end:%A, %B} {self.end.day}, {self.end.year}"
-        return f"the week of {self.start:%B} {self.start.day} to {self.end:%B} {self.end.day}, {self.end.year}"
+        return (
+            f"the week of {self.start:%B} {self.start.day} to "
+            f"{self.end:%B} {self.end.day}, {self.end.year}"
+        )
 
 
 def period_for(

@@ -67,9 +67,7 @@ def matches_filters(paper: dict[str, Any], filters: Filters | None) -> bool:
         return False
     if filters.until and (day is None or day > filters.until):
         return False
-    if filters.has_code is not None and bool(paper.get("code_urls")) != filters.has_code:
-        return False
-    return True
+    return not (filters.has_code is not None and bool(paper.get("code_urls")) != filters.has_code)
 
 
 # Threads start on first use, so importing this costs nothing.

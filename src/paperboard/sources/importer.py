@@ -254,7 +254,7 @@ def _helper_main(
 
     try:
         _import_part(store, part, report, batch_size, dry_run, on_skip, tick)
-    except BaseException as error:  # noqa: BLE001 - reported to the parent, which decides
+    except BaseException as error:
         report.failure = report.failure or f"{type(error).__name__}: {error}"
     counts = report.counts
     send.send(

@@ -143,11 +143,11 @@ def parse_date(text: str | None) -> date | None:
 def _strip_trailing(url: str) -> str:
     while url:
         last = url[-1]
-        if last in _TRAILING:
-            url = url[:-1]
-        elif last == ")" and url.count("(") < url.count(")"):
-            url = url[:-1]
-        elif last == "]" and url.count("[") < url.count("]"):
+        if (
+            last in _TRAILING
+            or (last == ")" and url.count("(") < url.count(")"))
+            or (last == "]" and url.count("[") < url.count("]"))
+        ):
             url = url[:-1]
         else:
             break

@@ -56,7 +56,8 @@ def _sqlite_begin(connection: Any) -> None:
 
 
 def open_engine(url: str) -> Engine:
-    """An engine for ``url``; creates the folder of a SQLite file. Raises ConfigError on a bad URL."""
+    """An engine for ``url``; creates the folder of a SQLite file. Raises ConfigError on a bad
+    URL."""
     try:
         parsed = make_url(url)
     except ArgumentError:

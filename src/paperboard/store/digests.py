@@ -8,6 +8,7 @@ same papers, and composes the rest.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -66,7 +67,9 @@ class DigestStore:
                 select(subscribers).where(subscribers.c.email == address)
             ).first()
             if existing is None:
-                try:
+                with contextlib.suppress(
+                    IntegrityError
+                ):  # a concurrent subscription of the same address
                     connection.execute(
                         insert(subscribers).values(
                             email=address,
@@ -76,8 +79,6 @@ class DigestStore:
                             **choices,
                         )
                     )
-                except IntegrityError:  # a concurrent subscription of the same address
-                    pass
             else:
                 values: dict[str, Any] = dict(choices)
                 if member_id is not None:

@@ -44,7 +44,7 @@ def normalize_email(email: str) -> str:
 
 
 def _public(row: Any) -> dict[str, Any]:
-    return {key: value for key, value in row._mapping.items()}
+    return dict(row._mapping.items())
 
 
 class MemberStore:

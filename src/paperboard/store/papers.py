@@ -1,8 +1,9 @@
 """The paper store: the only code that reads or writes paper rows.
 
-``PaperStore.write`` takes a batch of source records and applies :func:`~paperboard.store.merge.merge`
-to each inside one transaction, together with the checkpoint that follows the batch, so a crash
-loses nothing and a rerun duplicates nothing. Reads return plain dicts of column values.
+``PaperStore.write`` takes a batch of source records and applies
+:func:`~paperboard.store.merge.merge` to each inside one transaction, together with the checkpoint
+that follows the batch, so a crash loses nothing and a rerun duplicates nothing. Reads return
+plain dicts of column values.
 """
 
 from __future__ import annotations

@@ -22,7 +22,10 @@ subscribers_app = typer.Typer(
     no_args_is_help=True,
 )
 digest_app = typer.Typer(
-    help="Digests: send a period's, or preview one reader's.\n\nExample: paperboard digest send --dry-run",
+    help=(
+        "Digests: send a period's, or preview one reader's.\n\n"
+        "Example: paperboard digest send --dry-run"
+    ),
     no_args_is_help=True,
 )
 
@@ -53,7 +56,8 @@ def add(
     """Add a subscriber (or change one). Without --confirmed, a confirmation e-mail goes out and
     nothing else is sent until the link in it is followed.
 
-    Example: paperboard subscribers add ada@example.org --confirmed --frequency weekly --category cs.LG
+    Example:
+    paperboard subscribers add ada@example.org --confirmed --frequency weekly --category cs.LG
     """
     from paperboard.present.mail.subscriptions import request_confirmation
     from paperboard.store.digests import FREQUENCIES, DigestStore
@@ -108,7 +112,8 @@ def list_subscribers(
     for row in rows:
         follows = ", ".join(row["categories"] + row["keywords"]) or "everything"
         console.print(
-            f"{row['id']:>6}  {row['email']}  {row['frequency']:<6} {row['state']:<12} [dim]{follows}[/dim]"
+            f"{row['id']:>6}  {row['email']}  {row['frequency']:<6} {row['state']:<12} "
+            f"[dim]{follows}[/dim]"
         )
     if not rows:
         console.print("no subscribers yet")
@@ -222,7 +227,8 @@ def runs(json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")
     for row in rows:
         console.print(
             f"{row['started_at']:%Y-%m-%d %H:%M}  {row['period_key']:<24} {row['status']:<18} "
-            f"sent {row['sent']} resent {row['resent']} empty {row['empty']} failed {row['failed']} skipped {row['skipped']}",
+            f"sent {row['sent']} resent {row['resent']} empty {row['empty']} "
+            f"failed {row['failed']} skipped {row['skipped']}",
             markup=False,
         )
     if not rows:

@@ -19,7 +19,10 @@ from paperboard.present.cli.common import (
 from paperboard.sources.http import PoliteClient
 
 app = typer.Typer(
-    help="Import papers from a source.\n\nExample: paperboard ingest arxiv --category cs.LG --max 200",
+    help=(
+        "Import papers from a source.\n\n"
+        "Example: paperboard ingest arxiv --category cs.LG --max 200"
+    ),
     no_args_is_help=True,
 )
 

@@ -11,7 +11,10 @@ from paperboard.core.errors import NotFoundError
 from paperboard.present.cli.common import console, open_store, print_json
 
 app = typer.Typer(
-    help="Members: create accounts, set roles, list them.\n\nExample: paperboard user create --admin ada@example.org",
+    help=(
+        "Members: create accounts, set roles, list them.\n\n"
+        "Example: paperboard user create --admin ada@example.org"
+    ),
     no_args_is_help=True,
 )
 

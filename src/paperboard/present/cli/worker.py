@@ -19,8 +19,8 @@ def worker(
         typer.Option("--now", help="Pretend it is this time (ISO 8601, for trying a schedule)."),
     ] = None,
 ) -> None:
-    """Run ingestion, indexing and digests on schedule (PAPERBOARD_INGEST_SOURCES, PAPERBOARD_DIGEST_TIME,
-    PAPERBOARD_TIMEZONE). Each run is logged to HOME/logs/worker.log.
+    """Run ingestion, indexing and digests on schedule (PAPERBOARD_INGEST_SOURCES,
+    PAPERBOARD_DIGEST_TIME, PAPERBOARD_TIMEZONE). Each run is logged to HOME/logs/worker.log.
 
     Example: paperboard worker --once --now 2026-11-23T07:30:00+01:00
     """

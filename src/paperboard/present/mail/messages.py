@@ -87,7 +87,10 @@ def digest_message(
 
 
 def confirmation_message(settings: Settings, subscriber: dict[str, Any]) -> EmailMessage:
-    link = f"{settings.base_url}/subscribe/confirm/{confirm_token(settings, subscriber['id'], subscriber['email'])}"
+    link = (
+        f"{settings.base_url}/subscribe/confirm/"
+        f"{confirm_token(settings, subscriber['id'], subscriber['email'])}"
+    )
     message = EmailMessage()
     message["From"] = settings.mail_from
     message["To"] = subscriber["email"]
@@ -98,8 +101,10 @@ def confirmation_message(settings: Settings, subscriber: dict[str, Any]) -> Emai
     )
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(
-        f"Someone (we hope you) asked for paperboard's {subscriber['frequency']} digest of trending papers "
-        f"at this address.\n\nTo confirm, open this link within three days and press the button:\n\n{link}\n\n"
+        f"Someone (we hope you) asked for paperboard's {subscriber['frequency']} digest of "
+        "trending papers at this address.\n\n"
+        "To confirm, open this link within three days and press the button:\n\n"
+        f"{link}\n\n"
         "If it was not you, ignore this message: nothing will be sent.\n"
     )
     return message

@@ -7,6 +7,7 @@ a 5xx reply is permanent and raised at once as :class:`PermanentMailError`.
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 import ssl
 import time
@@ -107,7 +108,10 @@ class Mailer:
                 last = f"recipient deferred: {code} {_text(reason)}"
             except (OSError, smtplib.SMTPException) as error:
                 self._drop()
-                last = f"cannot reach the mail server {self.settings.smtp_host}:{self.settings.smtp_port}: {error}"
+                last = (
+                    "cannot reach the mail server "
+                    f"{self.settings.smtp_host}:{self.settings.smtp_port}: {error}"
+                )
             if attempt < self.retries:
                 time.sleep(pause)
                 pause *= 2
@@ -115,18 +119,14 @@ class Mailer:
 
     def _drop(self) -> None:
         if self._server is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self._server.close()
-            except Exception:
-                pass
             self._server = None
 
     def close(self) -> None:
         if self._server is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self._server.quit()
-            except Exception:
-                pass
             self._server = None
 
     def __enter__(self) -> Mailer:

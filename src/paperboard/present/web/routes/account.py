@@ -166,7 +166,8 @@ def submit_paper(
         return row, False
     if services.community.submissions_on(member["id"], today) >= settings.submit_daily_quota:
         raise LimitError(
-            f"you have submitted {settings.submit_daily_quota} papers today, the daily quota: try again tomorrow"
+            f"you have submitted {settings.submit_daily_quota} papers today, the daily quota: "
+            "try again tomorrow"
         )
     row = services.papers.get(arxiv_id)
     if row is None:

@@ -148,7 +148,8 @@ def reset_request(
         message["To"] = member["email"]
         message["Subject"] = "Reset your paperboard password"
         message.set_content(
-            f"Hello {member['name']},\n\nto choose a new password, open this link within an hour:\n\n{link}\n\n"
+            f"Hello {member['name']},\n\n"
+            f"to choose a new password, open this link within an hour:\n\n{link}\n\n"
             "If you did not ask for this, ignore this message: your password stays as it is.\n"
         )
         try:
@@ -163,7 +164,9 @@ def reset_request(
         "message.html",
         {
             "title": "Check your inbox",
-            "message": "If an account uses that address, a reset link is on its way. It works for an hour.",
+            "message": (
+                "If an account uses that address, a reset link is on its way. It works for an hour."
+            ),
         },
     )
 

@@ -27,7 +27,8 @@ PageNumber = Annotated[int, Query(ge=1, le=10_000)]
 
 
 def new_since(services: ServicesDep) -> date:
-    """Papers on the feed since this day wear the ``new`` badge (the newest day and the one before)."""
+    """Papers on the feed since this day wear the ``new`` badge (the newest day and the one
+    before)."""
     latest = services.papers.latest_feed_date() or datetime.now(UTC).date()
     return min(latest, datetime.now(UTC).date()) - timedelta(days=1)
 

@@ -25,7 +25,8 @@ ITEMS = 50
 CATEGORY_DAYS = 7
 
 Format = Annotated[str, Query(pattern="^(rss|atom)$")]
-# An arXiv archive or category, as the pages accept it: ``cs``, ``q-bio``, ``cs.LG``, ``cond-mat.stat-mech``.
+# An arXiv archive or category, as the pages accept it: ``cs``, ``q-bio``, ``cs.LG``,
+# ``cond-mat.stat-mech``.
 CATEGORY = re.compile(r"^[A-Za-z\-]+(\.[A-Za-z\-]+)?$")
 Category = Annotated[str | None, Query(max_length=40, pattern=CATEGORY.pattern)]
 

@@ -87,7 +87,10 @@ def subscribe(
         "message.html",
         {
             "title": "Check your inbox",
-            "message": "If this address is not subscribed yet, a confirmation link is on its way. Nothing is sent before you follow it.",
+            "message": (
+                "If this address is not subscribed yet, a confirmation link is on its way. "
+                "Nothing is sent before you follow it."
+            ),
         },
     )
 
@@ -96,7 +99,7 @@ def subscribe(
 def confirm_form(
     request: Request, services: ServicesDep, viewer: ViewerDep, token: str
 ) -> Response:
-    subscriber_id, email = read_confirm_token(services.settings, token)
+    _subscriber_id, email = read_confirm_token(services.settings, token)
     return page(request, "confirm.html", {"email": email, "token": token})
 
 
@@ -113,7 +116,10 @@ def confirm(request: Request, services: ServicesDep, viewer: ViewerDep, token: s
         "message.html",
         {
             "title": "Subscribed",
-            "message": f"{email} will get the {subscriber['frequency']} digest of trending papers. Every digest has a one-click unsubscribe link.",
+            "message": (
+                f"{email} will get the {subscriber['frequency']} digest of trending papers. "
+                "Every digest has a one-click unsubscribe link."
+            ),
         },
     )
 
