@@ -64,8 +64,8 @@ def _peak_mib() -> float:
 def prepare(home: Path, synthetic: int | None) -> tuple[object, object, dict[str, float]]:
     from paperboard.core.config import load_settings
     from paperboard.index.indexer import SearchIndex, build_neighbours, sync_lexical, sync_vectors
-    from paperboard.sources.importer import run_import
     from paperboard.sources.snapshot import SnapshotSource
+    from paperboard.store.importer import run_import
     from paperboard.store.papers import PaperStore
 
     settings = load_settings(home=home, database_url=None)

@@ -327,7 +327,7 @@ def demo_indexes(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) ->
     from paperboard.index.indexer import SearchIndex, build_neighbours, sync_lexical, sync_vectors
     from paperboard.index.maps import build_map
     from paperboard.sources.demo import DemoSource
-    from paperboard.sources.importer import run_import
+    from paperboard.store.importer import run_import
 
     home = tmp_path_factory.mktemp("demo-home")
     settings = load_settings(
@@ -391,7 +391,7 @@ def site(
     on a free loopback port. Page caching is off so that each request sees the latest data."""
     from paperboard.index.indexer import SearchIndex, sync_lexical
     from paperboard.sources.demo import DemoSource
-    from paperboard.sources.importer import run_import
+    from paperboard.store.importer import run_import
 
     port = _free_port()
     monkeypatch.setenv("PAPERBOARD_MODELS_DIR", str(model_cache))

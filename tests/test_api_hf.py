@@ -16,8 +16,8 @@ from huggingface_hub.errors import HfHubHTTPError
 from huggingface_hub.hf_api import PaperAuthor, PaperInfo, User
 
 from paperboard.core.passwords import hash_password
+from paperboard.core.records import PaperRecord
 from paperboard.index.indexer import sync_lexical
-from paperboard.sources.base import PaperRecord
 
 PAPER = "2505.13308"  # a demo paper: "Seek in the Dark ... Latent Space", 4 upvotes, 2025-05-19
 DAY = date(2025, 9, 22)  # a Monday after the demo's newest day (2025-09-19)

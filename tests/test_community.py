@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from test_members import page_token, sign_up
 from test_source_arxiv import entry_xml, feed_xml
 
-from paperboard.sources.base import PaperRecord
+from paperboard.core.records import PaperRecord
 
 PAPER = "2505.13308"
 

@@ -18,7 +18,7 @@ import pytest
 from conftest import ROOT, SHARED, SHARED_DATA
 
 from paperboard.core.ids import is_arxiv_id
-from paperboard.sources.base import PaperRecord
+from paperboard.core.records import PaperRecord
 from paperboard.sources.demo import DemoSource
 
 SEEDS = SHARED / "seeds"

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from conftest import Site, SmtpSink
 
+from paperboard.core.records import PaperRecord
 from paperboard.present.mail.digests import send_digests
 from paperboard.rank.digest import period_for
-from paperboard.sources.base import PaperRecord
 from paperboard.store.digests import DigestStore
 
 CHROMIUM = "/usr/bin/chromium"

@@ -19,7 +19,7 @@ from conftest import ROOT, Site, SmtpSink
 from test_members import page_token, sign_up
 
 from paperboard.core.passwords import hash_password
-from paperboard.sources.base import PaperRecord
+from paperboard.core.records import PaperRecord
 from paperboard.store.digests import DigestStore
 
 DAY = date(2019, 7, 5)

@@ -14,8 +14,8 @@ import feedparser
 import pytest
 from conftest import Site
 
+from paperboard.core.records import PaperRecord
 from paperboard.index.indexer import sync_lexical
-from paperboard.sources.base import PaperRecord
 
 DAY = date(2025, 9, 22)  # after the demo's newest day (2025-09-19): the newest feed day here
 FORMATS = {"rss": "rss20", "atom": "atom10"}

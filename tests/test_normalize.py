@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paperboard.sources.base import PaperRecord
+from paperboard.core.records import PaperRecord
 from paperboard.sources.normalize import (
     author_name,
     find_links,

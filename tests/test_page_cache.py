@@ -11,7 +11,7 @@ import pytest
 from conftest import Site, _free_port, start_site
 from test_members import form_token, sign_up
 
-from paperboard.sources.base import PaperRecord
+from paperboard.core.records import PaperRecord
 
 
 @pytest.fixture

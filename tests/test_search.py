@@ -14,6 +14,7 @@ import pytest
 from conftest import CliResult
 
 from paperboard.core.config import Settings
+from paperboard.core.records import PaperRecord
 from paperboard.index.indexer import SearchIndex, build_neighbours, sync_lexical, sync_vectors
 from paperboard.index.lexical import VERSION_FILE, Filters, IndexVersionError
 from paperboard.index.query import QueryError
@@ -21,30 +22,44 @@ from paperboard.rank.evaluate import evaluate
 from paperboard.rank.recommend import recommend
 from paperboard.rank.search import search
 from paperboard.rank.similar import similar
-from paperboard.sources.base import PaperRecord
 from paperboard.sources.normalize import prepare
 from paperboard.store.papers import PaperStore
 
 TOPICS = {
     "spec": (
         "cs.CL",
-        "Speculative decoding {n}: a draft model proposes tokens that a large language model verifies in parallel to accelerate inference",
+        (
+            "Speculative decoding {n}: a draft model proposes tokens that a large language model "
+            "verifies in parallel to accelerate inference"
+        ),
     ),
     "splat": (
         "cs.CV",
-        "Gaussian splatting {n}: real-time radiance field rendering of 3D scenes with anisotropic Gaussians",
+        (
+            "Gaussian splatting {n}: real-time radiance field rendering of 3D scenes "
+            "with anisotropic Gaussians"
+        ),
     ),
     "crowd": (
         "cs.CV",
-        "Crowd counting {n}: estimating the number of people in dense crowd images with density maps",
+        (
+            "Crowd counting {n}: estimating the number of people in dense crowd images "
+            "with density maps"
+        ),
     ),
     "proteins": (
         "q-bio.BM",
-        "Protein structure prediction {n}: folding amino acid sequences into 3D structures with deep networks",
+        (
+            "Protein structure prediction {n}: folding amino acid sequences into 3D structures "
+            "with deep networks"
+        ),
     ),
     "speech": (
         "eess.AS",
-        "Speech emotion recognition {n}: classifying emotions such as anger and joy from the human voice",
+        (
+            "Speech emotion recognition {n}: classifying emotions such as anger and joy "
+            "from the human voice"
+        ),
     ),
 }
 

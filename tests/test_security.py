@@ -9,7 +9,7 @@ from typing import Any
 from conftest import Site
 from test_members import page_token, sign_up
 
-from paperboard.sources.base import PaperRecord
+from paperboard.core.records import PaperRecord
 
 PAPER = "2505.13308"
 

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 from conftest import Site
 
-from paperboard.sources.base import PaperRecord
+from paperboard.core.records import PaperRecord
 
 PAPER = "2505.13308"
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from paperboard.core.errors import InvalidIdError
-from paperboard.sources.base import PaperRecord, Skip
+from paperboard.core.records import PaperRecord, Skip
 from paperboard.sources.snapshot import SnapshotSource, parse_entry
 
 ENTRY = {
@@ -197,8 +197,8 @@ def test_real_arxiv_records(cli, tmp_path: Path) -> None:
 
 
 def test_parallel_import_matches_one_process(store, tmp_path: Path) -> None:
-    from paperboard.sources.importer import run_import
     from paperboard.sources.snapshot import SHARD_LINES
+    from paperboard.store.importer import run_import
 
     total = SHARD_LINES * 2 + 200
     bad = {
@@ -226,7 +226,7 @@ def test_parallel_import_matches_one_process(store, tmp_path: Path) -> None:
 
 
 def test_parallel_import_reports_a_failure_of_either_process(store, tmp_path: Path) -> None:
-    from paperboard.sources.importer import run_import
+    from paperboard.store.importer import run_import
 
     lines = [
         json.dumps({**ENTRY, "id": f"2501.{n:05d}", "abstract": "y " * 300}) for n in range(1, 3001)

@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 from paperboard.core.config import Settings
 from paperboard.core.errors import SourceError
+from paperboard.core.records import PaperRecord, Skip
 from paperboard.sources.arxiv_api import ArxivApiSource, FeedPage, parse_feed
-from paperboard.sources.base import PaperRecord, Skip
 from paperboard.sources.http import PoliteClient
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "arxiv"

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from paperboard.core.ids import is_arxiv_id
-from paperboard.sources.base import PaperRecord, Skip
+from paperboard.core.records import PaperRecord, Skip
 from paperboard.sources.hf_daily import HfDailySource, parse_item, read_item
 from paperboard.sources.normalize import prepare
 

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from paperboard.core.errors import SourceError
-from paperboard.sources.base import Checkpoint, PaperRecord, Skip
+from paperboard.core.records import Checkpoint, PaperRecord, Skip
 from paperboard.sources.http import PoliteClient
 from paperboard.sources.normalize import prepare
 from paperboard.sources.oai import (

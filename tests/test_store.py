@@ -3,7 +3,7 @@
 import threading
 from datetime import UTC, date, datetime
 
-from paperboard.sources.base import Checkpoint, PaperRecord
+from paperboard.core.records import Checkpoint, PaperRecord
 from paperboard.sources.normalize import prepare
 from paperboard.store.papers import PaperStore
 

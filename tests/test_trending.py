@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from paperboard.core.records import PaperRecord
 from paperboard.rank import trending
-from paperboard.sources.base import PaperRecord
 from paperboard.store.papers import PaperStore
 
 

@@ -83,8 +83,8 @@ def _ingest(settings: Settings, now: datetime) -> str:
     from paperboard.sources.arxiv_api import ArxivApiSource
     from paperboard.sources.hf_daily import HfDailySource
     from paperboard.sources.http import PoliteClient
-    from paperboard.sources.importer import run_import
     from paperboard.sources.oai import OaiSource, harvest_key
+    from paperboard.store.importer import run_import
     from paperboard.store.papers import PaperStore
 
     today = now.astimezone(ZoneInfo(settings.timezone)).date()
@@ -132,7 +132,7 @@ def _ingest(settings: Settings, now: datetime) -> str:
                     )
                     reports = [run_import(store, source, processes=1)]
                 if all(r.ok for r in reports):
-                    from paperboard.sources.base import Checkpoint
+                    from paperboard.core.records import Checkpoint
 
                     store.write([], Checkpoint(key, today.isoformat()))
             for report in reports:

@@ -29,7 +29,7 @@ import orjson
 from paperboard.core.config import Settings
 from paperboard.core.errors import PaperboardError
 from paperboard.core.ids import InvalidIdError, parse_arxiv_id, slugify
-from paperboard.sources.base import PaperRecord
+from paperboard.core.records import PaperRecord
 
 MODES = ("lexical", "dense", "hybrid")
 DEPTH = 100
@@ -142,9 +142,9 @@ def _load_corpus(
     store: Any, judged_folder: Path, snapshot: Path | None
 ) -> tuple[JudgedSet, dict[str, str]]:
     """Put the corpus in the store; returns the judged set and corpus id -> store id."""
-    from paperboard.sources.importer import run_import
     from paperboard.sources.normalize import prepare
     from paperboard.sources.snapshot import SnapshotSource
+    from paperboard.store.importer import run_import
 
     if snapshot is not None:
         report = run_import(store, SnapshotSource(snapshot))

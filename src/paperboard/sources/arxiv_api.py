@@ -26,7 +26,7 @@ from lxml import etree
 
 from paperboard.core.errors import SourceError
 from paperboard.core.ids import parse_arxiv_id
-from paperboard.sources.base import Item, PaperRecord, Skip
+from paperboard.core.records import Item, PaperRecord, Skip
 from paperboard.sources.http import PoliteClient
 from paperboard.sources.normalize import clean_line, find_links, parse_datetime
 

@@ -26,7 +26,7 @@ import orjson
 
 from paperboard.core.errors import InvalidIdError, SourceError
 from paperboard.core.ids import canonical_id
-from paperboard.sources.base import Item, PaperRecord, Skip
+from paperboard.core.records import Item, PaperRecord, Skip
 
 NAME = "demo"
 DATA_FILE = "demo_papers.json"

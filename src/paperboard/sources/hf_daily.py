@@ -31,7 +31,7 @@ of items::
     ]
 
 An item without a ``paper`` object but with an ``id`` is read as a bare paper object (the shape of
-``/api/papers/{id}``). How it maps onto :class:`~paperboard.sources.base.PaperRecord`:
+``/api/papers/{id}``). How it maps onto :class:`~paperboard.core.records.PaperRecord`:
 
 * ``id``: ``paper.id`` through :func:`~paperboard.core.ids.parse_arxiv_id`; a paper without an arXiv
   id is skipped. ``version`` stays ``None``: Hugging Face does not know arXiv versions, so data from
@@ -70,7 +70,7 @@ import orjson
 
 from paperboard.core.errors import InvalidIdError, SourceError
 from paperboard.core.ids import parse_arxiv_id
-from paperboard.sources.base import Item, PaperRecord, Skip
+from paperboard.core.records import Item, PaperRecord, Skip
 from paperboard.sources.http import PoliteClient
 from paperboard.sources.normalize import find_links, parse_datetime
 

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 
-from paperboard.sources.base import PaperRecord
+from paperboard.core.records import PaperRecord
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]|\n\s*\n")
 _URL = re.compile(r"(?:https?://|www\.|(?:github|gitlab)\.com/)[^\s<>\"'{}\\|^`]+", re.IGNORECASE)

@@ -3,7 +3,7 @@
 A harvest is a ``ListRecords`` request (``metadataPrefix=arXivRaw`` with optional ``set``, ``from``
 and ``until``) followed by requests that carry only the ``resumptionToken`` of the page before.
 After each page the source yields that page's records and then a
-:class:`~paperboard.sources.base.Checkpoint` holding the next token; the importer stores both in one
+:class:`~paperboard.core.records.Checkpoint` holding the next token; the importer stores both in one
 transaction, so a harvest killed at any point resumes (from the saved token) without losing or
 repeating a page. The last page yields ``Checkpoint(key, None)``: the harvest is complete.
 
@@ -26,7 +26,7 @@ An ``arXivRaw`` record carries the fields of arXiv's metadata snapshot::
     </record>
 
 A header with ``status="deleted"`` (and any record that cannot be used) becomes a
-:class:`~paperboard.sources.base.Skip`. OAI-PMH errors: ``noRecordsMatch`` is an empty, complete
+:class:`~paperboard.core.records.Skip`. OAI-PMH errors: ``noRecordsMatch`` is an empty, complete
 harvest; ``badResumptionToken`` and every other code fail the source with a one-line message.
 """
 
@@ -43,7 +43,7 @@ from lxml import etree
 
 from paperboard.core.errors import InvalidIdError, SourceError
 from paperboard.core.ids import parse_arxiv_id
-from paperboard.sources.base import Checkpoint, Item, PaperRecord, Skip
+from paperboard.core.records import Checkpoint, Item, PaperRecord, Skip
 from paperboard.sources.http import PoliteClient
 from paperboard.sources.normalize import clean_line, parse_datetime, split_authors
 

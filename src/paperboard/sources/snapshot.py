@@ -21,7 +21,7 @@ import orjson
 
 from paperboard.core.errors import InvalidIdError, SourceError
 from paperboard.core.ids import parse_arxiv_id
-from paperboard.sources.base import Item, PaperRecord, Skip
+from paperboard.core.records import Item, PaperRecord, Skip
 from paperboard.sources.normalize import author_name, parse_datetime, split_authors
 
 NAME = "snapshot"

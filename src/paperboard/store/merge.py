@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from paperboard.sources.base import PaperRecord
+from paperboard.core.records import PaperRecord
 
 BIBLIOGRAPHIC = (
     "title",

@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from paperboard.core.config import Settings
 from paperboard.core.errors import PaperboardError
-from paperboard.sources.base import Checkpoint, PaperRecord
+from paperboard.core.records import Checkpoint, PaperRecord
 from paperboard.store.database import db_error, ensure_schema, open_engine
 from paperboard.store.merge import is_changed, merge
 from paperboard.store.schema import (

@@ -13,8 +13,9 @@ import typer
 from rich.console import Console
 
 from paperboard.core.config import Settings, load_settings
-from paperboard.sources.base import Skip, Source
-from paperboard.sources.importer import ImportReport, run_import
+from paperboard.core.records import Skip
+from paperboard.sources.base import Source
+from paperboard.store.importer import ImportReport, run_import
 from paperboard.store.papers import PaperStore
 
 console = Console(highlight=False, soft_wrap=True)

@@ -190,7 +190,7 @@ def submit_paper(
 def fetch_from_arxiv(services: Services, arxiv_id: str) -> dict[str, Any]:
     from paperboard.sources.arxiv_api import ArxivApiSource
     from paperboard.sources.http import PoliteClient
-    from paperboard.sources.importer import run_import
+    from paperboard.store.importer import run_import
 
     settings = services.settings
     # One client per process, one request at a time: arXiv's pause holds across submissions.

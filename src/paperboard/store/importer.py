@@ -22,7 +22,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from paperboard.core.errors import PaperboardError, SourceError
-from paperboard.sources.base import Checkpoint, PaperRecord, Skip, Source
+from paperboard.core.records import Checkpoint, PaperRecord, Skip
+from paperboard.sources.base import Source
 from paperboard.sources.normalize import prepare
 from paperboard.store.papers import PaperStore, WriteCounts
 
