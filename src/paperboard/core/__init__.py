@@ -1,1 +1,2 @@
-"""Cross-cutting pieces every stage uses: settings, errors, paper identifiers."""
+"""Cross-cutting pieces every stage uses: settings, errors, paper identifiers, passwords and the
+record types that sources yield and the store writes. ``core`` imports no other layer."""

@@ -1,1 +1,2 @@
-"""Front doors: the CLI (and, later, the web pages, the JSON API, feeds and email)."""
+"""Front doors: the CLI, the web pages with their JSON twins, the JSON API, RSS/Atom feeds,
+e-mail (subscriptions and digests) and the worker that runs the pipeline on a schedule."""

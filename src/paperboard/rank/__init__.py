@@ -1,1 +1,2 @@
-"""Ordering papers for people: feed periods (day, week, month) and, later, trending scores."""
+"""Ordering papers for people: feed periods (day, week, month), the trending score, hybrid
+search, similar papers, "for you", digest contents and the evaluation harness."""
