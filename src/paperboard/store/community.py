@@ -7,20 +7,21 @@ show comment counts without counting rows.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paperboard.core.errors import ForbiddenError, NotFoundError
-from paperboard.store.schema import Comment, Member, Paper, PaperCounts, Submission, Vote
+from paperboard.store.rows import AuthoredCommentRow, CommentRow, MemberRow
+from paperboard.store.schema import Comment, Member, Paper, PaperCounts, Submission, Vote, table_of
 
-votes = Vote.__table__
-comments = Comment.__table__
-submissions = Submission.__table__
-paper_counts = PaperCounts.__table__
-papers = Paper.__table__
-members = Member.__table__
+votes = table_of(Vote)
+comments = table_of(Comment)
+submissions = table_of(Submission)
+paper_counts = table_of(PaperCounts)
+papers = table_of(Paper)
+members = table_of(Member)
 
 
 def _bump(
@@ -111,19 +112,21 @@ class CommunityStore:
         with self._begin() as connection, connection.begin():
             self._require_paper(connection, paper_id)
             comment_id = connection.execute(
-                insert(comments).values(
+                insert(comments)
+                .values(
                     paper_id=paper_id, member_id=member_id, body=body, created_at=datetime.now(UTC)
                 )
-            ).inserted_primary_key[0]
+                .returning(comments.c.id)
+            ).scalar_one()
             _bump(connection, paper_id, comments_by=1)
             return int(comment_id)
 
-    def comment(self, comment_id: int) -> dict[str, Any] | None:
+    def comment(self, comment_id: int) -> CommentRow | None:
         with self.engine.connect() as connection:
             row = connection.execute(select(comments).where(comments.c.id == comment_id)).first()
-            return dict(row._mapping) if row else None
+            return cast(CommentRow, dict(row._mapping)) if row else None
 
-    def comments(self, paper_id: str) -> list[dict[str, Any]]:
+    def comments(self, paper_id: str) -> list[AuthoredCommentRow]:
         """A paper's comments, oldest first, each with its author's name (None once deleted)."""
         with self.engine.connect() as connection:
             rows = connection.execute(
@@ -132,10 +135,10 @@ class CommunityStore:
                 .where(comments.c.paper_id == paper_id)
                 .order_by(comments.c.created_at, comments.c.id)
             )
-            return [dict(row._mapping) for row in rows]
+            return [cast(AuthoredCommentRow, dict(row._mapping)) for row in rows]
 
     def _check_owner(
-        self, connection: Connection, comment_id: int, member: dict[str, Any], *, moderate: bool
+        self, connection: Connection, comment_id: int, member: MemberRow, *, moderate: bool
     ) -> str:
         row = connection.execute(
             select(comments.c.member_id, comments.c.paper_id).where(comments.c.id == comment_id)
@@ -149,7 +152,7 @@ class CommunityStore:
             raise ForbiddenError("that comment is not yours")
         return str(row.paper_id)
 
-    def edit_comment(self, comment_id: int, member: dict[str, Any], body: str) -> None:
+    def edit_comment(self, comment_id: int, member: MemberRow, body: str) -> None:
         """Change one's own comment (moderators delete, they do not rewrite)."""
         with self._begin() as connection, connection.begin():
             self._check_owner(connection, comment_id, member, moderate=False)
@@ -159,7 +162,7 @@ class CommunityStore:
                 .values(body=body, edited_at=datetime.now(UTC))
             )
 
-    def delete_comment(self, comment_id: int, member: dict[str, Any]) -> str:
+    def delete_comment(self, comment_id: int, member: MemberRow) -> str:
         """Delete one's own comment, or any as a moderator or admin; returns the paper id."""
         with self._begin() as connection, connection.begin():
             paper_id = self._check_owner(connection, comment_id, member, moderate=True)

@@ -10,25 +10,30 @@ from __future__ import annotations
 
 import contextlib
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paperboard.core.errors import NotFoundError
 from paperboard.store.members import normalize_email
-from paperboard.store.schema import DigestRun, DigestSend, SentPaper, Subscriber
+from paperboard.store.rows import SubscriberRow
+from paperboard.store.schema import DigestRun, DigestSend, SentPaper, Subscriber, table_of
 
-subscribers = Subscriber.__table__
-digest_sends = DigestSend.__table__
-sent_papers = SentPaper.__table__
-digest_runs = DigestRun.__table__
+subscribers = table_of(Subscriber)
+digest_sends = table_of(DigestSend)
+sent_papers = table_of(SentPaper)
+digest_runs = table_of(DigestRun)
 
 FREQUENCIES = ("daily", "weekly", "off")
 
 
 def _row(row: Any) -> dict[str, Any]:
     return dict(row._mapping)
+
+
+def _subscriber(row: Any) -> SubscriberRow:
+    return cast(SubscriberRow, dict(row._mapping))
 
 
 class DigestStore:
@@ -49,7 +54,7 @@ class DigestStore:
         keywords: list[str] | None = None,
         for_you: bool = True,
         confirmed: bool = False,
-    ) -> dict[str, Any]:
+    ) -> SubscriberRow:
         """Add an address, or update its choices. An address that had unsubscribed, or is new,
         must confirm again (unless ``confirmed``, for admins adding addresses they vouch for)."""
         if frequency not in FREQUENCIES:
@@ -99,34 +104,35 @@ class DigestStore:
         assert found is not None
         return found
 
-    def get(self, subscriber_id: int) -> dict[str, Any] | None:
+    def get(self, subscriber_id: int) -> SubscriberRow | None:
         with self.engine.connect() as connection:
             row = connection.execute(
                 select(subscribers).where(subscribers.c.id == subscriber_id)
             ).first()
-            return _row(row) if row else None
+            return _subscriber(row) if row else None
 
-    def by_email(self, email: str) -> dict[str, Any] | None:
+    def by_email(self, email: str) -> SubscriberRow | None:
         with self.engine.connect() as connection:
             row = connection.execute(
                 select(subscribers).where(subscribers.c.email == normalize_email(email))
             ).first()
-            return _row(row) if row else None
+            return _subscriber(row) if row else None
 
-    def by_member(self, member_id: int) -> dict[str, Any] | None:
+    def by_member(self, member_id: int) -> SubscriberRow | None:
         with self.engine.connect() as connection:
             row = connection.execute(
                 select(subscribers).where(subscribers.c.member_id == member_id)
             ).first()
-            return _row(row) if row else None
+            return _subscriber(row) if row else None
 
-    def all(self) -> list[dict[str, Any]]:
+    def all(self) -> list[SubscriberRow]:
         with self.engine.connect() as connection:
             return [
-                _row(r) for r in connection.execute(select(subscribers).order_by(subscribers.c.id))
+                _subscriber(r)
+                for r in connection.execute(select(subscribers).order_by(subscribers.c.id))
             ]
 
-    def due(self, frequency: str) -> list[dict[str, Any]]:
+    def due(self, frequency: str) -> list[SubscriberRow]:
         """Confirmed, subscribed, not stopped, at this frequency: who gets this run's digest."""
         query = (
             select(subscribers)
@@ -139,7 +145,7 @@ class DigestStore:
             .order_by(subscribers.c.id)
         )
         with self.engine.connect() as connection:
-            return [_row(r) for r in connection.execute(query)]
+            return [_subscriber(r) for r in connection.execute(query)]
 
     def _set(self, subscriber_id: int, **values: Any) -> None:
         with self.engine.begin() as connection:
@@ -185,14 +191,14 @@ class DigestStore:
             )
             return bounces >= limit
 
-    def stopped(self) -> list[dict[str, Any]]:
+    def stopped(self) -> list[SubscriberRow]:
         with self.engine.connect() as connection:
             rows = connection.execute(
                 select(subscribers)
                 .where(subscribers.c.stopped_reason.is_not(None))
                 .order_by(subscribers.c.id)
             )
-            return [_row(r) for r in rows]
+            return [_subscriber(r) for r in rows]
 
     # -- the ledger -----------------------------------------------------------------------------
 
@@ -299,10 +305,10 @@ class DigestStore:
         with self.engine.begin() as connection:
             return int(
                 connection.execute(
-                    insert(digest_runs).values(
-                        period_key=period_key, started_at=datetime.now(UTC), status="running"
-                    )
-                ).inserted_primary_key[0]
+                    insert(digest_runs)
+                    .values(period_key=period_key, started_at=datetime.now(UTC), status="running")
+                    .returning(digest_runs.c.id)
+                ).scalar_one()
             )
 
     def finish_run(

@@ -7,15 +7,17 @@ of which only the SHA-256 is stored, and passwords arrive already hashed (``core
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paperboard.core.errors import ConflictError, NotFoundError
+from paperboard.store.rows import MemberRow
 from paperboard.store.schema import (
     ApiToken,
     Comment,
@@ -24,12 +26,13 @@ from paperboard.store.schema import (
     MemberSession,
     Submission,
     Vote,
+    table_of,
 )
 
-members = Member.__table__
-member_sessions = MemberSession.__table__
-api_tokens = ApiToken.__table__
-login_failures = LoginFailure.__table__
+members = table_of(Member)
+member_sessions = table_of(MemberSession)
+api_tokens = table_of(ApiToken)
+login_failures = table_of(LoginFailure)
 
 ROLES = ("member", "moderator", "admin")
 TOKEN_PREFIX = "pb_"
@@ -43,8 +46,8 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def _public(row: Any) -> dict[str, Any]:
-    return dict(row._mapping.items())
+def _public(row: Any) -> MemberRow:
+    return cast(MemberRow, dict(row._mapping))
 
 
 class MemberStore:
@@ -57,13 +60,14 @@ class MemberStore:
 
     def create(
         self, email: str, name: str, password_hash: str, *, role: str = "member"
-    ) -> dict[str, Any]:
+    ) -> MemberRow:
         """A new member; ConflictError if the address is taken."""
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
         now = datetime.now(UTC)
+        address = normalize_email(email)
         values = {
-            "email": normalize_email(email),
+            "email": address,
             "name": name.strip(),
             "password_hash": password_hash,
             "role": role,
@@ -72,19 +76,21 @@ class MemberStore:
         }
         try:
             with self.engine.begin() as connection:
-                new_id = connection.execute(insert(members).values(values)).inserted_primary_key[0]
+                new_id = connection.execute(
+                    insert(members).values(values).returning(members.c.id)
+                ).scalar_one()
         except IntegrityError:
-            if self.by_email(values["email"]) is not None:
-                raise ConflictError(f"{values['email']} already has an account") from None
+            if self.by_email(address) is not None:
+                raise ConflictError(f"{address} already has an account") from None
             raise ConflictError(f"the name {values['name']!r} is taken: choose another") from None
-        return {"id": int(new_id), **values}
+        return cast(MemberRow, {"id": int(new_id), **values})
 
-    def get(self, member_id: int) -> dict[str, Any] | None:
+    def get(self, member_id: int) -> MemberRow | None:
         with self.engine.connect() as connection:
             row = connection.execute(select(members).where(members.c.id == member_id)).first()
         return _public(row) if row else None
 
-    def by_email(self, email: str) -> dict[str, Any] | None:
+    def by_email(self, email: str) -> MemberRow | None:
         with self.engine.connect() as connection:
             row = connection.execute(
                 select(members).where(members.c.email == normalize_email(email))
@@ -100,7 +106,7 @@ class MemberStore:
             )
             return {int(row.id): row.name for row in rows}
 
-    def list(self) -> list[dict[str, Any]]:
+    def list(self) -> builtins.list[MemberRow]:
         with self.engine.connect() as connection:
             rows = connection.execute(select(members).order_by(members.c.id))
             return [_public(row) for row in rows]
@@ -202,7 +208,7 @@ class MemberStore:
             )
         return token, csrf
 
-    def session(self, token: str) -> tuple[dict[str, Any], str] | None:
+    def session(self, token: str) -> tuple[MemberRow, str] | None:
         """(member, CSRF token) of a live session, or None."""
         with self.engine.connect() as connection:
             row = connection.execute(
@@ -215,9 +221,9 @@ class MemberStore:
             ).first()
         if row is None:
             return None
-        values = _public(row)
-        csrf = values.pop("csrf_token")
-        return values, csrf
+        values = dict(row._mapping)
+        csrf = str(values.pop("csrf_token"))
+        return cast(MemberRow, values), csrf
 
     def end_session(self, token: str) -> None:
         with self.engine.begin() as connection:
@@ -241,7 +247,7 @@ class MemberStore:
             )
         return token
 
-    def tokens(self, member_id: int) -> list[dict[str, Any]]:
+    def tokens(self, member_id: int) -> builtins.list[dict[str, Any]]:
         with self.engine.connect() as connection:
             rows = connection.execute(
                 select(
@@ -264,7 +270,7 @@ class MemberStore:
             )
             return result.rowcount > 0
 
-    def token_member(self, token: str) -> dict[str, Any] | None:
+    def token_member(self, token: str) -> MemberRow | None:
         """The member a bearer token belongs to (and note its use), or None."""
         digest = _digest(token)
         with self.engine.begin() as connection:

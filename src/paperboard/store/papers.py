@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from sqlalchemy import (
@@ -39,6 +39,7 @@ from paperboard.core.errors import PaperboardError
 from paperboard.core.records import Checkpoint, PaperRecord
 from paperboard.store.database import db_error, ensure_schema, open_engine
 from paperboard.store.merge import is_changed, merge
+from paperboard.store.rows import CountedPaperRow, FilterFieldsRow, PaperRow
 from paperboard.store.schema import (
     Harvest,
     IngestRun,
@@ -47,14 +48,15 @@ from paperboard.store.schema import (
     PaperCounts,
     PaperDeletion,
     UTCDateTime,
+    table_of,
 )
 
-papers = Paper.__table__
-paper_categories = PaperCategory.__table__
-harvests = Harvest.__table__
-ingest_runs = IngestRun.__table__
-paper_deletions = PaperDeletion.__table__
-paper_counts = PaperCounts.__table__
+papers = table_of(Paper)
+paper_categories = table_of(PaperCategory)
+harvests = table_of(Harvest)
+ingest_runs = table_of(IngestRun)
+paper_deletions = table_of(PaperDeletion)
+paper_counts = table_of(PaperCounts)
 
 # Member upvotes and comments ride along with every paper read for display; ``total_upvotes``
 # is the imported count (e.g. Hugging Face's) plus this site's members' votes.
@@ -66,6 +68,11 @@ _with_counts = select(
     func.coalesce(paper_counts.c.comments, 0).label("comment_count"),
     total_upvotes.label("total_upvotes"),
 ).select_from(papers.outerjoin(paper_counts, paper_counts.c.paper_id == papers.c.id))
+
+
+def _counted(row: Any) -> CountedPaperRow:
+    return cast(CountedPaperRow, dict(row._mapping))
+
 
 _CHUNK = 900  # stays below every backend's limit on bound parameters per statement
 _UPDATE_COLUMNS = [c.name for c in papers.columns if c.name not in ("id", "added_at")]
@@ -294,7 +301,7 @@ class PaperStore:
 
     def changed_since(
         self, since: datetime | None, *, batch: int = 1000
-    ) -> Iterator[list[dict[str, Any]]]:
+    ) -> Iterator[list[PaperRow]]:
         """Papers added or changed after ``since`` (all when ``None``), in batches, oldest change
         first; each row has every column. Stable under concurrent writes: rows are read by
         (changed_at, id) keyset pages."""
@@ -312,7 +319,7 @@ class PaperStore:
                 )
             query = query.order_by(papers.c.changed_at, papers.c.id).limit(batch)
             with self.engine.connect() as connection:
-                rows = [dict(row._mapping) for row in connection.execute(query)]
+                rows = [cast(PaperRow, dict(row._mapping)) for row in connection.execute(query)]
             if not rows:
                 return
             yield rows
@@ -326,7 +333,7 @@ class PaperStore:
         with self.engine.connect() as connection:
             return list(connection.execute(query).scalars())
 
-    def filter_fields(self, paper_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    def filter_fields(self, paper_ids: Sequence[str]) -> dict[str, FilterFieldsRow]:
         """Just what search filters look at (categories, dates, code links), by id: much cheaper
         than whole rows for hundreds of candidates."""
         columns = [
@@ -336,20 +343,20 @@ class PaperStore:
             papers.c.feed_date,
             papers.c.code_urls,
         ]
-        found: dict[str, dict[str, Any]] = {}
+        found: dict[str, FilterFieldsRow] = {}
         with self.engine.connect() as connection:
             for chunk in _chunks(list(dict.fromkeys(paper_ids))):
                 for row in connection.execute(select(*columns).where(papers.c.id.in_(chunk))):
-                    found[row.id] = dict(row._mapping)
+                    found[row.id] = cast(FilterFieldsRow, dict(row._mapping))
         return found
 
-    def get_many(self, paper_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    def get_many(self, paper_ids: Sequence[str]) -> dict[str, CountedPaperRow]:
         """Rows of the papers that exist among ``paper_ids``, by id."""
-        found: dict[str, dict[str, Any]] = {}
+        found: dict[str, CountedPaperRow] = {}
         with self.engine.connect() as connection:
             for chunk in _chunks(list(dict.fromkeys(paper_ids))):
                 for row in connection.execute(_with_counts.where(papers.c.id.in_(chunk))):
-                    found[row.id] = dict(row._mapping)
+                    found[row.id] = _counted(row)
         return found
 
     # -- import runs ----------------------------------------------------------------------------
@@ -357,11 +364,13 @@ class PaperStore:
     def start_run(self, source: str, target: str | None) -> int:
         with self.engine.begin() as connection:
             result = connection.execute(
-                insert(ingest_runs).values(
+                insert(ingest_runs)
+                .values(
                     source=source, target=target, started_at=datetime.now(UTC), status="running"
                 )
+                .returning(ingest_runs.c.id)
             )
-            return int(result.inserted_primary_key[0])
+            return int(result.scalar_one())
 
     def finish_run(
         self, run_id: int, status: str, counts: WriteCounts, skipped: int, detail: str | None
@@ -390,10 +399,10 @@ class PaperStore:
 
     # -- reading --------------------------------------------------------------------------------
 
-    def get(self, paper_id: str) -> dict[str, Any] | None:
+    def get(self, paper_id: str) -> CountedPaperRow | None:
         with self.engine.connect() as connection:
             row = connection.execute(_with_counts.where(papers.c.id == paper_id)).first()
-            return dict(row._mapping) if row else None
+            return _counted(row) if row else None
 
     def count(self) -> int:
         return self.count_changed_since(None)
@@ -416,7 +425,7 @@ class PaperStore:
         sort: str = "upvotes",
         limit: int | None = None,
         offset: int = 0,
-    ) -> list[dict[str, Any]]:
+    ) -> list[CountedPaperRow]:
         """Papers whose feed day lies in ``[start, end]``, most upvoted first (``sort="upvotes"``,
         counting members' votes) or newest first (``sort="published"``)."""
         query = _with_counts.where(papers.c.feed_date >= start, papers.c.feed_date <= end)
@@ -432,7 +441,7 @@ class PaperStore:
         if limit is not None:
             query = query.limit(limit)
         with self.engine.connect() as connection:
-            return [dict(row._mapping) for row in connection.execute(query)]
+            return [_counted(row) for row in connection.execute(query)]
 
     def count_papers(
         self, start: date, end: date, *, category: str | None = None, submitter: str | None = None
@@ -464,7 +473,7 @@ class PaperStore:
                 after
             ).scalar_one_or_none()
 
-    def upvoted_since(self, since: date, *, limit: int = 5000) -> list[dict[str, Any]]:
+    def upvoted_since(self, since: date, *, limit: int = 5000) -> list[CountedPaperRow]:
         """Papers on the feed from ``since`` on that have any upvotes, most upvoted first
         (the candidates of the trending ranking)."""
         query = (
@@ -473,7 +482,7 @@ class PaperStore:
             .limit(limit)
         )
         with self.engine.connect() as connection:
-            return [dict(row._mapping) for row in connection.execute(query)]
+            return [_counted(row) for row in connection.execute(query)]
 
     def latest_feed_date(self, category: str | None = None) -> date | None:
         query = select(func.max(papers.c.feed_date))
