@@ -1,0 +1,77 @@
+"""One deployment's parts, opened once: settings, the database engine, every store and the
+search index.
+
+The CLI (one per command), the site (one per app process, behind its ``Annotated``
+dependencies) and the worker (one per pass) get what they work with from a :class:`Container`
+instead of building stores by hand, so there is one place that knows how the parts are made
+and one ``close()`` that releases them. Stores share the container's engine; the search index
+opens its parts lazily (a feed page never loads the embedding model).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
+
+from paperboard.core.config import Settings, load_settings
+from paperboard.store.community import CommunityStore
+from paperboard.store.digests import DigestStore
+from paperboard.store.members import MemberStore
+from paperboard.store.papers import PaperStore
+
+if TYPE_CHECKING:  # imported when first used: it brings numpy, which most commands never need
+    from paperboard.index.indexer import SearchIndex
+
+
+class Container:
+    """Settings, the engine, the stores and the search index of one paperboard home."""
+
+    def __init__(self, settings: Settings, papers: PaperStore) -> None:
+        self.settings = settings
+        self.papers = papers
+
+    @classmethod
+    def open(cls, settings: Settings | None = None) -> Container:
+        """Open the configured database (schema upgraded); ``settings`` default to the
+        environment's."""
+        settings = settings if settings is not None else load_settings()
+        return cls(settings, PaperStore.open(settings))
+
+    @property
+    def engine(self) -> Engine:
+        return self.papers.engine
+
+    @cached_property
+    def members(self) -> MemberStore:
+        return MemberStore(self.engine)
+
+    @cached_property
+    def community(self) -> CommunityStore:
+        return CommunityStore(self.engine)
+
+    @cached_property
+    def digests(self) -> DigestStore:
+        return DigestStore(self.engine)
+
+    @cached_property
+    def index(self) -> SearchIndex:
+        from paperboard.index.indexer import SearchIndex
+
+        return SearchIndex(self.settings)
+
+    def close(self) -> None:
+        self.papers.close()
+
+    def __enter__(self) -> Container:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
