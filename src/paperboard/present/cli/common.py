@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -14,9 +15,9 @@ from rich.console import Console
 
 from paperboard.core.config import Settings, load_settings
 from paperboard.core.records import Skip
+from paperboard.present.container import Container
 from paperboard.sources.base import Source
 from paperboard.store.importer import ImportReport, run_import
-from paperboard.store.papers import PaperStore
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -29,13 +30,10 @@ def settings() -> Settings:
 
 
 @contextmanager
-def open_store() -> Any:
-    """The configured store, schema upgraded, closed afterwards."""
-    store = PaperStore.open(settings())
-    try:
-        yield store
-    finally:
-        store.close()
+def open_app() -> Iterator[Container]:
+    """The configured deployment (settings, stores, search index), closed afterwards."""
+    with Container.open(settings()) as app:
+        yield app
 
 
 def parse_day(value: str | None, option: str) -> date | None:
@@ -85,11 +83,11 @@ class SkipLog:
 def _update_lexical_index(quiet: bool) -> None:
     """New papers become searchable by words at once; embeddings wait for `paperboard index`."""
     from paperboard.core.errors import PaperboardError
-    from paperboard.index.indexer import SearchIndex, sync_lexical
+    from paperboard.index.indexer import sync_lexical
 
     try:
-        with open_store() as store:
-            count, _ = sync_lexical(store, SearchIndex(settings()))
+        with open_app() as app:
+            count, _ = sync_lexical(app.papers, app.index)
     except PaperboardError as error:
         err_console.print(
             f"paperboard: warning: the search index was not updated: {error}", markup=False
@@ -105,11 +103,11 @@ def import_and_report(
     """Run an import with progress and skip reporting, print the summary, exit 1 if it failed."""
     skip_log = SkipLog(source.name, quiet)
     try:
-        with open_store() as store:
+        with open_app() as app:
             report = run_import(
-                store,
+                app.papers,
                 source,
-                batch_size=batch_size or settings().batch_size,
+                batch_size=batch_size or app.settings.batch_size,
                 dry_run=dry_run,
                 on_skip=skip_log,
                 show_progress=not quiet and err_console.is_terminal,

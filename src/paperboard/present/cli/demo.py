@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from paperboard.present.cli.common import console, import_and_report, open_store
+from paperboard.present.cli.common import console, import_and_report, open_app
 
 
 def demo(
@@ -25,8 +25,8 @@ def demo(
     import_and_report(source, dry_run=False, quiet=quiet)
     if quiet:
         return
-    with open_store() as store:
-        rows = [row for row in (store.get(pid) for pid in source.paper_ids()) if row]
+    with open_app() as app:
+        rows = [row for row in (app.papers.get(pid) for pid in source.paper_ids()) if row]
     rows.sort(key=lambda r: (-(r["upvotes"] or 0), str(r["feed_date"] or ""), r["id"]))
     for row in rows:
         count = len(row["authors"]) or row["author_count"] or 0

@@ -11,7 +11,7 @@ from paperboard.core.errors import NotFoundError
 from paperboard.present.cli.common import (
     console,
     err_console,
-    open_store,
+    open_app,
     parse_day,
     print_json,
     settings,
@@ -60,15 +60,14 @@ def add(
     paperboard subscribers add ada@example.org --confirmed --frequency weekly --category cs.LG
     """
     from paperboard.present.mail.subscriptions import request_confirmation
-    from paperboard.store.digests import FREQUENCIES, DigestStore
+    from paperboard.store.digests import FREQUENCIES
 
     if frequency not in FREQUENCIES:
         raise typer.BadParameter(f"use one of {', '.join(FREQUENCIES)}", param_hint="--frequency")
     if "@" not in email or len(email) > 320:
         raise typer.BadParameter(f"not an e-mail address: {email[:80]!r}", param_hint="EMAIL")
-    config = settings()
-    with open_store() as store:
-        subscriber = DigestStore(store.engine).subscribe(
+    with open_app() as app:
+        subscriber = app.digests.subscribe(
             email,
             frequency=frequency,
             categories=category or [],
@@ -77,7 +76,7 @@ def add(
             confirmed=confirmed,
         )
         if subscriber["confirmed_at"] is None:
-            request_confirmation(config, store, subscriber)
+            request_confirmation(app.settings, app.papers, subscriber)
             console.print(f"{subscriber['email']} added; a confirmation e-mail was sent")
         else:
             console.print(f"{subscriber['email']} subscribed ({frequency})")
@@ -92,10 +91,9 @@ def list_subscribers(
     Example: paperboard subscribers list --json
     """
     from paperboard.present.serialize import json_ready
-    from paperboard.store.digests import DigestStore
 
-    with open_store() as store:
-        rows = DigestStore(store.engine).all()
+    with open_app() as app:
+        rows = app.digests.all()
     for row in rows:
         row["state"] = (
             "stopped"
@@ -125,10 +123,9 @@ def remove(email: Annotated[str, typer.Argument(help="The address.")]) -> None:
 
     Example: paperboard subscribers remove ada@example.org
     """
-    from paperboard.store.digests import DigestStore
 
-    with open_store() as store:
-        if not DigestStore(store.engine).remove(email):
+    with open_app() as app:
+        if not app.digests.remove(email):
             raise NotFoundError(f"{email} is not a subscriber")
     console.print(f"{email} removed")
 
@@ -171,8 +168,8 @@ def send(
     folder = None
     if dry_run:
         folder = out or config.home / "outbox" / chosen.key.replace(":", "-")
-    with open_store() as store:
-        report = send_digests(config, store, chosen, dry_run_to=folder, only=to)
+    with open_app() as app:
+        report = send_digests(app.settings, app.papers, chosen, dry_run_to=folder, only=to)
     for problem in report.problems:
         err_console.print(f"paperboard: {problem}", markup=False)
     if not quiet:
@@ -199,8 +196,8 @@ def preview(
     from paperboard.present.mail.digests import preview as preview_digest
 
     chosen = _period(period, date)
-    with open_store() as store:
-        message = preview_digest(settings(), store, email, chosen)
+    with open_app() as app:
+        message = preview_digest(app.settings, app.papers, email, chosen)
     if message is None:
         console.print(f"nothing to send to {email} for {chosen.key}")
         return
@@ -217,10 +214,9 @@ def runs(json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")
     Example: paperboard digest runs
     """
     from paperboard.present.serialize import json_ready
-    from paperboard.store.digests import DigestStore
 
-    with open_store() as store:
-        rows = DigestStore(store.engine).recent_runs()
+    with open_app() as app:
+        rows = app.digests.recent_runs()
     if json_output:
         print_json(json_ready(rows))
         return

@@ -12,7 +12,7 @@ from paperboard.core.ids import parse_arxiv_id
 from paperboard.present.cli.common import (
     err_console,
     import_and_report,
-    open_store,
+    open_app,
     parse_day,
     settings,
 )
@@ -132,10 +132,10 @@ def oai(
         raise typer.BadParameter("--from is after --until", param_hint="--from")
     config = settings()
     key = harvest_key(config.arxiv_oai_url, set_spec, start, until)
-    with open_store() as store:
+    with open_app() as app:
         if restart:
-            store.clear_harvest(key)
-        token = store.harvest_state(key)
+            app.papers.clear_harvest(key)
+        token = app.papers.harvest_state(key)
     if token and not quiet:
         err_console.print("resuming the interrupted harvest from its last checkpoint", markup=False)
     with PoliteClient.for_url(config, config.arxiv_oai_url) as client:

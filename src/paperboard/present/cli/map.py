@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from paperboard.present.cli.common import console, err_console, open_store, print_json, settings
+from paperboard.present.cli.common import console, err_console, open_app, print_json
 
 
 def map_command(
@@ -30,14 +30,13 @@ def map_command(
 
     Example: paperboard map --svg map.svg --highlight "gaussian splatting"
     """
-    from paperboard.index.indexer import SearchIndex
     from paperboard.index.maps import build_map, load_map
     from paperboard.rank import periods
     from paperboard.rank.literature_map import render_svg
     from paperboard.rank.search import search
 
-    with open_store() as store:
-        index = SearchIndex(settings())
+    with open_app() as app:
+        store, index = app.papers, app.index
         if reuse:
             literature_map = load_map(index)
         else:

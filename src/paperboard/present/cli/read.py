@@ -9,7 +9,7 @@ from rich.markup import escape
 
 from paperboard.core.errors import InvalidIdError, NotFoundError
 from paperboard.core.ids import canonical_id
-from paperboard.present.cli.common import console, open_store, print_json
+from paperboard.present.cli.common import console, open_app, print_json
 from paperboard.present.serialize import json_ready, paper_dict
 from paperboard.rank import periods
 
@@ -21,9 +21,9 @@ def stats(as_json: Json = False) -> None:
 
     Example: paperboard stats --json
     """
-    with open_store() as store:
-        data = store.stats()
-        runs = store.recent_runs(5)
+    with open_app() as app:
+        data = app.papers.stats()
+        runs = app.papers.recent_runs(5)
     if as_json:
         print_json(json_ready({**data, "recent_imports": runs}))
         return
@@ -57,8 +57,8 @@ def show(
         wanted = canonical_id(paper_id)
     except InvalidIdError as error:
         raise NotFoundError(str(error)) from None
-    with open_store() as store:
-        row = store.get(wanted)
+    with open_app() as app:
+        row = app.papers.get(wanted)
     if row is None:
         raise NotFoundError(f"no paper {wanted} in the store")
     paper = paper_dict(row)
@@ -118,7 +118,7 @@ def list_papers(
     ]
     if len(chosen) > 1:
         raise typer.BadParameter("give at most one of --date, --week, --month")
-    with open_store() as store:
+    with open_app() as app:
         if chosen:
             kind, value = chosen[0]
             try:
@@ -126,10 +126,10 @@ def list_papers(
             except periods.PeriodError as error:
                 raise typer.BadParameter(str(error), param_hint=f"--{kind}") from None
         else:
-            latest = store.latest_feed_date(category)
+            latest = app.papers.latest_feed_date(category)
             period = periods.day(latest.isoformat()) if latest else None
         rows = (
-            store.list_papers(period.start, period.end, category=category, limit=limit)
+            app.papers.list_papers(period.start, period.end, category=category, limit=limit)
             if period
             else []
         )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from html import unescape
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -17,12 +18,16 @@ from paperboard.core.ids import canonical_id
 from paperboard.present.cli.common import (
     console,
     err_console,
-    open_store,
+    open_app,
     parse_day,
     print_json,
     settings,
 )
 from paperboard.present.serialize import paper_dict
+
+if TYPE_CHECKING:
+    from paperboard.index.indexer import SearchIndex
+    from paperboard.store.papers import PaperStore
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 Count = Annotated[int, typer.Option("-k", "--limit", min=1, max=1000, help="How many results.")]
@@ -32,11 +37,9 @@ Categories = Annotated[
 
 
 @contextmanager
-def _index() -> Any:
-    from paperboard.index.indexer import SearchIndex
-
-    with open_store() as store:
-        yield store, SearchIndex(settings())
+def _index() -> Iterator[tuple[PaperStore, SearchIndex]]:
+    with open_app() as app:
+        yield app.papers, app.index
 
 
 def _terminal(html_text: str) -> str:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from paperboard.core.errors import NotFoundError
-from paperboard.present.cli.common import console, open_store, print_json
+from paperboard.present.cli.common import console, open_app, print_json
 
 app = typer.Typer(
     help=(
@@ -35,15 +35,14 @@ def create(
     Example: paperboard user create --admin ada@example.org
     """
     from paperboard.core.passwords import check_new_password, hash_password
-    from paperboard.store.members import MemberStore
 
     password = os.environ.get("PAPERBOARD_NEW_PASSWORD") or typer.prompt(
         "Password", hide_input=True, confirmation_prompt=True
     )
     check_new_password(password)
     role = "admin" if admin else "moderator" if moderator else "member"
-    with open_store() as store:
-        member = MemberStore(store.engine).create(
+    with open_app() as app:
+        member = app.members.create(
             email, name or email.split("@")[0], hash_password(password), role=role
         )
     console.print(f"created {member['email']} ({role}), id {member['id']}")
@@ -58,12 +57,12 @@ def role(
 
     Example: paperboard user role bob@example.org moderator
     """
-    from paperboard.store.members import ROLES, MemberStore
+    from paperboard.store.members import ROLES
 
     if new_role not in ROLES:
         raise typer.BadParameter(f"use one of {', '.join(ROLES)}", param_hint="ROLE")
-    with open_store() as store:
-        members = MemberStore(store.engine)
+    with open_app() as app:
+        members = app.members
         member = members.by_email(email)
         if member is None:
             raise NotFoundError(f"no member {email}")
@@ -80,12 +79,11 @@ def list_members(
     Example: paperboard user list --json
     """
     from paperboard.present.serialize import json_ready
-    from paperboard.store.members import MemberStore
 
-    with open_store() as store:
+    with open_app() as app:
         rows = [
             {k: m[k] for k in ("id", "email", "name", "role", "created_at")}
-            for m in MemberStore(store.engine).list()
+            for m in app.members.list()
         ]
     if json_output:
         print_json(json_ready(rows))
