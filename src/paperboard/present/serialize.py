@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 from paperboard.core.ids import is_arxiv_id
+from paperboard.store.rows import PaperRow
 
 
 def _iso(value: Any) -> Any:
@@ -16,7 +17,7 @@ def _iso(value: Any) -> Any:
     return value
 
 
-def paper_dict(row: dict[str, Any]) -> dict[str, Any]:
+def paper_dict(row: PaperRow) -> dict[str, Any]:
     """All stored fields of a paper, dates in ISO 8601, plus its arXiv links when it has them."""
     out = {key: _iso(value) for key, value in row.items()}
     if is_arxiv_id(row["id"]):

@@ -16,6 +16,7 @@ from paperboard.present.cli.common import (
     print_json,
     settings,
 )
+from paperboard.store.rows import SubscriberRow
 
 subscribers_app = typer.Typer(
     help="Digest subscribers: add, list, remove (admins).\n\nExample: paperboard subscribers list",
@@ -82,6 +83,14 @@ def add(
             console.print(f"{subscriber['email']} subscribed ({frequency})")
 
 
+def _state(row: SubscriberRow) -> str:
+    if row["stopped_reason"]:
+        return "stopped"
+    if row["unsubscribed_at"]:
+        return "unsubscribed"
+    return "confirmed" if row["confirmed_at"] else "unconfirmed"
+
+
 @subscribers_app.command("list")
 def list_subscribers(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -94,23 +103,13 @@ def list_subscribers(
 
     with open_app() as app:
         rows = app.digests.all()
-    for row in rows:
-        row["state"] = (
-            "stopped"
-            if row["stopped_reason"]
-            else "unsubscribed"
-            if row["unsubscribed_at"]
-            else "confirmed"
-            if row["confirmed_at"]
-            else "unconfirmed"
-        )
     if json_output:
-        print_json(json_ready(rows))
+        print_json(json_ready([{**row, "state": _state(row)} for row in rows]))
         return
     for row in rows:
         follows = ", ".join(row["categories"] + row["keywords"]) or "everything"
         console.print(
-            f"{row['id']:>6}  {row['email']}  {row['frequency']:<6} {row['state']:<12} "
+            f"{row['id']:>6}  {row['email']}  {row['frequency']:<6} {_state(row):<12} "
             f"[dim]{follows}[/dim]"
         )
     if not rows:

@@ -29,7 +29,8 @@ from paperboard.present.cli.common import err_console
 class _Group(TyperGroup):
     """Turns paperboard's own errors, raised anywhere below, into one line and an exit status."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    # typer vendors click privately, so its Context class has no public name to annotate with.
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except ConfigError as error:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 
 from paperboard.core.errors import PaperboardError
 from paperboard.present.web.security import SESSION_COOKIE, anonymous_csrf, check_csrf
 from paperboard.present.web.services import Services
+from paperboard.store.rows import MemberRow
 
 
 class SignInRequired(PaperboardError):
@@ -27,7 +28,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 class Viewer:
     """Who is asking: a member (through a session cookie or an API token) or nobody."""
 
-    member: dict[str, Any] | None
+    member: MemberRow | None
     csrf: str | None  # the session's CSRF token; None for anonymous and token callers
     via_token: bool = False
     session_token: str | None = None
@@ -78,13 +79,13 @@ def get_viewer(request: Request, services: ServicesDep) -> Viewer:
 ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 
 
-def require_member(viewer: ViewerDep) -> dict[str, Any]:
+def require_member(viewer: ViewerDep) -> MemberRow:
     if viewer.member is None:
         raise SignInRequired("sign in first")
     return viewer.member
 
 
-MemberDep = Annotated[dict[str, Any], Depends(require_member)]
+MemberDep = Annotated[MemberRow, Depends(require_member)]
 
 
 async def csrf_checked(request: Request, viewer: ViewerDep, services: ServicesDep) -> None:

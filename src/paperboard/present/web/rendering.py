@@ -19,6 +19,7 @@ from markupsafe import Markup
 
 from paperboard.core.ids import is_arxiv_id
 from paperboard.present.serialize import excerpt, json_ready
+from paperboard.store.rows import CountedPaperRow, PaperRow
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -86,22 +87,22 @@ def page(
     return response
 
 
-def paper_links(row: dict[str, Any]) -> dict[str, Any]:
+def paper_links(row: PaperRow) -> dict[str, Any]:
     pid = row["id"]
     version = f"v{row['version']}" if row.get("version") else ""
     arxiv = is_arxiv_id(pid)
     return {
         "abs": f"https://arxiv.org/abs/{pid}{version}" if arxiv else None,
         "pdf": f"https://arxiv.org/pdf/{pid}{version}" if arxiv else None,
-        "code": (row.get("code_urls") or [None])[0],
+        "code": next(iter(row.get("code_urls") or []), None),
         "code_all": list(row.get("code_urls") or []),
-        "project": (row.get("project_urls") or [None])[0],
+        "project": next(iter(row.get("project_urls") or []), None),
         "doi": f"https://doi.org/{row['doi']}" if row.get("doi") else None,
     }
 
 
 def card(
-    row: dict[str, Any],
+    row: CountedPaperRow,
     *,
     voted: set[str] | frozenset[str] = frozenset(),
     new_since: date | None = None,

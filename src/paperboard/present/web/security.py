@@ -11,7 +11,6 @@ from __future__ import annotations
 import hmac
 import secrets
 from datetime import timedelta
-from typing import Any
 
 from fastapi import Request, Response
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -19,6 +18,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from paperboard.core.config import Settings
 from paperboard.core.errors import LimitError, PaperboardError
 from paperboard.store.members import MemberStore
+from paperboard.store.rows import MemberRow
 
 SESSION_COOKIE = "pb_session"
 ANON_COOKIE = "pb_anon"  # binds the CSRF token of sign-in and sign-up forms to this browser
@@ -88,13 +88,13 @@ def _reset_serializer(settings: Settings) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(settings.signing_key, salt="password-reset")
 
 
-def reset_token(settings: Settings, member: dict[str, Any]) -> str:
+def reset_token(settings: Settings, member: MemberRow) -> str:
     """A link token for this member, good for an hour and only until the password changes."""
     stamp = member["password_changed_at"].isoformat()
     return _reset_serializer(settings).dumps({"id": member["id"], "stamp": stamp})
 
 
-def read_reset_token(settings: Settings, members: MemberStore, token: str) -> dict[str, Any]:
+def read_reset_token(settings: Settings, members: MemberStore, token: str) -> MemberRow:
     """The member a reset token is for; PaperboardError if it is bad, used or expired."""
     try:
         data = _reset_serializer(settings).loads(token[:500], max_age=RESET_MAX_AGE)

@@ -17,15 +17,14 @@ from paperboard.present.web.deps import CsrfDep, MemberDep, ServicesDep, ViewerD
 from paperboard.present.web.rendering import page
 from paperboard.present.web.security import clear_session_cookie
 from paperboard.present.web.services import Services
+from paperboard.store.rows import CountedPaperRow, MemberRow
 
 router = APIRouter(tags=["members"])
 
 Password = Annotated[str, Form(min_length=1, max_length=1024)]
 
 
-def _account(
-    request: Request, services: Services, member: dict[str, Any], **extra: Any
-) -> Response:
+def _account(request: Request, services: Services, member: MemberRow, **extra: Any) -> Response:
     data = {
         "member": {k: member[k] for k in ("id", "email", "name", "role", "created_at")},
         "tokens": services.members.tokens(member["id"]),
@@ -44,7 +43,7 @@ def _account(
     )
 
 
-def _digest_settings(services: Services, member: dict[str, Any]) -> dict[str, Any] | None:
+def _digest_settings(services: Services, member: MemberRow) -> dict[str, Any] | None:
     from paperboard.store.digests import DigestStore
 
     digests = DigestStore(services.papers.engine)
@@ -60,7 +59,7 @@ def _digest_settings(services: Services, member: dict[str, Any]) -> dict[str, An
         "confirmed_at",
         "unsubscribed_at",
     )
-    return {k: found[k] for k in keys}
+    return {key: value for key, value in found.items() if key in keys}
 
 
 @router.get("/account", summary="One's account")
@@ -150,9 +149,7 @@ def delete_account(
 # -- submitting papers -------------------------------------------------------------------------
 
 
-def submit_paper(
-    services: Services, member: dict[str, Any], text: str
-) -> tuple[dict[str, Any], bool]:
+def submit_paper(services: Services, member: MemberRow, text: str) -> tuple[CountedPaperRow, bool]:
     """Submit an arXiv paper by id or URL: fetched through the arXiv source when not stored yet,
     checked against the quota and the maximum age, put on today's feed. Returns (paper, whether
     this was a new submission)."""
@@ -187,7 +184,7 @@ def submit_paper(
     return stored, new
 
 
-def fetch_from_arxiv(services: Services, arxiv_id: str) -> dict[str, Any]:
+def fetch_from_arxiv(services: Services, arxiv_id: str) -> CountedPaperRow:
     from paperboard.sources.arxiv_api import ArxivApiSource
     from paperboard.sources.http import PoliteClient
     from paperboard.store.importer import run_import

@@ -5,6 +5,7 @@ paperboard unchanged; similar papers, upvotes, comments and submissions are our 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 
@@ -19,6 +20,7 @@ from paperboard.present.web.routes.search import run_search
 from paperboard.present.web.services import Services
 from paperboard.rank import periods
 from paperboard.rank import trending as trending_rank
+from paperboard.store.rows import CountedPaperRow, PaperRow
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -33,19 +35,19 @@ def hf_time(value: datetime | date | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
-def _authors(row: dict[str, Any]) -> list[dict[str, Any]]:
+def _authors(row: PaperRow) -> list[dict[str, Any]]:
     return [
         {"_id": f"{row['id']}-{i}", "name": name, "hidden": False}
         for i, name in enumerate(row.get("authors") or [])
     ]
 
 
-def _submitter(row: dict[str, Any]) -> dict[str, Any] | None:
+def _submitter(row: PaperRow) -> dict[str, Any] | None:
     name = row.get("submitted_by")
     return {"user": name, "fullname": name, "type": "user", "avatarUrl": None} if name else None
 
 
-def _extras(row: dict[str, Any]) -> dict[str, Any]:
+def _extras(row: PaperRow) -> dict[str, Any]:
     """Fields HF's client reads at the top level of an entry (and paperboard's own)."""
     code = row.get("code_urls") or []
     project = row.get("project_urls") or []
@@ -57,7 +59,7 @@ def _extras(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def paper_object(row: dict[str, Any]) -> dict[str, Any]:
+def paper_object(row: CountedPaperRow) -> dict[str, Any]:
     """The nested ``paper`` of a daily entry."""
     return {
         "id": row["id"],
@@ -70,7 +72,7 @@ def paper_object(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def daily_entry(row: dict[str, Any]) -> dict[str, Any]:
+def daily_entry(row: CountedPaperRow) -> dict[str, Any]:
     """One item of ``/api/daily_papers`` and ``/api/papers/search``."""
     submitted = row.get("submitted_on_daily") or row.get("feed_date")
     entry = {
@@ -90,7 +92,7 @@ def daily_entry(row: dict[str, Any]) -> dict[str, Any]:
     return entry
 
 
-def paper_info(row: dict[str, Any]) -> dict[str, Any]:
+def paper_info(row: CountedPaperRow) -> dict[str, Any]:
     """The flat object of ``/api/papers/{id}``."""
     info = {
         "id": row["id"],
@@ -142,6 +144,7 @@ def daily_papers(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> list[dict[str, Any]]:
     start, end = _period(services, date, week, month, submitter)
+    rows: Sequence[CountedPaperRow]
     if sort == "trending" and not (date or week or month or submitter):
         # No period: the site's trending list (the last fortnight, as on /papers/trending), as
         # Hugging Face's ``sort=trending`` is not limited to the newest day either.

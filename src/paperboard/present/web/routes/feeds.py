@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 from html import escape
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote_plus
 
 from fastapi import APIRouter, Query
@@ -19,6 +20,7 @@ from paperboard.present.web.routes.search import run_search
 from paperboard.present.web.services import Services
 from paperboard.rank import periods
 from paperboard.rank import trending as trending_rank
+from paperboard.store.rows import CountedPaperRow, PaperRow
 
 router = APIRouter(prefix="/feeds", tags=["feeds"])
 ITEMS = 50
@@ -39,18 +41,19 @@ def _xml_safe(text: str) -> str:
     return _NOT_XML.sub("", text)
 
 
-def _when(row: dict[str, Any]) -> datetime:
+def _when(row: PaperRow) -> datetime:
     day = row.get("submitted_on_daily") or row.get("feed_date")
-    if row.get("published_at") is not None and (day is None or row["published_at"].date() == day):
-        return row["published_at"]
+    published = row.get("published_at")
+    if published is not None and (day is None or published.date() == day):
+        return published
     return datetime.combine(day, time(), UTC) if day else datetime.now(UTC)
 
 
-def _updated(row: dict[str, Any]) -> datetime:
+def _updated(row: PaperRow) -> datetime:
     return max(row.get("changed_at") or _when(row), _when(row))
 
 
-def _description(row: dict[str, Any]) -> str:
+def _description(row: CountedPaperRow) -> str:
     """The entry's text as HTML (what readers expect of an RSS description): the abstract, the
     authors and the upvotes, each escaped, so ``x<y`` in an abstract is shown as written."""
     authors = row.get("authors") or []
@@ -63,7 +66,12 @@ def _description(row: dict[str, Any]) -> str:
 
 
 def render_feed(
-    services: Services, title: str, path: str, page: str, rows: list[dict[str, Any]], fmt: str
+    services: Services,
+    title: str,
+    path: str,
+    page: str,
+    rows: Sequence[CountedPaperRow],
+    fmt: str,
 ) -> Response:
     """``rows`` as a feed, in their order. ``path`` is the feed's own address (without the
     format), ``page`` the HTML page it mirrors."""

@@ -11,9 +11,10 @@ from fastapi.responses import RedirectResponse, Response
 from paperboard.core.errors import ForbiddenError, InvalidIdError, NotFoundError, PaperboardError
 from paperboard.core.ids import canonical_id
 from paperboard.present.serialize import paper_dict
-from paperboard.present.web.deps import CsrfDep, MemberDep, ServicesDep, ViewerDep
+from paperboard.present.web.deps import CsrfDep, MemberDep, ServicesDep, Viewer, ViewerDep
 from paperboard.present.web.rendering import card, markdown, page, paper_links
 from paperboard.present.web.services import Services
+from paperboard.store.rows import AuthoredCommentRow, CountedPaperRow
 
 router = APIRouter(tags=["pages"])
 log = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ MAX_COMMENT = 10_000
 CommentBody = Annotated[str, Form(min_length=1, max_length=MAX_COMMENT)]
 
 
-def find_paper(services: Services, paper_id: str) -> dict[str, Any]:
+def find_paper(services: Services, paper_id: str) -> CountedPaperRow:
     """The stored paper for an id as typed (any arXiv form, with or without version)."""
     row = services.papers.get(paper_id)
     if row is None:
@@ -72,7 +73,7 @@ def map_position(services: Services, paper_id: str) -> dict[str, Any] | None:
     }
 
 
-def comment_view(comment: dict[str, Any], viewer: Any) -> dict[str, Any]:
+def comment_view(comment: AuthoredCommentRow, viewer: Viewer) -> dict[str, Any]:
     mine = viewer.member is not None and comment["member_id"] == viewer.member["id"]
     return {
         "id": comment["id"],

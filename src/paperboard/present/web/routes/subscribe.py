@@ -4,7 +4,7 @@ digest settings on the account page, and the admin's view of mail problems."""
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
@@ -19,6 +19,7 @@ from paperboard.present.web.rendering import page
 from paperboard.present.web.security import CsrfError
 from paperboard.present.web.services import Services
 from paperboard.store.digests import DigestStore
+from paperboard.store.rows import SubscriberRow
 
 router = APIRouter(tags=["digests"])
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ def _same_origin(request: Request, services: Services) -> None:
         raise CsrfError("this form was sent from another site")
 
 
-def _send_confirmation(services: Services, subscriber: dict[str, Any]) -> None:
+def _send_confirmation(services: Services, subscriber: SubscriberRow) -> None:
     try:
         check_mail_settings(services.settings)
     except ConfigError:
