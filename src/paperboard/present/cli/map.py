@@ -32,8 +32,8 @@ def map_command(
     """
     from paperboard.index.indexer import SearchIndex
     from paperboard.index.maps import build_map, load_map
+    from paperboard.present.map_svg import render_svg
     from paperboard.rank import periods
-    from paperboard.rank.literature_map import render_svg
     from paperboard.rank.search import search
 
     with open_store() as store:
