@@ -83,7 +83,9 @@ def synthetic(vectors: np.ndarray, count: int, seed: int = 7) -> tuple[np.ndarra
 
 def child(case: str, vectors_path: Path, count: int) -> None:
     """One measured run (in its own process)."""
-    from paperboard.rank.literature_map import compute_map, render_svg, to_json
+    from paperboard.index.map_compute import compute_map
+    from paperboard.index.map_data import to_json
+    from paperboard.present.map_svg import render_svg
 
     ids, texts, cats = load_real()
     vectors = np.load(vectors_path)

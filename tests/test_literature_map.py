@@ -1,6 +1,7 @@
-"""The map of the literature (``paperboard.rank.literature_map``), on 3,000 real arXiv abstracts
-whose vectors are TF-IDF + truncated SVD (spread over 384 dimensions, L2-normalized): a stand-in
-for the sentence embeddings that keeps the test fast and free of model weights."""
+"""The map of the literature (``paperboard.index.map_*``, drawn by ``paperboard.present.map_svg``)
+on 3,000 real arXiv abstracts whose vectors are TF-IDF + truncated SVD (spread over 384
+dimensions, L2-normalized): a stand-in for the sentence embeddings that keeps the test fast and
+free of model weights."""
 
 from __future__ import annotations
 
@@ -14,17 +15,17 @@ import numpy as np
 import pytest
 from conftest import SHARED_DATA
 
-from paperboard.rank.literature_map import (
-    BOILERPLATE,
+from paperboard.index.map_compute import compute_map
+from paperboard.index.map_data import (
     LiteratureMap,
     MapCluster,
     MapPoint,
-    compute_map,
     from_json,
     highlight,
-    render_svg,
     to_json,
 )
+from paperboard.index.map_labels import BOILERPLATE
+from paperboard.present.map_svg import render_svg
 
 needs_shared_data = pytest.mark.skipif(not SHARED_DATA.is_file(), reason="../shared/data is absent")
 SVG = "{http://www.w3.org/2000/svg}"

@@ -1,5 +1,6 @@
 """The stored map of the literature: computed from the vectors and texts of every embedded paper,
-kept as ``HOME/index/map.json`` for the web pages to draw (``rank/literature_map.py`` computes)."""
+kept as ``HOME/index/map.json`` for the web pages to draw (``index/map_compute.py`` computes,
+``index/map_data.py`` says what is stored)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from collections.abc import Callable
 
 from paperboard.core.errors import NotFoundError
 from paperboard.index.indexer import SearchIndex
-from paperboard.rank.literature_map import LiteratureMap, compute_map, from_json, to_json
+from paperboard.index.map_compute import compute_map
+from paperboard.index.map_data import LiteratureMap, from_json, to_json
 from paperboard.store.papers import PaperStore
 
 

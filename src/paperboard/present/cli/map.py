@@ -31,8 +31,8 @@ def map_command(
     Example: paperboard map --svg map.svg --highlight "gaussian splatting"
     """
     from paperboard.index.maps import build_map, load_map
+    from paperboard.present.map_svg import render_svg
     from paperboard.rank import periods
-    from paperboard.rank.literature_map import render_svg
     from paperboard.rank.search import search
 
     with open_app() as app:

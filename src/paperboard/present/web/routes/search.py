@@ -137,7 +137,7 @@ def map_page(
     q: QueryText = "",
     day: Annotated[date | None, Query(), Blank] = None,
 ) -> Response:
-    from paperboard.rank.literature_map import render_svg
+    from paperboard.present.map_svg import render_svg
 
     literature_map = services.maps.get(services.index)
     highlighted: list[str] = []
