@@ -1,5 +1,6 @@
-"""The scheduler: what is due when (time zones included), and a pass that ingests from a local
-Hugging Face endpoint, indexes, and sends the daily digest once."""
+"""The scheduler: what is due when (time zones included), a pass that ingests from a local
+Hugging Face endpoint, indexes, and sends the daily digest once, and passes that harvest a local
+OAI-PMH endpoint incrementally."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from conftest import FIXTURES, FakeServer, Reply, SmtpSink
 
 from paperboard.core.config import load_settings
 from paperboard.present.worker import due_jobs
+from paperboard.store.papers import PaperStore
 
 
 def test_due_jobs_follow_the_local_clock() -> None:
@@ -107,6 +109,35 @@ def test_a_worker_pass_ingests_indexes_and_sends_once(
     assert len(smtp_server.messages) == 1
     log = (home / "logs" / "worker.log").read_text()
     assert "daily digest: daily:2026-11-20: 1 sent" in log
+
+
+def test_a_worker_pass_harvests_an_oai_set(
+    cli: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    fake_server: FakeServer,
+    model_cache: Path,
+    store: PaperStore,
+) -> None:
+    from test_source_oai import ALL_IDS, OaiEndpoint, stored_ids
+
+    oai = OaiEndpoint(fake_server)
+    for name, value in {
+        "PAPERBOARD_ARXIV_OAI_URL": oai.url,
+        "PAPERBOARD_INGEST_SOURCES": '["oai:cs"]',
+        "PAPERBOARD_MODELS_DIR": str(model_cache),
+        "PAPERBOARD_DIGEST_TIME": "23:00",  # no digest is due
+    }.items():
+        monkeypatch.setenv(name, value)
+    result = cli("worker", "--once", "--now", "2026-11-20T08:00:00+00:00")
+    assert result.exit_code == 0, result.output
+    assert "ok  ingest" in result.stdout and "oai:cs: oai: 7 read: 7 new" in result.stdout
+    assert oai.requests()[0] == {
+        "verb": ["ListRecords"],
+        "metadataPrefix": ["arXivRaw"],
+        "set": ["cs"],
+        "from": ["2026-11-18"],  # a first harvest goes two days back
+    }
+    assert stored_ids(store) == sorted(ALL_IDS)
 
 
 def test_smtp_user_without_password_is_a_configuration_error(

@@ -120,17 +120,19 @@ def _ingest(settings: Settings, now: datetime) -> str:
                 key = f"worker:{item}"
                 since = store.harvest_state(key)
                 start = datetime.fromisoformat(since).date() if since else today - timedelta(days=2)
+                # Open-ended like ``paperboard ingest oai --from START``: the same request (and
+                # so the same checkpoint) until a harvest completes, so an interrupted one resumes.
+                token = store.harvest_state(harvest_key(settings.arxiv_oai_url, value, start, None))
                 with PoliteClient.for_url(settings, settings.arxiv_oai_url) as client:
-                    source = OaiSource(
+                    harvest = OaiSource(
                         client,
                         settings.arxiv_oai_url,
                         set_spec=value,
                         date_from=start,
-                        resume_token=store.harvest_state(
-                            harvest_key(settings.arxiv_oai_url, value, start, None)
-                        ),
+                        date_until=None,
+                        resume_token=token,
                     )
-                    reports = [run_import(store, source, processes=1)]
+                    reports = [run_import(store, harvest, processes=1)]
                 if all(r.ok for r in reports):
                     from paperboard.core.records import Checkpoint
 
