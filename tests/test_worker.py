@@ -140,6 +140,57 @@ def test_a_worker_pass_harvests_an_oai_set(
     assert stored_ids(store) == sorted(ALL_IDS)
 
 
+def test_worker_oai_harvests_resume_and_go_on_from_the_utc_day_of_the_last(
+    cli: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    fake_server: FakeServer,
+    model_cache: Path,
+    store: PaperStore,
+) -> None:
+    from test_source_oai import (
+        ALL_IDS,
+        PAGE_1_IDS,
+        PAGE_2,
+        TOKEN_1,
+        TOKEN_2,
+        OaiEndpoint,
+        stored_ids,
+    )
+
+    oai = OaiEndpoint(fake_server)
+    for name, value in {
+        "PAPERBOARD_ARXIV_OAI_URL": oai.url,
+        "PAPERBOARD_INGEST_SOURCES": '["oai:cs"]',
+        "PAPERBOARD_MODELS_DIR": str(model_cache),
+        "PAPERBOARD_TIMEZONE": "Asia/Tokyo",  # nine hours ahead of OAI's UTC datestamps
+        "PAPERBOARD_DIGEST_TIME": "23:00",  # no digest is due
+    }.items():
+        monkeypatch.setenv(name, value)
+    first_request = {"verb": ["ListRecords"], "metadataPrefix": ["arXivRaw"], "set": ["cs"]}
+
+    oai.pages[TOKEN_1] = PAGE_2[:700]  # page 2 is cut short: the harvest fails after page 1
+    failed = cli("worker", "--once", "--now", "2026-11-20T18:00:00+00:00")  # Nov 21 in Tokyo
+    assert failed.exit_code == 1 and "FAILED  ingest" in failed.stderr
+    assert oai.requests() == [
+        {**first_request, "from": ["2026-11-18"]},  # two UTC days back
+        {"verb": ["ListRecords"], "resumptionToken": [TOKEN_1]},
+    ]
+    assert stored_ids(store) == sorted(PAGE_1_IDS)
+
+    oai.pages[TOKEN_1] = PAGE_2  # the next turn, a UTC day later, goes on from page 2
+    resumed = cli("worker", "--once", "--now", "2026-11-21T01:00:00+00:00")
+    assert resumed.exit_code == 0, resumed.output
+    assert [query.get("resumptionToken") for query in oai.requests(2)] == [
+        [TOKEN_1],
+        [TOKEN_2],
+    ]
+    assert stored_ids(store) == sorted(ALL_IDS)
+
+    later = cli("worker", "--once", "--now", "2026-11-21T20:00:00+00:00")  # Nov 22 in Tokyo
+    assert later.exit_code == 0, later.output
+    assert oai.requests(4)[0] == {**first_request, "from": ["2026-11-21"]}  # the last one's day
+
+
 def test_smtp_user_without_password_is_a_configuration_error(
     cli: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

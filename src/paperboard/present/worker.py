@@ -5,7 +5,8 @@ Jobs and when they are due (``PAPERBOARD_TIMEZONE`` decides what "today" and "07
 
 - ``ingest``: every ``PAPERBOARD_INGEST_EVERY_MINUTES``, each of ``PAPERBOARD_INGEST_SOURCES``
   (``hf``: today's and yesterday's daily papers; ``arxiv:CAT``: the category's last two days;
-  ``oai:SET``: changes since the last harvest), then ``index`` (words, embeddings, neighbours).
+  ``oai:SET``: changes since the UTC day of the last complete harvest, which resumes if it was
+  interrupted), then ``index`` (words, embeddings, neighbours).
 - ``daily digest``: once a day from ``PAPERBOARD_DIGEST_TIME``, for yesterday.
 - ``weekly digest``: on ``PAPERBOARD_WEEKLY_DIGEST_DAY`` from the same time, for last week.
 
@@ -79,6 +80,7 @@ def due_jobs(settings: Settings, state: dict[str, str], now: datetime) -> list[s
 
 
 def _ingest(settings: Settings, now: datetime) -> str:
+    from paperboard.core.records import Checkpoint
     from paperboard.index.indexer import SearchIndex, build_neighbours, sync_lexical, sync_vectors
     from paperboard.sources.arxiv_api import ArxivApiSource
     from paperboard.sources.hf_daily import HfDailySource
@@ -117,9 +119,14 @@ def _ingest(settings: Settings, now: datetime) -> str:
                     )
                     reports = [run_import(store, source, processes=1)]
             else:  # oai: resume a harvest of changes since the last one
+                # OAI-PMH datestamps are UTC days: a local "today" ahead of UTC would skip hours.
+                utc_today = now.astimezone(UTC).date()
                 key = f"worker:{item}"
                 since = store.harvest_state(key)
-                start = datetime.fromisoformat(since).date() if since else today - timedelta(days=2)
+                if since is None:  # pin a first harvest's start, so it resumes on a later day too
+                    since = (utc_today - timedelta(days=2)).isoformat()
+                    store.write([], Checkpoint(key, since))
+                start = datetime.fromisoformat(since).date()
                 # Open-ended like ``paperboard ingest oai --from START``: the same request (and
                 # so the same checkpoint) until a harvest completes, so an interrupted one resumes.
                 token = store.harvest_state(harvest_key(settings.arxiv_oai_url, value, start, None))
@@ -133,10 +140,8 @@ def _ingest(settings: Settings, now: datetime) -> str:
                         resume_token=token,
                     )
                     reports = [run_import(store, harvest, processes=1)]
-                if all(r.ok for r in reports):
-                    from paperboard.core.records import Checkpoint
-
-                    store.write([], Checkpoint(key, today.isoformat()))
+                if all(r.ok for r in reports):  # the next harvest starts from this one's day
+                    store.write([], Checkpoint(key, utc_today.isoformat()))
             for report in reports:
                 summaries.append(f"{item}: {report.summary()}")
                 if not report.ok:
