@@ -1,11 +1,11 @@
 """The scheduler: what is due when (time zones included), a pass that ingests from a local
-Hugging Face endpoint, indexes, and sends the daily digest once, and passes that harvest a local
-OAI-PMH endpoint incrementally."""
+Hugging Face endpoint, indexes, and sends the daily digest once, passes that harvest a local
+OAI-PMH endpoint incrementally, and a job failing unexpectedly without stopping the others."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ import pytest
 from conftest import FIXTURES, FakeServer, Reply, SmtpSink
 
 from paperboard.core.config import load_settings
-from paperboard.present.worker import due_jobs
+from paperboard.present.worker import JobResult, due_jobs, run_worker
 from paperboard.store.papers import PaperStore
 
 
@@ -66,14 +66,8 @@ def test_digest_without_mail_settings_says_what_to_set(cli: Any) -> None:
     assert result.exit_code == 2 and "PAPERBOARD_SMTP_HOST" in result.stderr
 
 
-def test_a_worker_pass_ingests_indexes_and_sends_once(
-    cli: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    fake_server: FakeServer,
-    smtp_server: SmtpSink,
-    model_cache: Path,
-    home: Path,
-) -> None:
+def hf_daily_papers(fake_server: FakeServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Serve the recorded daily papers of 2026-11-20 (returned) and have the worker ingest them."""
     daily = (FIXTURES / "hf_daily_papers_2026-11-20.json").read_text()
     fake_server.route(
         "/api/daily_papers",
@@ -83,9 +77,21 @@ def test_a_worker_pass_ingests_indexes_and_sends_once(
             content_type="application/json",
         ),
     )
+    monkeypatch.setenv("PAPERBOARD_HF_API_URL", fake_server.url)
+    monkeypatch.setenv("PAPERBOARD_INGEST_SOURCES", '["hf"]')
+    return daily
+
+
+def test_a_worker_pass_ingests_indexes_and_sends_once(
+    cli: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    fake_server: FakeServer,
+    smtp_server: SmtpSink,
+    model_cache: Path,
+    home: Path,
+) -> None:
+    daily = hf_daily_papers(fake_server, monkeypatch)
     for name, value in {
-        "PAPERBOARD_HF_API_URL": fake_server.url,
-        "PAPERBOARD_INGEST_SOURCES": '["hf"]',
         "PAPERBOARD_MODELS_DIR": str(model_cache),
         "PAPERBOARD_SMTP_HOST": "127.0.0.1",
         "PAPERBOARD_SMTP_PORT": str(smtp_server.port),
@@ -189,6 +195,60 @@ def test_worker_oai_harvests_resume_and_go_on_from_the_utc_day_of_the_last(
     later = cli("worker", "--once", "--now", "2026-11-21T20:00:00+00:00")  # Nov 22 in Tokyo
     assert later.exit_code == 0, later.output
     assert oai.requests(4)[0] == {**first_request, "from": ["2026-11-21"]}  # the last one's day
+
+
+def test_an_unexpected_error_fails_its_job_and_the_next_job_runs(
+    cli: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    fake_server: FakeServer,
+    smtp_server: SmtpSink,
+    model_cache: Path,
+    home: Path,
+) -> None:
+    hf_daily_papers(fake_server, monkeypatch)
+    for name, value in {
+        "PAPERBOARD_MODELS_DIR": str(model_cache),
+        "PAPERBOARD_SMTP_HOST": "127.0.0.1",
+        "PAPERBOARD_SMTP_PORT": str(smtp_server.port),
+        "PAPERBOARD_SMTP_SECURITY": "none",
+        "PAPERBOARD_DIGEST_TIME": "07:00",
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert cli("subscribers", "add", "reader@example.org", "--confirmed").exit_code == 0
+    (home / "index").mkdir()
+    (home / "index" / "state.json").write_text('{"lexical": "2026-11-2')  # cut short
+
+    result = cli("worker", "--once", "--now", "2026-11-21T08:00:00+00:00")
+    assert result.exit_code == 1  # a job failed
+    failure = next(line for line in result.stderr.splitlines() if "ingest" in line)
+    assert failure.startswith("FAILED  ingest: unexpected JSONDecodeError: Unterminated string")
+    assert "daily:2026-11-20: 1 sent" in result.stdout  # the next job ran: the digest went out
+    assert len(smtp_server.messages) == 1
+    log = (home / "logs" / "worker.log").read_text()
+    assert "ingest: unexpected error" in log
+    assert "Traceback (most recent call last):" in log and "json.decoder.JSONDecodeError" in log
+    assert log.index("JSONDecodeError") < log.index("daily digest: started")
+
+
+def test_the_worker_loop_survives_an_unexpected_error_and_stops_on_ctrl_c(
+    monkeypatch: pytest.MonkeyPatch, fake_server: FakeServer, env: dict[str, str], home: Path
+) -> None:
+    hf_daily_papers(fake_server, monkeypatch)
+    monkeypatch.setenv("PAPERBOARD_DIGEST_TIME", "23:00")  # only ingest is due
+    (home / "index").mkdir()
+    (home / "index" / "state.json").write_text("not json")
+    passes = iter(datetime(2026, 11, 21, 8, tzinfo=UTC) + timedelta(hours=h) for h in range(2))
+    results: list[JobResult] = []
+
+    def sleep(seconds: float) -> None:
+        if len(results) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_worker(load_settings(), clock=lambda: next(passes), report=results.append, sleep=sleep)
+    assert [(r.job, r.ok) for r in results] == [("ingest", False), ("ingest", False)]
+    assert all(r.summary.startswith("unexpected JSONDecodeError") for r in results)
+    assert (home / "logs" / "worker.log").read_text().count("Traceback") == 2
 
 
 def test_smtp_user_without_password_is_a_configuration_error(

@@ -12,7 +12,9 @@ Jobs and when they are due (``PAPERBOARD_TIMEZONE`` decides what "today" and "07
 
 When each job last ran is kept in ``HOME/worker.json``; each run is logged to
 ``HOME/logs/worker.log`` (and imports and digests to their own tables). Digests are idempotent per
-subscriber and period, so a worker restarted in the middle of one simply finishes it.
+subscriber and period, so a worker restarted in the middle of one simply finishes it. A job that
+fails, even with an unexpected exception (logged with its traceback), does not stop the jobs after
+it or the next pass.
 """
 
 from __future__ import annotations
@@ -176,6 +178,9 @@ def _digest(settings: Settings, kind: str, now: datetime) -> str:
 
 
 def run_job(settings: Settings, job: str, now: datetime) -> JobResult:
+    """Run one job. It fails with its one-line message on a PaperboardError; any other exception
+    (a bug, or input nothing checks) fails it too, logged with its traceback to the worker log, so
+    that the other jobs still run. KeyboardInterrupt and SystemExit are not caught."""
     try:
         if job == "ingest":
             summary = _ingest(settings, now)
@@ -187,6 +192,17 @@ def run_job(settings: Settings, job: str, now: datetime) -> JobResult:
             raise PaperboardError(f"unknown job {job!r}")
     except PaperboardError as error:
         return JobResult(job, False, str(error))
+    except Exception as error:
+        _logger(settings).exception("%s: unexpected error", job)
+        detail = " ".join(str(error).split())
+        detail = detail if len(detail) <= 200 else detail[:197] + "..."
+        where = settings.log_dir / "worker.log"
+        return JobResult(
+            job,
+            False,
+            f"unexpected {type(error).__name__}{': ' + detail if detail else ''} "
+            f"(traceback in {where})",
+        )
     return JobResult(job, True, summary)
 
 
