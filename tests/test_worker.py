@@ -5,6 +5,9 @@ OAI-PMH endpoint incrementally, and a job failing unexpectedly without stopping 
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -249,6 +252,51 @@ def test_the_worker_loop_survives_an_unexpected_error_and_stops_on_ctrl_c(
     assert [(r.job, r.ok) for r in results] == [("ingest", False), ("ingest", False)]
     assert all(r.summary.startswith("unexpected JSONDecodeError") for r in results)
     assert (home / "logs" / "worker.log").read_text().count("Traceback") == 2
+
+
+def test_ctrl_c_stops_a_job_and_worker_once_exits_130(
+    cli: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    fake_server: FakeServer,
+    model_cache: Path,
+    store: PaperStore,
+    home: Path,
+) -> None:
+    from test_source_oai import ALL_IDS, FIRST, OaiEndpoint, stored_ids
+
+    now = "2026-11-20T08:00:00+00:00"
+    oai = OaiEndpoint(fake_server)
+    for name, value in {
+        "PAPERBOARD_ARXIV_OAI_URL": oai.url,
+        "PAPERBOARD_INGEST_SOURCES": '["oai:cs"]',
+        "PAPERBOARD_MODELS_DIR": str(model_cache),
+        "PAPERBOARD_DIGEST_TIME": "23:00",  # no digest is due
+    }.items():
+        monkeypatch.setenv(name, value)
+    oai.hold(FIRST)  # the harvest waits in its first request
+    worker = subprocess.Popen(
+        [str(Path(sys.executable).with_name("paperboard")), "worker", "--once", "--now", now],
+        cwd=home,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert oai.reached.wait(30), "the worker never reached the OAI server"
+        worker.send_signal(signal.SIGINT)
+        out, err = worker.communicate(timeout=30)
+    finally:
+        oai.release()
+        if worker.poll() is None:
+            worker.kill()
+    assert worker.returncode == 130, out + err  # interrupted, not done
+    assert "Traceback" not in out + err
+    log = (home / "logs" / "worker.log").read_text()
+    assert "ingest: started" in log and "unexpected" not in log  # Ctrl-C is no job failure
+
+    again = cli("worker", "--once", "--now", now)  # the interrupted ingest is still due
+    assert again.exit_code == 0, again.output
+    assert stored_ids(store) == sorted(ALL_IDS)
 
 
 def test_smtp_user_without_password_is_a_configuration_error(
