@@ -1,10 +1,14 @@
-"""The scheduler: what is due when (time zones included), and a pass that ingests from a local
-Hugging Face endpoint, indexes, and sends the daily digest once."""
+"""The scheduler: what is due when (time zones included), a pass that ingests from a local
+Hugging Face endpoint, indexes, and sends the daily digest once, passes that harvest a local
+OAI-PMH endpoint incrementally, and a job failing unexpectedly without stopping the others."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +16,8 @@ import pytest
 from conftest import FIXTURES, FakeServer, Reply, SmtpSink
 
 from paperboard.core.config import load_settings
-from paperboard.present.worker import due_jobs
+from paperboard.present.worker import JobResult, due_jobs, run_worker
+from paperboard.store.papers import PaperStore
 
 
 def test_due_jobs_follow_the_local_clock() -> None:
@@ -64,14 +69,8 @@ def test_digest_without_mail_settings_says_what_to_set(cli: Any) -> None:
     assert result.exit_code == 2 and "PAPERBOARD_SMTP_HOST" in result.stderr
 
 
-def test_a_worker_pass_ingests_indexes_and_sends_once(
-    cli: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    fake_server: FakeServer,
-    smtp_server: SmtpSink,
-    model_cache: Path,
-    home: Path,
-) -> None:
+def hf_daily_papers(fake_server: FakeServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Serve the recorded daily papers of 2026-11-20 (returned) and have the worker ingest them."""
     daily = (FIXTURES / "hf_daily_papers_2026-11-20.json").read_text()
     fake_server.route(
         "/api/daily_papers",
@@ -81,9 +80,21 @@ def test_a_worker_pass_ingests_indexes_and_sends_once(
             content_type="application/json",
         ),
     )
+    monkeypatch.setenv("PAPERBOARD_HF_API_URL", fake_server.url)
+    monkeypatch.setenv("PAPERBOARD_INGEST_SOURCES", '["hf"]')
+    return daily
+
+
+def test_a_worker_pass_ingests_indexes_and_sends_once(
+    cli: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    fake_server: FakeServer,
+    smtp_server: SmtpSink,
+    model_cache: Path,
+    home: Path,
+) -> None:
+    daily = hf_daily_papers(fake_server, monkeypatch)
     for name, value in {
-        "PAPERBOARD_HF_API_URL": fake_server.url,
-        "PAPERBOARD_INGEST_SOURCES": '["hf"]',
         "PAPERBOARD_MODELS_DIR": str(model_cache),
         "PAPERBOARD_SMTP_HOST": "127.0.0.1",
         "PAPERBOARD_SMTP_PORT": str(smtp_server.port),
@@ -107,6 +118,185 @@ def test_a_worker_pass_ingests_indexes_and_sends_once(
     assert len(smtp_server.messages) == 1
     log = (home / "logs" / "worker.log").read_text()
     assert "daily digest: daily:2026-11-20: 1 sent" in log
+
+
+def test_a_worker_pass_harvests_an_oai_set(
+    cli: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    fake_server: FakeServer,
+    model_cache: Path,
+    store: PaperStore,
+) -> None:
+    from test_source_oai import ALL_IDS, OaiEndpoint, stored_ids
+
+    oai = OaiEndpoint(fake_server)
+    for name, value in {
+        "PAPERBOARD_ARXIV_OAI_URL": oai.url,
+        "PAPERBOARD_INGEST_SOURCES": '["oai:cs"]',
+        "PAPERBOARD_MODELS_DIR": str(model_cache),
+        "PAPERBOARD_DIGEST_TIME": "23:00",  # no digest is due
+    }.items():
+        monkeypatch.setenv(name, value)
+    result = cli("worker", "--once", "--now", "2026-11-20T08:00:00+00:00")
+    assert result.exit_code == 0, result.output
+    assert "ok  ingest" in result.stdout and "oai:cs: oai: 7 read: 7 new" in result.stdout
+    assert oai.requests()[0] == {
+        "verb": ["ListRecords"],
+        "metadataPrefix": ["arXivRaw"],
+        "set": ["cs"],
+        "from": ["2026-11-18"],  # a first harvest goes two days back
+    }
+    assert stored_ids(store) == sorted(ALL_IDS)
+
+
+def test_worker_oai_harvests_resume_and_go_on_from_the_utc_day_of_the_last(
+    cli: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    fake_server: FakeServer,
+    model_cache: Path,
+    store: PaperStore,
+) -> None:
+    from test_source_oai import (
+        ALL_IDS,
+        PAGE_1_IDS,
+        PAGE_2,
+        TOKEN_1,
+        TOKEN_2,
+        OaiEndpoint,
+        stored_ids,
+    )
+
+    oai = OaiEndpoint(fake_server)
+    for name, value in {
+        "PAPERBOARD_ARXIV_OAI_URL": oai.url,
+        "PAPERBOARD_INGEST_SOURCES": '["oai:cs"]',
+        "PAPERBOARD_MODELS_DIR": str(model_cache),
+        "PAPERBOARD_TIMEZONE": "Asia/Tokyo",  # nine hours ahead of OAI's UTC datestamps
+        "PAPERBOARD_DIGEST_TIME": "23:00",  # no digest is due
+    }.items():
+        monkeypatch.setenv(name, value)
+    first_request = {"verb": ["ListRecords"], "metadataPrefix": ["arXivRaw"], "set": ["cs"]}
+
+    oai.pages[TOKEN_1] = PAGE_2[:700]  # page 2 is cut short: the harvest fails after page 1
+    failed = cli("worker", "--once", "--now", "2026-11-20T18:00:00+00:00")  # Nov 21 in Tokyo
+    assert failed.exit_code == 1 and "FAILED  ingest" in failed.stderr
+    assert oai.requests() == [
+        {**first_request, "from": ["2026-11-18"]},  # two UTC days back
+        {"verb": ["ListRecords"], "resumptionToken": [TOKEN_1]},
+    ]
+    assert stored_ids(store) == sorted(PAGE_1_IDS)
+
+    oai.pages[TOKEN_1] = PAGE_2  # the next turn, a UTC day later, goes on from page 2
+    resumed = cli("worker", "--once", "--now", "2026-11-21T01:00:00+00:00")
+    assert resumed.exit_code == 0, resumed.output
+    assert [query.get("resumptionToken") for query in oai.requests(2)] == [
+        [TOKEN_1],
+        [TOKEN_2],
+    ]
+    assert stored_ids(store) == sorted(ALL_IDS)
+
+    later = cli("worker", "--once", "--now", "2026-11-21T20:00:00+00:00")  # Nov 22 in Tokyo
+    assert later.exit_code == 0, later.output
+    assert oai.requests(4)[0] == {**first_request, "from": ["2026-11-21"]}  # the last one's day
+
+
+def test_an_unexpected_error_fails_its_job_and_the_next_job_runs(
+    cli: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    fake_server: FakeServer,
+    smtp_server: SmtpSink,
+    model_cache: Path,
+    home: Path,
+) -> None:
+    hf_daily_papers(fake_server, monkeypatch)
+    for name, value in {
+        "PAPERBOARD_MODELS_DIR": str(model_cache),
+        "PAPERBOARD_SMTP_HOST": "127.0.0.1",
+        "PAPERBOARD_SMTP_PORT": str(smtp_server.port),
+        "PAPERBOARD_SMTP_SECURITY": "none",
+        "PAPERBOARD_DIGEST_TIME": "07:00",
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert cli("subscribers", "add", "reader@example.org", "--confirmed").exit_code == 0
+    (home / "index").mkdir()
+    (home / "index" / "state.json").write_text('{"lexical": "2026-11-2')  # cut short
+
+    result = cli("worker", "--once", "--now", "2026-11-21T08:00:00+00:00")
+    assert result.exit_code == 1  # a job failed
+    failure = next(line for line in result.stderr.splitlines() if "ingest" in line)
+    assert failure.startswith("FAILED  ingest: unexpected JSONDecodeError: Unterminated string")
+    assert "daily:2026-11-20: 1 sent" in result.stdout  # the next job ran: the digest went out
+    assert len(smtp_server.messages) == 1
+    log = (home / "logs" / "worker.log").read_text()
+    assert "ingest: unexpected error" in log
+    assert "Traceback (most recent call last):" in log and "json.decoder.JSONDecodeError" in log
+    assert log.index("JSONDecodeError") < log.index("daily digest: started")
+
+
+def test_the_worker_loop_survives_an_unexpected_error_and_stops_on_ctrl_c(
+    monkeypatch: pytest.MonkeyPatch, fake_server: FakeServer, env: dict[str, str], home: Path
+) -> None:
+    hf_daily_papers(fake_server, monkeypatch)
+    monkeypatch.setenv("PAPERBOARD_DIGEST_TIME", "23:00")  # only ingest is due
+    (home / "index").mkdir()
+    (home / "index" / "state.json").write_text("not json")
+    passes = iter(datetime(2026, 11, 21, 8, tzinfo=UTC) + timedelta(hours=h) for h in range(2))
+    results: list[JobResult] = []
+
+    def sleep(seconds: float) -> None:
+        if len(results) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_worker(load_settings(), clock=lambda: next(passes), report=results.append, sleep=sleep)
+    assert [(r.job, r.ok) for r in results] == [("ingest", False), ("ingest", False)]
+    assert all(r.summary.startswith("unexpected JSONDecodeError") for r in results)
+    assert (home / "logs" / "worker.log").read_text().count("Traceback") == 2
+
+
+def test_ctrl_c_stops_a_job_and_worker_once_exits_130(
+    cli: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    fake_server: FakeServer,
+    model_cache: Path,
+    store: PaperStore,
+    home: Path,
+) -> None:
+    from test_source_oai import ALL_IDS, FIRST, OaiEndpoint, stored_ids
+
+    now = "2026-11-20T08:00:00+00:00"
+    oai = OaiEndpoint(fake_server)
+    for name, value in {
+        "PAPERBOARD_ARXIV_OAI_URL": oai.url,
+        "PAPERBOARD_INGEST_SOURCES": '["oai:cs"]',
+        "PAPERBOARD_MODELS_DIR": str(model_cache),
+        "PAPERBOARD_DIGEST_TIME": "23:00",  # no digest is due
+    }.items():
+        monkeypatch.setenv(name, value)
+    oai.hold(FIRST)  # the harvest waits in its first request
+    worker = subprocess.Popen(
+        [str(Path(sys.executable).with_name("paperboard")), "worker", "--once", "--now", now],
+        cwd=home,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert oai.reached.wait(30), "the worker never reached the OAI server"
+        worker.send_signal(signal.SIGINT)
+        out, err = worker.communicate(timeout=30)
+    finally:
+        oai.release()
+        if worker.poll() is None:
+            worker.kill()
+    assert worker.returncode == 130, out + err  # interrupted, not done
+    assert "Traceback" not in out + err
+    log = (home / "logs" / "worker.log").read_text()
+    assert "ingest: started" in log and "unexpected" not in log  # Ctrl-C is no job failure
+
+    again = cli("worker", "--once", "--now", now)  # the interrupted ingest is still due
+    assert again.exit_code == 0, again.output
+    assert stored_ids(store) == sorted(ALL_IDS)
 
 
 def test_smtp_user_without_password_is_a_configuration_error(

@@ -5,13 +5,16 @@ Jobs and when they are due (``PAPERBOARD_TIMEZONE`` decides what "today" and "07
 
 - ``ingest``: every ``PAPERBOARD_INGEST_EVERY_MINUTES``, each of ``PAPERBOARD_INGEST_SOURCES``
   (``hf``: today's and yesterday's daily papers; ``arxiv:CAT``: the category's last two days;
-  ``oai:SET``: changes since the last harvest), then ``index`` (words, embeddings, neighbours).
+  ``oai:SET``: changes since the UTC day of the last complete harvest, which resumes if it was
+  interrupted), then ``index`` (words, embeddings, neighbours).
 - ``daily digest``: once a day from ``PAPERBOARD_DIGEST_TIME``, for yesterday.
 - ``weekly digest``: on ``PAPERBOARD_WEEKLY_DIGEST_DAY`` from the same time, for last week.
 
 When each job last ran is kept in ``HOME/worker.json``; each run is logged to
 ``HOME/logs/worker.log`` (and imports and digests to their own tables). Digests are idempotent per
-subscriber and period, so a worker restarted in the middle of one simply finishes it.
+subscriber and period, so a worker restarted in the middle of one simply finishes it. A job that
+fails, even with an unexpected exception (logged with its traceback), does not stop the jobs after
+it or the next pass.
 """
 
 from __future__ import annotations
@@ -79,6 +82,7 @@ def due_jobs(settings: Settings, state: dict[str, str], now: datetime) -> list[s
 
 
 def _ingest(settings: Settings, now: datetime) -> str:
+    from paperboard.core.records import Checkpoint
     from paperboard.index.indexer import SearchIndex, build_neighbours, sync_lexical, sync_vectors
     from paperboard.sources.arxiv_api import ArxivApiSource
     from paperboard.sources.hf_daily import HfDailySource
@@ -117,24 +121,29 @@ def _ingest(settings: Settings, now: datetime) -> str:
                     )
                     reports = [run_import(store, source, processes=1)]
             else:  # oai: resume a harvest of changes since the last one
+                # OAI-PMH datestamps are UTC days: a local "today" ahead of UTC would skip hours.
+                utc_today = now.astimezone(UTC).date()
                 key = f"worker:{item}"
                 since = store.harvest_state(key)
-                start = datetime.fromisoformat(since).date() if since else today - timedelta(days=2)
+                if since is None:  # pin a first harvest's start, so it resumes on a later day too
+                    since = (utc_today - timedelta(days=2)).isoformat()
+                    store.write([], Checkpoint(key, since))
+                start = datetime.fromisoformat(since).date()
+                # Open-ended like ``paperboard ingest oai --from START``: the same request (and
+                # so the same checkpoint) until a harvest completes, so an interrupted one resumes.
+                token = store.harvest_state(harvest_key(settings.arxiv_oai_url, value, start, None))
                 with PoliteClient.for_url(settings, settings.arxiv_oai_url) as client:
-                    source = OaiSource(
+                    harvest = OaiSource(
                         client,
                         settings.arxiv_oai_url,
                         set_spec=value,
                         date_from=start,
-                        resume_token=store.harvest_state(
-                            harvest_key(settings.arxiv_oai_url, value, start, None)
-                        ),
+                        date_until=None,
+                        resume_token=token,
                     )
-                    reports = [run_import(store, source, processes=1)]
-                if all(r.ok for r in reports):
-                    from paperboard.core.records import Checkpoint
-
-                    store.write([], Checkpoint(key, today.isoformat()))
+                    reports = [run_import(store, harvest, processes=1)]
+                if all(r.ok for r in reports):  # the next harvest starts from this one's day
+                    store.write([], Checkpoint(key, utc_today.isoformat()))
             for report in reports:
                 summaries.append(f"{item}: {report.summary()}")
                 if not report.ok:
@@ -169,6 +178,9 @@ def _digest(settings: Settings, kind: str, now: datetime) -> str:
 
 
 def run_job(settings: Settings, job: str, now: datetime) -> JobResult:
+    """Run one job. It fails with its one-line message on a PaperboardError; any other exception
+    (a bug, or input nothing checks) fails it too, logged with its traceback to the worker log, so
+    that the other jobs still run. KeyboardInterrupt and SystemExit are not caught."""
     try:
         if job == "ingest":
             summary = _ingest(settings, now)
@@ -180,6 +192,17 @@ def run_job(settings: Settings, job: str, now: datetime) -> JobResult:
             raise PaperboardError(f"unknown job {job!r}")
     except PaperboardError as error:
         return JobResult(job, False, str(error))
+    except Exception as error:
+        _logger(settings).exception("%s: unexpected error", job)
+        detail = " ".join(str(error).split())
+        detail = detail if len(detail) <= 200 else detail[:197] + "..."
+        where = settings.log_dir / "worker.log"
+        return JobResult(
+            job,
+            False,
+            f"unexpected {type(error).__name__}{': ' + detail if detail else ''} "
+            f"(traceback in {where})",
+        )
     return JobResult(job, True, summary)
 
 

@@ -48,7 +48,9 @@ def worker(
     try:
         results = run_worker(config, once=once, clock=clock, report=show)
     except KeyboardInterrupt:
-        return
+        if once:  # cut short, not done: Typer's status 130, like every other command
+            raise
+        return  # Ctrl-C is how a running worker is stopped
     if once and not results:
         console.print("nothing is due", markup=False)
     if once and any(not r.ok for r in results):
