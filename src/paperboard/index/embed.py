@@ -211,11 +211,13 @@ class Embedder:
     def embed_query(self, text: str) -> np.ndarray:
         """The unit vector (384,) of one short text, truncated to 64 tokens (in this thread)."""
         sequence = self._tokenize([text], QUERY_MAX_LENGTH)
-        return self._run(sequence)[0]
+        vector: np.ndarray = self._run(sequence)[0]
+        return vector
 
     def _run(self, sequences: list[np.ndarray]) -> np.ndarray:
         ids, mask = _pad(sequences)
-        return self._session.run(["embedding"], {"input_ids": ids, "attention_mask": mask})[0]
+        outputs = self._session.run(["embedding"], {"input_ids": ids, "attention_mask": mask})
+        return np.asarray(outputs[0], dtype=np.float32)
 
     def _tokenize(self, texts: list[str], max_length: int) -> list[np.ndarray]:
         tokenizer = self._tokenizer(max_length)

@@ -225,12 +225,15 @@ def _tokens(analyzer: tantivy.TextAnalyzer, text: str) -> list[tuple[int, str]]:
     return [(token.position - first, token.text) for token in tokens]
 
 
-def _should(queries: Sequence[Query]) -> Query | None:
-    if not queries:
-        return None
+def _any_of(queries: Sequence[Query]) -> Query:
+    """A query matching any of ``queries`` (at least one)."""
     if len(queries) == 1:
         return queries[0]
     return Query.boolean_query([(Occur.Should, q) for q in queries])
+
+
+def _should(queries: Sequence[Query]) -> Query | None:
+    return _any_of(queries) if queries else None
 
 
 def _first_line(error: BaseException) -> str:
@@ -427,10 +430,10 @@ class LexicalIndex:
                 archives.setdefault(category.split(".", 1)[0])
         for archive in archives:
             doc.add_text("archive", archive)
-        for field, key in (("published_day", "published_at"), ("feed_day", "feed_date")):
-            day = _day(paper.get(key))
+        for field_name, column in (("published_day", "published_at"), ("feed_day", "feed_date")):
+            day = _day(paper.get(column))
             if day is not None:
-                doc.add_integer(field, day)
+                doc.add_integer(field_name, day)
         doc.add_boolean("has_code", bool(paper.get("code_urls")))
         changed = paper.get("changed_at")
         if isinstance(changed, datetime):
@@ -579,7 +582,7 @@ class LexicalIndex:
         forward = Query.phrase_query(self._schema, "authors", list(enumerate(words)), slop=2)
         words.reverse()
         backward = Query.phrase_query(self._schema, "authors", list(enumerate(words)), slop=2)
-        return _should([forward, backward])
+        return _any_of([forward, backward])
 
     def _anywhere(self, text: str) -> list[Query]:
         """Clauses for a word or phrase in the title (weighted), the abstract or the author names;
@@ -631,7 +634,7 @@ class LexicalIndex:
                 field = "category" if "." in value else "archive"
                 cats.append(Query.term_query(self._schema, field, value))
         if cats:
-            out.append(_should(cats))  # type: ignore[arg-type]
+            out.append(_any_of(cats))
         if filters.since is not None or filters.until is not None:
             field = "feed_day" if filters.date_field == "feed" else "published_day"
             out.append(
@@ -682,7 +685,7 @@ class LexicalIndex:
         if scoring:  # the free words only add to the score
             subqueries += [(Occur.Should, q) for q in should]
         elif selects and should:  # at least one free word must match
-            subqueries.append((Occur.Must, _should(should)))
+            subqueries.append((Occur.Must, _any_of(should)))
         elif should:  # a flat OR of term queries: the fast path
             subqueries += [(Occur.Should, q) for q in should]
         if not subqueries:
@@ -754,7 +757,7 @@ class LexicalIndex:
                     snippet_html = _snippet(abstract.encode(), snippet.fragment_range(), spans)
             if not snippet_html:
                 snippet_html = _lead(abstract)
-            out.append(LexicalHit(doc.get_first("id"), float(score), title_html, snippet_html))
+            out.append(LexicalHit(str(doc.get_first("id")), float(score), title_html, snippet_html))
         return out
 
     def indexed_changes(self, ids: Sequence[str]) -> dict[str, int]:
@@ -777,7 +780,7 @@ class LexicalIndex:
     def _ids(self, searcher: tantivy.Searcher, addresses: list[Any]) -> list[str]:
         keys = searcher.fast_field_values("key", addresses) if addresses else []
         return [
-            _key_id(int(key)) if key else searcher.doc(address).get_first("id")
+            _key_id(int(key)) if key else str(searcher.doc(address).get_first("id"))
             for key, address in zip(keys, addresses, strict=True)
         ]
 

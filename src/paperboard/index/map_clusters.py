@@ -61,7 +61,8 @@ def _regions(y: np.ndarray, k: int) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "the graph has N components": joined, as wanted
         ward = AgglomerativeClustering(n_clusters=k, linkage="ward", connectivity=graph)
-        return ward.fit_predict(y).astype(np.int64)
+        labels: np.ndarray = ward.fit_predict(y).astype(np.int64)
+        return labels
 
 
 def _renumber(labels: np.ndarray) -> np.ndarray:
@@ -70,7 +71,8 @@ def _renumber(labels: np.ndarray) -> np.ndarray:
     order = np.lexsort((first, -counts))
     mapping = np.empty(values.max() + 1, dtype=np.int64)
     mapping[values[order]] = np.arange(len(values))
-    return mapping[labels]
+    renumbered: np.ndarray = mapping[labels]
+    return renumbered
 
 
 def label_anchor(pts: np.ndarray) -> tuple[float, float]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = [
     "FORMAT_VERSION",
@@ -45,7 +46,7 @@ class LiteratureMap:
     points: list[MapPoint]
     clusters: list[MapCluster]
     method: str
-    params: dict
+    params: dict[str, Any]
     _index: dict[str, int] | None = field(default=None, init=False, repr=False, compare=False)
 
     def index_of(self, paper_id: str) -> int | None:
@@ -60,7 +61,7 @@ class LiteratureMap:
         return i
 
 
-def to_json(m: LiteratureMap) -> dict:
+def to_json(m: LiteratureMap) -> dict[str, Any]:
     """A compact JSON-ready dict: the points as parallel arrays, coordinates to 4 decimals."""
     return {
         "version": FORMAT_VERSION,
@@ -84,7 +85,7 @@ def to_json(m: LiteratureMap) -> dict:
     }
 
 
-def from_json(d: dict) -> LiteratureMap:
+def from_json(d: dict[str, Any]) -> LiteratureMap:
     """The map that :func:`to_json` stored."""
     version = d.get("version")
     if version != FORMAT_VERSION:

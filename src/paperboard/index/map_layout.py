@@ -186,7 +186,8 @@ def _search(
 
 def _unit(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    unit: np.ndarray = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    return unit
 
 
 def _pca2(x: np.ndarray) -> np.ndarray:
@@ -283,4 +284,5 @@ def _normalize(y: np.ndarray) -> np.ndarray:
     if span <= 0:
         return np.full((n, 2), 0.5)
     centre = (lo + hi) / 2
-    return np.clip((y - centre) / span + 0.5, 0.0, 1.0)
+    normalized: np.ndarray = np.clip((y - centre) / span + 0.5, 0.0, 1.0)
+    return normalized

@@ -58,10 +58,10 @@ def render_svg(
     off_y = (height - 18 - scale * span_y) / 2
 
     def sx(x: float) -> float:
-        return off_x + (x - x0) * scale
+        return float(off_x + (x - x0) * scale)
 
     def sy(y: float) -> float:
-        return off_y + (y1 - y) * scale
+        return float(off_y + (y1 - y) * scale)
 
     colours = _cluster_colours(m, drawn)
     # points cover about a sixth of the canvas together, whatever their number

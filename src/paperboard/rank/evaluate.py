@@ -27,8 +27,8 @@ from typing import Any
 import orjson
 
 from paperboard.core.config import Settings
-from paperboard.core.errors import PaperboardError
-from paperboard.core.ids import InvalidIdError, parse_arxiv_id, slugify
+from paperboard.core.errors import InvalidIdError, PaperboardError
+from paperboard.core.ids import parse_arxiv_id, slugify
 from paperboard.core.records import PaperRecord
 
 MODES = ("lexical", "dense", "hybrid")

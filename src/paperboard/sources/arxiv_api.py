@@ -138,8 +138,8 @@ def parse_entry(entry: etree._Element) -> PaperRecord:
     title = _text(entry, _q(ATOM, "title"))
     if title is None:
         # arXiv's answer for an id_list id that does not exist: an entry with an id, nothing else.
-        summary, published = _text(entry, _q(ATOM, "summary")), _text(entry, _q(ATOM, "published"))
-        if summary is None and published is None:
+        summary, when = _text(entry, _q(ATOM, "summary")), _text(entry, _q(ATOM, "published"))
+        if summary is None and when is None:
             raise _BadEntry(f"no such paper: {arxiv.id}", arxiv.id)
         raise _BadEntry(f"{arxiv.id} has no title", arxiv.id)
     try:
