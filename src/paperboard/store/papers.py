@@ -1,4 +1,9 @@
-"""The paper store: the only code that reads or writes paper rows.
+"""The paper store: papers, harvest checkpoints and import runs.
+
+Every source's records reach the paper rows through here; the one other writer is
+:meth:`CommunityStore.submit <paperboard.store.community.CommunityStore.submit>`, which puts a
+member's submission on the feed (its Daily Papers day and submitter) in the same transaction as
+the submission itself.
 
 ``PaperStore.write`` takes a batch of source records and applies
 :func:`~paperboard.store.merge.merge` to each inside one transaction, together with the checkpoint
