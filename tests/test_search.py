@@ -18,6 +18,7 @@ import pytest
 from conftest import CliResult
 
 from paperboard.core.config import Settings
+from paperboard.core.errors import PaperboardError
 from paperboard.core.records import PaperRecord
 from paperboard.index import indexer
 from paperboard.index import vectors as vectors_module
@@ -288,7 +289,10 @@ def test_dense_ready_follows_the_vectors_another_index_writes(
 ) -> None:
     store.write(CORPUS[:12])
     reader = SearchIndex(settings, models=model_cache)  # a server's, say
+    sync_lexical(store, reader)
     assert not reader.dense_ready()
+    words = search(reader, store, "gaussian splatting")
+    assert words.hits and "words only" in words.notes[-1]
     assert "embedder" not in reader.__dict__  # no vectors on disk: the model was not loaded
     writer = SearchIndex(settings, models=model_cache)  # a paperboard index run's
     assert sync_vectors(store, writer) == 12
@@ -327,6 +331,15 @@ def test_broken_vectors_mean_no_dense_search_and_one_warning(
     assert not broken.dense_ready()
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "chunk-000001" in warnings[0]
+    store = indexed[0]
+    words = search(broken, store, "gaussian splatting")  # ranked by words, no error
+    assert words.hits and words.hits[0].dense_rank is None and "words only" in words.notes[-1]
+    with pytest.raises(PaperboardError, match="no embeddings"):
+        search(broken, store, "gaussian splatting", mode="dense")
+    alike = similar(broken, store, "2503.10002", k=3)
+    assert alike and all(h.id.startswith("2503.1") and h.similarity is None for h in alike)
+    picks = recommend(broken, store, upvoted=["2503.40001"], categories=["eess.AS"], k=2)
+    assert picks and {p.reason for p in picks} == {"new in eess.AS"}
 
 
 def test_large_vectors_are_switched_to_once_their_faiss_index_is_stored(
