@@ -379,6 +379,21 @@ def test_sending_is_paced_at_the_configured_rate(site: Site, smtp_server: SmtpSi
     assert len(pauses) == 2 and all(0.2 < p <= 0.25 for p in pauses)  # 1/4 s between messages
 
 
+def test_without_embeddings_a_digest_has_no_picks_and_loads_no_model(
+    settings: Any, store: Any
+) -> None:
+    from paperboard.present.mail.digests import Composer
+    from paperboard.rank.digest import period_for
+
+    seed_day(store)
+    digests = DigestStore(store.engine)
+    digests.subscribe("a@example.org", confirmed=True, keywords=["topic"])
+    composer = Composer(settings, store)
+    content = composer.content(digests.due("daily")[0], period_for("daily", DAY))
+    assert len(content.top) == 6 and not content.picks
+    assert "embedder" not in composer.index.__dict__  # no vectors on disk: nothing to load
+
+
 def test_digests_composed_in_several_processes_are_the_same(site: Site) -> None:
     from paperboard.present.mail.digests import prepare_all
     from paperboard.rank.digest import period_for

@@ -6,15 +6,22 @@ Uses the real model (built once per session into a shared folder) and real datab
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import CliResult
 
 from paperboard.core.config import Settings
+from paperboard.core.errors import PaperboardError
 from paperboard.core.records import PaperRecord
+from paperboard.index import indexer
+from paperboard.index import vectors as vectors_module
 from paperboard.index.indexer import SearchIndex, build_neighbours, sync_lexical, sync_vectors
 from paperboard.index.lexical import VERSION_FILE, Filters, IndexVersionError
 from paperboard.index.query import QueryError
@@ -265,6 +272,95 @@ def test_embedding_is_incremental_and_resumable(
     assert sync_vectors(store, index) == 0
     store.write([paper("speech", 9)])
     assert sync_vectors(store, index) == 1
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 20.0) -> bool:
+    """Whether ``condition`` comes true within ``seconds`` (dense_ready looks every 2 s)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_dense_ready_follows_the_vectors_another_index_writes(
+    store: PaperStore, settings: Settings, model_cache: Path
+) -> None:
+    store.write(CORPUS[:12])
+    reader = SearchIndex(settings, models=model_cache)  # a server's, say
+    sync_lexical(store, reader)
+    assert not reader.dense_ready()
+    words = search(reader, store, "gaussian splatting")
+    assert words.hits and "words only" in words.notes[-1]
+    assert "embedder" not in reader.__dict__  # no vectors on disk: the model was not loaded
+    writer = SearchIndex(settings, models=model_cache)  # a paperboard index run's
+    assert sync_vectors(store, writer) == 12
+    assert wait_until(reader.dense_ready)
+    assert len(reader.vectors) == len(reader.neighbours.vectors) == 12
+    store.write(CORPUS[12:])
+    assert sync_vectors(store, writer) == len(CORPUS) - 12  # a second chunk
+    assert wait_until(lambda: reader.dense_ready() and len(reader.vectors) == len(CORPUS))
+    assert len(reader.neighbours.vectors) == len(CORPUS)
+    build_neighbours(writer)  # compacted into one file, which a reload memory-maps
+    assert wait_until(lambda: reader.dense_ready() and isinstance(reader.vectors.matrix, np.memmap))
+    assert len(reader.vectors) == len(CORPUS)
+
+
+def test_concurrent_first_calls_load_the_dense_parts_once(
+    indexed, settings: Settings, model_cache: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="paperboard.index.indexer")
+    fresh = SearchIndex(settings, models=model_cache)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda _: fresh.dense_ready(), range(8)))
+    assert answers == [True] * 8
+    assert [r.getMessage() for r in caplog.records if "loaded" in r.getMessage()] == [
+        f"dense search: {len(CORPUS)} vectors loaded"
+    ]
+
+
+def test_broken_vectors_mean_no_dense_search_and_one_warning(
+    indexed, settings: Settings, model_cache: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    chunk = settings.home / "index" / "vectors" / "chunk-000001.npy"
+    np.save(chunk, np.zeros((2, 384), dtype=np.float16))  # no longer the rows its list names
+    broken = SearchIndex(settings, models=model_cache)
+    assert not broken.dense_ready()
+    broken.refresh()  # look again now: the files are as they were, so no second warning
+    assert not broken.dense_ready()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "chunk-000001" in warnings[0]
+    store = indexed[0]
+    words = search(broken, store, "gaussian splatting")  # ranked by words, no error
+    assert words.hits and words.hits[0].dense_rank is None and "words only" in words.notes[-1]
+    with pytest.raises(PaperboardError, match="no embeddings"):
+        search(broken, store, "gaussian splatting", mode="dense")
+    alike = similar(broken, store, "2503.10002", k=3)
+    assert alike and all(h.id.startswith("2503.1") and h.similarity is None for h in alike)
+    picks = recommend(broken, store, upvoted=["2503.40001"], categories=["eess.AS"], k=2)
+    assert picks and {p.reason for p in picks} == {"new in eess.AS"}
+
+
+def test_large_vectors_are_switched_to_once_their_faiss_index_is_stored(
+    store: PaperStore, settings: Settings, model_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(vectors_module, "ANN_THRESHOLD", 10)  # faiss IVF from 10 vectors
+    monkeypatch.setattr(indexer, "DENSE_CHECK_SECONDS", 0.0)  # look at the files on every call
+    store.write(CORPUS[:20])
+    writer = SearchIndex(settings, models=model_cache)
+    sync_vectors(store, writer)
+    build_neighbours(writer)
+    reader = SearchIndex(settings, models=model_cache)
+    assert reader.dense_ready() and not reader.neighbours.exact
+    store.write(CORPUS[20:])
+    sync_vectors(store, writer)  # embedded, but their faiss index is not stored yet
+    ann = settings.home / "index" / "vectors" / "ann.faiss"
+    written = ann.stat().st_mtime_ns
+    assert reader.dense_ready() and len(reader.vectors) == 20  # the loaded ones meanwhile
+    assert ann.stat().st_mtime_ns == written  # the reader trained and wrote nothing
+    build_neighbours(writer)
+    assert reader.dense_ready() and len(reader.vectors) == len(reader.neighbours.vectors) == 30
 
 
 def test_similar_papers_exclude_the_paper_itself(indexed) -> None:

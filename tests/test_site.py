@@ -3,11 +3,16 @@ their JSON twins, navigation, empty periods, bad input, and page weight."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import Site
+from conftest import CliResult, Site, _free_port, start_site
 
+from paperboard.core.config import load_settings
 from paperboard.core.records import PaperRecord
 
 PAPER = "2505.13308"
@@ -166,6 +171,54 @@ def test_search_page_highlights_and_filters(site: Site) -> None:
     for bad in ('"unbalanced', "au:", "x" * 5000):
         response = client.get("/papers", params={"q": bad})
         assert response.status_code in (200, 400, 422), bad
+
+
+@pytest.fixture
+def site_without_vectors(
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    model_cache: Path,
+    cli: Callable[..., CliResult],
+) -> Iterator[Site]:
+    """The site on the demo papers, searchable by words, before any ``paperboard index``."""
+    monkeypatch.setenv("PAPERBOARD_MODELS_DIR", str(model_cache))
+    monkeypatch.setenv("PAPERBOARD_BASE_URL", f"http://127.0.0.1:{_free_port()}")
+    monkeypatch.setenv("PAPERBOARD_PAGE_CACHE_SECONDS", "0")
+    assert cli("demo", "--quiet").exit_code == 0  # imports and indexes the words
+    settings = load_settings()
+    app, server, thread = start_site(settings)
+    yield Site(settings.base_url, settings, app)
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_a_running_site_searches_by_meaning_once_paperboard_index_has_run(
+    site_without_vectors: Site, cli: Callable[..., CliResult]
+) -> None:
+    site = site_without_vectors
+    client = site.client()
+    nowhere = {"q": "zebras grazing on the savanna", "mode": "dense"}  # no paper has these words
+
+    def search(params: dict[str, str]) -> dict[str, Any]:
+        response = client.get("/papers.json", params=params)
+        assert response.status_code == 200
+        return response.json()
+
+    words = search({"q": "latent space"})
+    assert words["papers"] and words["mode"] == "lexical"
+    assert search(nowhere)["mode"] == "lexical" and not search(nowhere)["papers"]
+    assert client.get(f"/api/papers/{PAPER}/similar").json() == []
+    assert "embedder" not in site.services.index.__dict__  # the model is not loaded for words
+
+    assert cli("index", "--quiet").exit_code == 0  # the same home, another SearchIndex
+    deadline = time.monotonic() + 30  # the server looks at the vector files every 2 s
+    while search({"q": "latent space"})["mode"] != "hybrid":
+        assert time.monotonic() < deadline, "the running site never used the new vectors"
+        time.sleep(0.1)
+    meaning = search(nowhere)
+    assert meaning["mode"] == "dense" and meaning["papers"]
+    similar = client.get(f"/api/papers/{PAPER}/similar").json()
+    assert similar and all(isinstance(s["similarity"], float) for s in similar)
 
 
 def test_map_page_draws_the_map_and_highlights_a_search(site: Site) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from paperboard.core.errors import PaperboardError
 from paperboard.index import vectors as vectors_module
-from paperboard.index.vectors import NearestNeighbours, VectorStore
+from paperboard.index.vectors import NearestNeighbours, NeighbourIndexMissing, VectorStore
 
 
 def unit(rows: np.ndarray) -> np.ndarray:
@@ -103,6 +103,26 @@ def test_ivf_index_has_high_recall_and_is_reused(
     assert path.stat().st_mtime_ns == stamp  # same vectors: the saved index is reused
     batch = nn.search_many(queries[:5], 10, exclude={"p1", "p2"})
     assert batch == [nn.search(q, 10, exclude={"p1", "p2"}) for q in queries[:5]]
+
+
+def test_without_build_a_stored_ivf_index_is_reused_and_none_is_trained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(vectors_module, "ANN_THRESHOLD", 1000)
+    rng = np.random.default_rng(2)
+    store = VectorStore(tmp_path / "v", "m", 16)
+    store.append([f"p{i}" for i in range(3000)], ["h"] * 3000, unit(rng.normal(size=(3000, 16))))
+    path = tmp_path / "v" / "ann.faiss"
+    with pytest.raises(NeighbourIndexMissing):
+        NearestNeighbours(store.load(), path, build=False)
+    assert not path.exists()
+    built = NearestNeighbours(store.load(), path)
+    reused = NearestNeighbours(store.load(), path, build=False)
+    query = unit(rng.normal(size=(1, 16)))[0]
+    assert reused.search(query, 5) == built.search(query, 5)
+    store.append(["p3000"], ["h"], unit(rng.normal(size=(1, 16))))  # the stored index is stale
+    with pytest.raises(NeighbourIndexMissing):
+        NearestNeighbours(store.load(), path, build=False)
 
 
 def test_batched_exact_search_matches_one_at_a_time(tmp_path: Path) -> None:

@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,12 +29,23 @@ from pathlib import Path
 from typing import Any
 
 from paperboard.core.config import Settings
-from paperboard.index.vectors import NearestNeighbours, VectorSet, VectorStore
+from paperboard.index.vectors import (
+    NearestNeighbours,
+    NeighbourIndexMissing,
+    VectorSet,
+    VectorStore,
+)
 from paperboard.store.papers import PaperStore
+
+log = logging.getLogger(__name__)
 
 OVERLAP = timedelta(minutes=10)
 BULK_PAPERS = 50_000  # a catch-up this big writes with the whole-build writer (fewer segments)
 EMBED_CHUNK = 1024
+DENSE_CHECK_SECONDS = 2.0  # how often dense_ready looks for vectors written since it loaded
+_ANN_META = "ann.json"  # written by NearestNeighbours after the faiss index it describes
+
+Stamp = tuple[tuple[str, int], ...]  # (file name, mtime_ns) of the files that say what is stored
 
 
 def text_hash(title: str | None, abstract: str | None) -> str:
@@ -60,6 +74,7 @@ class SearchIndex:
     """The index folder of one deployment: lexical index, vectors, nearest-neighbour index.
 
     Parts load lazily, so a command that only needs the lexical index never loads the model.
+    Whether dense search can run is decided by :meth:`dense_ready` alone.
     """
 
     def __init__(self, settings: Settings, *, models: Path | None = None) -> None:
@@ -67,6 +82,13 @@ class SearchIndex:
         self.models = models or settings.model_cache
         self.max_tokens = settings.embed_max_tokens
         self.folder.mkdir(parents=True, exist_ok=True)
+        self._dense_lock = threading.Lock()
+        self._dense = False  # the answer of dense_ready until the next look
+        self._dense_decided = False  # a first look has been made (until then, callers wait)
+        self._dense_stamp: Stamp | None = None  # the vector files at the last look
+        self._dense_next_look = 0.0  # time.monotonic() of the next look at the vector files
+        self._dense_loaded = False  # vectors were loaded once: a reload never trains an IVF index
+        self._dense_awaits_ann = False  # large vectors: reload once their faiss index is stored
 
     @cached_property
     def lexical(self):  # type: ignore[no-untyped-def]
@@ -80,11 +102,15 @@ class SearchIndex:
 
         return Embedder.load(self.models)
 
+    @property
+    def vector_model(self) -> str:
+        """What the stored vectors must come from: another model, build or text length gives
+        different numbers (loads the model)."""
+        return f"{self.embedder.name}/t{self.max_tokens}"
+
     @cached_property
     def vector_store(self) -> VectorStore:
-        # Vectors from another model, build or text length are different numbers.
-        name = f"{self.embedder.name}/t{self.max_tokens}"
-        return VectorStore(self.folder / "vectors", name, self.embedder.dim)
+        return VectorStore(self.folder / "vectors", self.vector_model, self.embedder.dim)
 
     @cached_property
     def vectors(self) -> VectorSet:
@@ -107,6 +133,94 @@ class SearchIndex:
         """Drop loaded vectors so the next use reads what an indexing run wrote."""
         for name in ("vectors", "neighbours"):
             self.__dict__.pop(name, None)
+        self._dense_next_look = 0.0
+
+    # -- dense search -----------------------------------------------------------------------
+
+    def dense_ready(self) -> bool:
+        """Whether dense search can run now: vectors, model and neighbour index are loaded.
+
+        Without vector chunks on disk this is False at the cost of one directory listing: the model
+        is not loaded. Otherwise the first call loads all three; concurrent first calls wait for it
+        and load nothing themselves. Then, at most every ``DENSE_CHECK_SECONDS``, one caller looks
+        whether an indexing run (in any process) has written, removed or compacted vectors since,
+        and loads them again if so while the others go on with the loaded ones. Vectors too many
+        for exact search are switched to once the run has stored their faiss index
+        (``build_neighbours``): a serving process never trains one after its first load.
+        Vectors or a model that cannot be loaded log one warning and make this False (words only)
+        until the vector files change."""
+        if time.monotonic() < self._dense_next_look:
+            return self._dense
+        # The first look is waited for; later ones are skipped while another caller makes them.
+        if not self._dense_lock.acquire(blocking=not self._dense_decided):
+            return self._dense
+        try:
+            if time.monotonic() >= self._dense_next_look:
+                self._look_at_vectors()
+                self._dense_decided = True
+                self._dense_next_look = time.monotonic() + DENSE_CHECK_SECONDS
+            return self._dense
+        finally:
+            self._dense_lock.release()
+
+    def _vector_stamp(self) -> Stamp:
+        """Names and modification times of the chunk lists, removals and faiss index metadata:
+        any write to the vectors (append, removal, compaction, a new faiss index) changes it."""
+        found: list[tuple[str, int]] = []
+        try:
+            entries = list(os.scandir(self.folder / "vectors"))
+        except FileNotFoundError:
+            return ()
+        for entry in entries:
+            name = entry.name
+            if (name.startswith("chunk-") and name.endswith(".json")) or name in (
+                "removed.json",
+                _ANN_META,
+            ):
+                try:
+                    found.append((name, entry.stat().st_mtime_ns))
+                except FileNotFoundError:  # compacted away since the listing
+                    continue
+        return tuple(sorted(found))
+
+    def _look_at_vectors(self) -> None:
+        """Load the vectors again if their files changed since the last look (under the lock)."""
+        stamp = self._vector_stamp()
+        if stamp == self._dense_stamp:
+            return
+        self._dense_stamp = stamp  # taken before loading: a write during the load shows next time
+        if not any(name.startswith("chunk-") for name, _ in stamp):
+            self._dense = False  # nothing embedded yet, or a rebuild has just reset the vectors
+            return
+        times = dict(stamp)
+        ann = times.pop(_ANN_META, -1)
+        if self._dense_loaded and self._dense_awaits_ann and ann < max(times.values()):
+            return  # large vectors written since their faiss index: wait for the run to store one
+        try:
+            # A new VectorStore checks model.json again: a rebuild may have changed the model.
+            vectors = VectorStore(
+                self.folder / "vectors", self.vector_model, self.embedder.dim
+            ).load()
+            if len(vectors) == 0:
+                self._dense = False
+                return
+            neighbours = NearestNeighbours(
+                vectors, self.folder / "vectors" / "ann.faiss", build=not self._dense_loaded
+            )
+        except NeighbourIndexMissing:
+            self._dense_awaits_ann = True  # keep what is loaded until the run stores the index
+            return
+        except Exception as error:  # no model files, vectors of another model, broken files
+            log.warning("dense search unavailable (words only): %s", error)
+            self._dense = False
+            return
+        # Each attribute is replaced whole, so a search running meanwhile sees old or new ones.
+        self.__dict__["vectors"] = vectors
+        self.__dict__["neighbours"] = neighbours
+        self._dense_loaded = True
+        self._dense_awaits_ann = not neighbours.exact
+        self._dense = True
+        log.info("dense search: %d vectors loaded", len(vectors))
 
     # -- state ------------------------------------------------------------------------------
 
@@ -188,9 +302,8 @@ def sync_vectors(
 
     state = index.state()
     if rebuild:  # also the way out of vectors made by another model or build
-        name = f"{index.embedder.name}/t{index.max_tokens}"
         index.__dict__["vector_store"] = VectorStore(
-            index.folder / "vectors", name, index.embedder.dim, reset=True
+            index.folder / "vectors", index.vector_model, index.embedder.dim, reset=True
         )
         state.pop("vectors", None)
     since = _mark(state, "vectors")

@@ -17,6 +17,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -222,11 +223,24 @@ class VectorStore:
         return current
 
 
+class NeighbourIndexMissing(PaperboardError):
+    """No stored faiss index matches these vectors, and building one was not allowed."""
+
+
 class NearestNeighbours:
-    """Top-k inner-product search over a VectorSet: exact when small, faiss IVF when large."""
+    """Top-k inner-product search over a VectorSet: exact when small, faiss IVF when large.
+
+    ``build=False`` only reuses a stored IVF index (raising NeighbourIndexMissing when none
+    matches), for a serving process that must not spend minutes training one while an indexing
+    run is about to write it."""
 
     def __init__(
-        self, vectors: VectorSet, index_path: Path | None = None, *, nprobe: int | None = None
+        self,
+        vectors: VectorSet,
+        index_path: Path | None = None,
+        *,
+        nprobe: int | None = None,
+        build: bool = True,
     ) -> None:
         self.vectors = vectors
         self._ann = None
@@ -235,7 +249,7 @@ class NearestNeighbours:
         if self.exact:  # small: one float32 copy makes each query a single matrix product
             self._dense = vectors.rows(slice(None))
         else:
-            self._ann = self._load_or_build(index_path, nprobe)
+            self._ann = self._load_or_build(index_path, nprobe, build)
 
     def _signature(self) -> str:
         import hashlib
@@ -249,7 +263,7 @@ class NearestNeighbours:
         )
         return digest.hexdigest()
 
-    def _load_or_build(self, path: Path | None, nprobe: int | None):  # type: ignore[no-untyped-def]
+    def _load_or_build(self, path: Path | None, nprobe: int | None, build: bool) -> Any:
         import faiss
 
         count, dim = self.vectors.matrix.shape
@@ -264,6 +278,8 @@ class NearestNeighbours:
                 index = faiss.read_index(str(path))
                 index.nprobe = nprobe
                 return index
+        if not build:
+            raise NeighbourIndexMissing(f"no stored neighbour index matches the vectors ({path})")
         quantizer = faiss.IndexFlatIP(dim)
         index = faiss.IndexIVFScalarQuantizer(
             quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT

@@ -152,7 +152,7 @@ def compose(
     content = DigestContent(
         top=top_papers(store, period, list(subscriber["categories"] or []), already_sent)
     )
-    if index is None or not subscriber["for_you"]:
+    if index is None or not subscriber["for_you"] or not index.dense_ready():
         return content
     banned = already_sent | {row["id"] for row in content.top}
     content.picks = for_you(index, store, subscriber, period, banned=banned, upvoted=list(upvoted))

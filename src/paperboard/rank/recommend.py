@@ -3,8 +3,9 @@
 With upvotes, candidates are the nearest neighbours of each upvoted paper (the most recent upvotes
 first); a candidate's score adds up its similarity to every upvoted paper that found it, and its
 reason names the upvoted paper that contributed most ("because you upvoted X"). Before any upvote,
-the member's chosen keywords are searched (hybrid) and their categories browsed, newest and most
-upvoted first. Papers already upvoted, or listed in ``exclude`` (already sent, say), never appear.
+or while there are no usable embeddings, the member's chosen keywords are searched (hybrid) and
+their categories browsed, newest and most upvoted first. Papers already upvoted, or listed in
+``exclude`` (already sent, say), never appear.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def recommend(
     """Up to ``k`` picks, best first. ``upvoted`` is most recent first."""
     filters = Filters(categories=tuple(categories), since=since)
     banned = set(upvoted) | set(exclude)
-    seeds = store.get_many(list(upvoted)[:MAX_SEEDS])
+    seeds = store.get_many(list(upvoted)[:MAX_SEEDS]) if upvoted and index.dense_ready() else {}
     if seeds:
         picks = _from_upvotes(
             index, store, [seeds[i] for i in upvoted if i in seeds], banned, filters, k

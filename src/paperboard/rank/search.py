@@ -122,9 +122,10 @@ def search(
     dense: list[str] = []
     rows: dict[str, dict[str, Any]] = {}
     pending: Future[list[tuple[str, float]]] | None = None
+    dense_ready = mode != "lexical" and bool(query.text) and index.dense_ready()
     if mode == "lexical" or not query.text:  # ranked by words alone: the page is all it needs
         lexical = [pid for pid, _ in index.lexical.search_ids(query, k=wanted, filters=filters)]
-    elif mode == "hybrid" and (_constrained(query) or len(index.vectors) == 0):
+    elif mode == "hybrid" and (_constrained(query) or not dense_ready):
         # the dense half ranks this selection, or there is none: BM25 first
         lexical = [
             pid for pid, _ in index.lexical.search_ids(query, k=max(POOL, wanted), filters=filters)
@@ -135,7 +136,7 @@ def search(
         pending = _BM25.submit(
             index.lexical.search_ids, query, k=max(POOL, wanted), filters=filters
         )
-    if mode in ("hybrid", "dense") and query.text and len(index.vectors) == 0:
+    if mode in ("hybrid", "dense") and query.text and not dense_ready:
         if mode == "dense":
             raise PaperboardError("no embeddings yet: run paperboard index")
         result.notes.append("ranked by words only: no embeddings yet (run paperboard index)")

@@ -1,6 +1,7 @@
 """Similar papers: nearest neighbours by embedding, fused with lexical evidence (a query built
-from the paper's own title and most distinctive abstract terms). The paper itself never appears;
-its other versions share its id, so they cannot either."""
+from the paper's own title and most distinctive abstract terms); by words alone while there are no
+usable embeddings. The paper itself never appears; its other versions share its id, so they cannot
+either."""
 
 from __future__ import annotations
 
@@ -40,13 +41,15 @@ def paper_vector(index: SearchIndex, row: dict[str, Any]) -> np.ndarray:
 def similar_rankings(
     index: SearchIndex, store: PaperStore, paper_id: str, *, k: int = POOL
 ) -> dict[str, list[str]]:
-    """The dense, lexical and fused ("hybrid") rankings of papers like ``paper_id``."""
+    """The dense, lexical and fused ("hybrid") rankings of papers like ``paper_id`` (dense empty
+    when dense search is not ready)."""
     row = store.get(paper_id)
     if row is None:
         raise NotFoundError(f"no paper {paper_id} in the store")
-    dense = [
-        pid for pid, _ in index.neighbours.search(paper_vector(index, row), k, exclude={paper_id})
-    ]
+    dense: list[str] = []
+    if index.dense_ready():
+        vector = paper_vector(index, row)
+        dense = [pid for pid, _ in index.neighbours.search(vector, k, exclude={paper_id})]
     lexical = [pid for pid, _ in index.lexical.more_like(row, k=k) if pid != paper_id]
     return {
         "dense": dense,
@@ -59,18 +62,20 @@ def similar(
     index: SearchIndex, store: PaperStore, paper_id: str, *, k: int = 10
 ) -> list[SimilarHit]:
     """The ``k`` papers most like ``paper_id``, best first (the fused ranking of
-    :func:`similar_rankings`), each with its embedding cosine to the paper."""
+    :func:`similar_rankings`), each with its embedding cosine to the paper when there is one."""
     ranked = similar_rankings(index, store, paper_id)["hybrid"]
     row = store.get(paper_id)
     assert row is not None  # similar_rankings raised otherwise
-    vector = paper_vector(index, row)
+    vector = paper_vector(index, row) if index.dense_ready() else None
     rows = store.get_many(ranked[: k * 2])
     scores = {pid: 1.0 / (RRF_K + rank) for rank, pid in enumerate(ranked, start=1)}
     hits: list[SimilarHit] = []
     for pid in ranked:
         if pid in rows:
-            other = index.vectors.vector(pid)
-            cosine = float(other @ vector) if other is not None else None
+            cosine = None
+            if vector is not None:
+                other = index.vectors.vector(pid)
+                cosine = float(other @ vector) if other is not None else None
             hits.append(SimilarHit(pid, scores[pid], cosine, rows[pid]))
         if len(hits) == k:
             break

@@ -66,10 +66,11 @@ class DigestReport:
 
 
 class Composer:
-    """Builds digests: the stores, the search index (for "for you" picks) and each subscriber's
-    upvotes. What many subscribers share is computed once per run: the top papers of each set of
-    categories, and the picks of each set of categories and keywords before any upvote; each
-    subscriber's already-mailed papers are then filtered out of those."""
+    """Builds digests: the stores, the search index (for "for you" picks, made only while
+    ``dense_ready``) and each subscriber's upvotes. What many subscribers share is computed once
+    per run: the top papers of each set of categories, and the picks of each set of categories and
+    keywords before any upvote; each subscriber's already-mailed papers are then filtered out of
+    those."""
 
     MARGIN = 20  # extra candidates kept in the shared lists, to survive per-subscriber filtering
 
@@ -80,7 +81,7 @@ class Composer:
         self.store = store
         self.digests = DigestStore(store.engine)
         self.community = CommunityStore(store.engine)
-        self.index = index if index is not None else _search_index(settings)
+        self.index = index if index is not None else SearchIndex(settings)
         self._top: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         self._cold: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
 
@@ -101,8 +102,8 @@ class Composer:
         sent = self.digests.sent_paper_ids(subscriber["id"])
         categories = list(subscriber["categories"] or [])
         content = DigestContent(top=self._shared_top(period, categories, sent))
-        if self.index is None or not subscriber["for_you"]:
-            return content
+        if not subscriber["for_you"] or not self.index.dense_ready():
+            return content  # "for you" needs embeddings: without them, the top papers alone
         banned = sent | {row["id"] for row in content.top}
         upvoted = (
             [pid for pid, _ in self.community.upvotes_of(subscriber["member_id"])]
@@ -141,16 +142,6 @@ class Composer:
         self, subscriber: dict[str, Any], period: DigestPeriod, content: DigestContent, msgid: str
     ) -> EmailMessage:
         return digest_message(self.settings, subscriber, period, content, msgid=msgid)
-
-
-def _search_index(settings: Settings) -> SearchIndex | None:
-    """The search index when it has embeddings ("for you" needs them); None otherwise."""
-    try:
-        index = SearchIndex(settings)
-        return index if len(index.vectors) else None
-    except Exception as error:  # no model or no vectors yet: digests go out without picks
-        log.warning('no "for you" picks: %s', error)
-        return None
 
 
 @dataclass

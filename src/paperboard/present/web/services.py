@@ -1,5 +1,6 @@
 """What every request works with, made once per app process: settings, the stores, the search
-index (opened lazily: a feed page never loads the embedding model)."""
+index (opened lazily: a feed page never loads the embedding model; whether dense search can run
+is ``index.dense_ready()``, which also picks up vectors a later ``paperboard index`` writes)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,13 @@ from paperboard.store.papers import PaperStore
 class Services:
     settings: Settings
     papers: PaperStore
+    index: SearchIndex = field(init=False, repr=False)  # made with the app: one per process
     _index_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _dense_ready: bool | None = None
     arxiv_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     arxiv_client: Any = None
+
+    def __post_init__(self) -> None:
+        self.index = SearchIndex(self.settings)
 
     @classmethod
     def open(cls, settings: Settings) -> Services:
@@ -40,32 +44,8 @@ class Services:
     def maps(self) -> MapCache:
         return MapCache()
 
-    @cached_property
-    def index(self) -> SearchIndex:
-        return SearchIndex(self.settings)
-
-    def has_vectors(self) -> bool:
-        """Whether dense search is possible. The first call loads the vectors, the model and
-        the neighbour index under a lock, so that concurrent first requests load them once."""
-        if self._dense_ready is None:
-            with self._index_lock:
-                if self._dense_ready is None:
-                    try:
-                        ready = len(self.index.vectors) > 0
-                        if ready:
-                            self.index.neighbours  # noqa: B018 - loads it
-                            self.index.embedder  # noqa: B018
-                    except Exception as error:  # no model files or no vectors yet: words only
-                        import logging
-
-                        logging.getLogger(__name__).warning("dense search unavailable: %s", error)
-                        ready = False
-                    self._dense_ready = ready
-        return self._dense_ready
-
     def search_index(self) -> SearchIndex:
-        """The search index with its lexical part open (and dense parts when there are vectors)."""
-        self.has_vectors()
+        """The search index with its lexical part open (opened once, under a lock)."""
         with self._index_lock:
             self.index.lexical  # noqa: B018
         return self.index

@@ -38,10 +38,10 @@ def find_paper(services: Services, paper_id: str) -> CountedPaperRow:
 
 
 def similar_cards(services: Services, paper_id: str, k: int = 6) -> list[dict[str, Any]]:
-    """Similar papers, or none when the indexes are not built yet (the page still works)."""
+    """Similar papers, or none while dense search is not ready (the page still works)."""
     from paperboard.rank.similar import similar
 
-    if not services.has_vectors():
+    if not services.index.dense_ready():
         return []
     try:
         hits = similar(services.index, services.papers, paper_id, k=k)

@@ -38,7 +38,7 @@ def run_search(
     if mode not in MODES:
         raise PaperboardError(f"unknown search mode {mode!r}: use one of {', '.join(MODES)}")
     index = services.search_index()
-    if mode != "lexical" and not services.has_vectors():
+    if mode != "lexical" and not index.dense_ready():
         mode = "lexical"
     filters = None
     if category or since or until or code is not None:
