@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from sqlalchemy import Engine
 
@@ -34,7 +34,7 @@ class Container:
         self.papers = papers
 
     @classmethod
-    def open(cls, settings: Settings | None = None) -> Container:
+    def open(cls, settings: Settings | None = None) -> Self:
         """Open the configured database (schema upgraded); ``settings`` default to the
         environment's."""
         settings = settings if settings is not None else load_settings()
@@ -65,7 +65,7 @@ class Container:
     def close(self) -> None:
         self.papers.close()
 
-    def __enter__(self) -> Container:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(

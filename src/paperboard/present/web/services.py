@@ -1,44 +1,31 @@
-"""What every request works with, made once per app process: settings, the stores, the search
-index (opened lazily: a feed page never loads the embedding model; whether dense search can run
-is ``index.dense_ready()``, which also picks up vectors a later ``paperboard index`` writes)."""
+"""What every request works with, made once per app process: the :class:`Container`'s
+settings, stores and search index, plus the site's own parts (the arXiv client submissions use,
+the map cache). The search index opens its parts lazily: a feed page never loads the embedding
+model; whether dense search can run is ``index.dense_ready()``, which also picks up vectors a
+later ``paperboard index`` writes."""
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from paperboard.core.config import Settings
 from paperboard.index.indexer import SearchIndex
-from paperboard.store.community import CommunityStore
-from paperboard.store.members import MemberStore
+from paperboard.index.map_data import LiteratureMap
+from paperboard.present.container import Container
 from paperboard.store.papers import PaperStore
 
 
-@dataclass
-class Services:
-    settings: Settings
-    papers: PaperStore
-    index: SearchIndex = field(init=False, repr=False)  # made with the app: one per process
-    _index_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    arxiv_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    arxiv_client: Any = None
+class Services(Container):
+    """The container of one app process, with the site's own parts."""
 
-    def __post_init__(self) -> None:
-        self.index = SearchIndex(self.settings)
-
-    @classmethod
-    def open(cls, settings: Settings) -> Services:
-        return cls(settings=settings, papers=PaperStore.open(settings))
-
-    @cached_property
-    def members(self) -> MemberStore:
-        return MemberStore(self.papers.engine)
-
-    @cached_property
-    def community(self) -> CommunityStore:
-        return CommunityStore(self.papers.engine)
+    def __init__(self, settings: Settings, papers: PaperStore) -> None:
+        super().__init__(settings, papers)
+        self.index  # noqa: B018 -- made now, before requests arrive: one per process
+        self._index_lock = threading.Lock()
+        self.arxiv_lock = threading.Lock()
+        self.arxiv_client: Any = None
 
     @cached_property
     def maps(self) -> MapCache:
@@ -53,7 +40,7 @@ class Services:
     def close(self) -> None:
         if self.arxiv_client is not None:
             self.arxiv_client.close()
-        self.papers.close()
+        super().close()
 
 
 class MapCache:
@@ -61,9 +48,9 @@ class MapCache:
 
     def __init__(self) -> None:
         self._stamp: float | None = None
-        self._map = None
+        self._map: LiteratureMap | None = None
 
-    def get(self, index: SearchIndex):  # type: ignore[no-untyped-def]
+    def get(self, index: SearchIndex) -> LiteratureMap | None:
         from paperboard.index.maps import load_map
 
         path = index.folder / "map.json"

@@ -44,9 +44,7 @@ def _account(request: Request, services: Services, member: MemberRow, **extra: A
 
 
 def _digest_settings(services: Services, member: MemberRow) -> dict[str, Any] | None:
-    from paperboard.store.digests import DigestStore
-
-    digests = DigestStore(services.papers.engine)
+    digests = services.digests
     found = digests.by_member(member["id"]) or digests.by_email(member["email"])
     if found is None:
         return None

@@ -18,17 +18,12 @@ from paperboard.present.web.deps import CsrfDep, MemberDep, ServicesDep, ViewerD
 from paperboard.present.web.rendering import page
 from paperboard.present.web.security import CsrfError
 from paperboard.present.web.services import Services
-from paperboard.store.digests import DigestStore
 from paperboard.store.rows import SubscriberRow
 
 router = APIRouter(tags=["digests"])
 log = logging.getLogger(__name__)
 
 Email = Annotated[str, Form(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
-
-
-def _digests(services: Services) -> DigestStore:
-    return DigestStore(services.papers.engine)
 
 
 def _same_origin(request: Request, services: Services) -> None:
@@ -72,7 +67,7 @@ def subscribe(
     frequency: Annotated[str, Form(pattern="^(daily|weekly)$")] = "daily",
 ) -> Response:
     _same_origin(request, services)
-    digests = _digests(services)
+    digests = services.digests
     existing = digests.by_email(email)
     if (
         existing is None
@@ -107,7 +102,7 @@ def confirm_form(
 @router.post("/subscribe/confirm/{token}", summary="Confirm a subscription")
 def confirm(request: Request, services: ServicesDep, viewer: ViewerDep, token: str) -> Response:
     subscriber_id, email = read_confirm_token(services.settings, token)
-    digests = _digests(services)
+    digests = services.digests
     subscriber = digests.get(subscriber_id)
     if subscriber is None or subscriber["email"] != email:
         raise NotFoundError("this subscription no longer exists: subscribe again")
@@ -129,7 +124,7 @@ def confirm(request: Request, services: ServicesDep, viewer: ViewerDep, token: s
 def unsubscribe_form(
     request: Request, services: ServicesDep, viewer: ViewerDep, token: str
 ) -> Response:
-    subscriber = _digests(services).get(read_unsubscribe_token(services.settings, token))
+    subscriber = services.digests.get(read_unsubscribe_token(services.settings, token))
     if subscriber is None:
         raise NotFoundError("this address is no longer subscribed")
     return page(
@@ -147,7 +142,7 @@ def unsubscribe_form(
     "/unsubscribe/{token}", summary="Unsubscribe (also RFC 8058 one-click, from mail clients)"
 )
 def unsubscribe(request: Request, services: ServicesDep, viewer: ViewerDep, token: str) -> Response:
-    digests = _digests(services)
+    digests = services.digests
     subscriber_id = read_unsubscribe_token(services.settings, token)
     subscriber = digests.get(subscriber_id)
     if subscriber is not None and subscriber["unsubscribed_at"] is None:
@@ -171,7 +166,7 @@ def digest_settings(
     keywords: Annotated[str, Form(max_length=500)] = "",
     for_you: Annotated[bool, Form()] = False,
 ) -> Response:
-    digests = _digests(services)
+    digests = services.digests
     existing = digests.by_member(member["id"]) or digests.by_email(member["email"])
     subscriber = digests.subscribe(
         existing["email"] if existing else member["email"],
@@ -192,7 +187,7 @@ def admin_mail(
 ) -> Response:
     if member["role"] != "admin":
         raise ForbiddenError("admins only")
-    digests = _digests(services)
+    digests = services.digests
     data = {
         "stopped": [
             {k: s[k] for k in ("email", "bounces", "stopped_reason")} for s in digests.stopped()
