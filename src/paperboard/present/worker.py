@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 from paperboard.core.config import Settings
 from paperboard.core.errors import PaperboardError
+from paperboard.present.container import Container
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -83,19 +84,18 @@ def due_jobs(settings: Settings, state: dict[str, str], now: datetime) -> list[s
 
 def _ingest(settings: Settings, now: datetime) -> str:
     from paperboard.core.records import Checkpoint
-    from paperboard.index.indexer import SearchIndex, build_neighbours, sync_lexical, sync_vectors
+    from paperboard.index.indexer import build_neighbours, sync_lexical, sync_vectors
     from paperboard.sources.arxiv_api import ArxivApiSource
     from paperboard.sources.hf_daily import HfDailySource
     from paperboard.sources.http import PoliteClient
     from paperboard.sources.oai import OaiSource, harvest_key
     from paperboard.store.importer import run_import
-    from paperboard.store.papers import PaperStore
 
     today = now.astimezone(ZoneInfo(settings.timezone)).date()
     summaries: list[str] = []
     failures: list[str] = []
-    store = PaperStore.open(settings)
-    try:
+    with Container.open(settings) as app:
+        store = app.papers
         for item in settings.ingest_sources:
             kind, _, value = item.partition(":")
             if kind == "hf":
@@ -148,14 +148,11 @@ def _ingest(settings: Settings, now: datetime) -> str:
                 summaries.append(f"{item}: {report.summary()}")
                 if not report.ok:
                     failures.append(f"{item}: {report.failure or 'nothing could be read'}")
-        index = SearchIndex(settings)
-        added, removed = sync_lexical(store, index)
-        embedded = sync_vectors(store, index)
+        added, removed = sync_lexical(store, app.index)
+        embedded = sync_vectors(store, app.index)
         if embedded:
-            build_neighbours(index)
+            build_neighbours(app.index)
         summaries.append(f"index: {added} indexed, {removed} removed, {embedded} embedded")
-    finally:
-        store.close()
     if failures:
         raise PaperboardError("; ".join(failures))
     return "; ".join(summaries)
@@ -164,14 +161,10 @@ def _ingest(settings: Settings, now: datetime) -> str:
 def _digest(settings: Settings, kind: str, now: datetime) -> str:
     from paperboard.present.mail.digests import send_digests
     from paperboard.rank.digest import period_for
-    from paperboard.store.papers import PaperStore
 
     period = period_for(kind, timezone=settings.timezone, now=now)
-    store = PaperStore.open(settings)
-    try:
-        report = send_digests(settings, store, period)
-    finally:
-        store.close()
+    with Container.open(settings) as app:
+        report = send_digests(settings, app.papers, period)
     if report.failed and not (report.sent or report.resent):
         raise PaperboardError(report.summary() + ": " + "; ".join(report.problems[:3]))
     return report.summary()
