@@ -51,6 +51,7 @@ import tantivy
 from tantivy import Occur, Query
 
 from paperboard.core.errors import PaperboardError
+from paperboard.core.files import atomic_write
 from paperboard.index.query import STOPWORDS, FieldClause, ParsedQuery, parse_query
 
 #: Bump when fields or the way text is cut into terms change: an index on disk with another layout
@@ -356,9 +357,7 @@ class LexicalIndex:
 
     @staticmethod
     def _write_version(path: Path) -> None:
-        temp = path / (VERSION_FILE + ".tmp")
-        temp.write_text(json.dumps({"schema_version": SCHEMA_VERSION}) + "\n", encoding="utf-8")
-        os.replace(temp, path / VERSION_FILE)
+        atomic_write(path / VERSION_FILE, json.dumps({"schema_version": SCHEMA_VERSION}) + "\n")
 
     @staticmethod
     def _remove(path: Path) -> None:
