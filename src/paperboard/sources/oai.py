@@ -36,14 +36,14 @@ import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from lxml import etree
 
 from paperboard.core.errors import InvalidIdError, SourceError
-from paperboard.core.ids import parse_arxiv_id
 from paperboard.core.records import Checkpoint, Item, PaperRecord, Skip
+from paperboard.sources.arxiv_record import ArxivFormat, build_record
 from paperboard.sources.http import PoliteClient
 from paperboard.sources.normalize import clean_line, parse_datetime, split_authors
 
@@ -176,7 +176,7 @@ def _text(parent: Any, name: str) -> str | None:
     return "".join(element.itertext())
 
 
-def _versions(raw: Any) -> tuple[int | None, list[dict[str, object]] | None]:
+def _versions(raw: Any) -> list[dict[str, object]] | None:
     seen: dict[int, str | None] = {}
     for element in raw.findall("raw:version", NS):
         label = (element.get("version") or "").strip()
@@ -190,11 +190,13 @@ def _versions(raw: Any) -> tuple[int | None, list[dict[str, object]] | None]:
             raise ValueError(f"bad date of version v{number}: {error}") from None
         seen.setdefault(number, when.isoformat() if when else None)
     if not seen:
-        return None, None
-    versions: list[dict[str, object]] = [
-        {"version": number, "created": seen[number]} for number in sorted(seen)
-    ]
-    return max(seen), versions
+        return None
+    return [{"version": number, "created": seen[number]} for number in sorted(seen)]
+
+
+def _authors(raw: Any) -> list[str] | None:
+    authors = _text(raw, "authors")
+    return split_authors(authors) if authors and authors.strip() else None
 
 
 def _categories(raw: Any) -> list[str] | None:
@@ -204,8 +206,9 @@ def _categories(raw: Any) -> list[str] | None:
     return text.split() or None
 
 
-def _moment(value: object) -> datetime | None:
-    return datetime.fromisoformat(value) if isinstance(value, str) else None
+ARXIV_RAW: ArxivFormat[Any] = ArxivFormat(
+    text=_text, versions=_versions, authors=_authors, categories=_categories
+)
 
 
 def parse_arxiv_raw(raw: Any, identifier: str | None, source: str = NAME) -> PaperRecord:
@@ -213,32 +216,7 @@ def parse_arxiv_raw(raw: Any, identifier: str | None, source: str = NAME) -> Pap
     raw_id = clean_line(_text(raw, "id")) or (clean_line(identifier) if identifier else None)
     if not raw_id:
         raise ValueError("no id")
-    arxiv = parse_arxiv_id(raw_id)
-    title = _text(raw, "title")
-    if not title or not title.strip():
-        raise ValueError("no title")
-    version, versions = _versions(raw)
-    published = _moment(versions[0]["created"]) if versions else None
-    updated = _moment(versions[-1]["created"]) if versions else None
-    authors = _text(raw, "authors")
-    return PaperRecord(
-        id=arxiv.id,
-        source=source,
-        version=version or arxiv.version,
-        title=title,
-        abstract=_text(raw, "abstract"),
-        authors=split_authors(authors) if authors and authors.strip() else None,
-        categories=_categories(raw),
-        published_at=published,
-        updated_at=updated,
-        versions=versions,
-        comments=_text(raw, "comments"),
-        doi=_text(raw, "doi"),
-        journal_ref=_text(raw, "journal-ref"),
-        report_no=_text(raw, "report-no"),
-        license=_text(raw, "license"),
-        submitter=_text(raw, "submitter"),
-    )
+    return build_record(raw, raw_id, ARXIV_RAW, source)
 
 
 def parse_record(element: Any, where: str, source: str = NAME) -> PaperRecord | Skip:

@@ -20,8 +20,8 @@ from typing import Any
 import orjson
 
 from paperboard.core.errors import InvalidIdError, SourceError
-from paperboard.core.ids import parse_arxiv_id
 from paperboard.core.records import Item, PaperRecord, Skip
+from paperboard.sources.arxiv_record import ArxivFormat, build_record
 from paperboard.sources.normalize import author_name, parse_datetime, split_authors
 
 NAME = "snapshot"
@@ -57,10 +57,10 @@ def _authors(entry: dict[str, Any]) -> list[str] | None:
     return split_authors(text) if text else None
 
 
-def _versions(entry: dict[str, Any]) -> tuple[int | None, list[dict[str, object]] | None]:
+def _versions(entry: dict[str, Any]) -> list[dict[str, object]] | None:
     raw = entry.get("versions")
     if not raw:
-        return None, None
+        return None
     if not isinstance(raw, list):
         raise ValueError("versions is not a list")
     versions: list[dict[str, object]] = []
@@ -74,7 +74,17 @@ def _versions(entry: dict[str, Any]) -> tuple[int | None, list[dict[str, object]
         when = _version_time(created) if isinstance(created, str) else None
         versions.append({"version": int(label), "created": when.isoformat() if when else None})
     versions.sort(key=lambda v: v["version"])  # type: ignore[arg-type,return-value]
-    return int(versions[-1]["version"]), versions  # type: ignore[call-overload]
+    return versions
+
+
+def _categories(entry: dict[str, Any]) -> list[str] | None:
+    categories = _text(entry, "categories")
+    return categories.split() if categories else None
+
+
+SNAPSHOT: ArxivFormat[dict[str, Any]] = ArxivFormat(
+    text=_text, versions=_versions, authors=_authors, categories=_categories
+)
 
 
 def parse_entry(entry: Any, source: str = NAME) -> PaperRecord:
@@ -84,35 +94,7 @@ def parse_entry(entry: Any, source: str = NAME) -> PaperRecord:
     raw_id = entry.get("id")
     if not isinstance(raw_id, str):
         raise ValueError("no id")
-    arxiv = parse_arxiv_id(raw_id)
-    title = _text(entry, "title")
-    if not title or not title.strip():
-        raise ValueError("no title")
-    version, versions = _versions(entry)
-    categories = _text(entry, "categories")
-    published = updated = None
-    if versions:
-        first, last = versions[0]["created"], versions[-1]["created"]
-        published = datetime.fromisoformat(first) if isinstance(first, str) else None
-        updated = datetime.fromisoformat(last) if isinstance(last, str) else None
-    return PaperRecord(
-        id=arxiv.id,
-        source=source,
-        version=version or arxiv.version,
-        title=title,
-        abstract=_text(entry, "abstract"),
-        authors=_authors(entry),
-        categories=categories.split() if categories else None,
-        published_at=published,
-        updated_at=updated,
-        versions=versions,
-        comments=_text(entry, "comments"),
-        doi=_text(entry, "doi"),
-        journal_ref=_text(entry, "journal-ref"),
-        report_no=_text(entry, "report-no"),
-        license=_text(entry, "license"),
-        submitter=_text(entry, "submitter"),
-    )
+    return build_record(entry, raw_id, SNAPSHOT, source)
 
 
 class SnapshotSource:
