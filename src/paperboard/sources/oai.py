@@ -33,7 +33,6 @@ harvest; ``badResumptionToken`` and every other code fail the source with a one-
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -45,7 +44,7 @@ from paperboard.core.errors import InvalidIdError, SourceError
 from paperboard.core.records import Checkpoint, Item, PaperRecord, Skip
 from paperboard.sources.arxiv_record import ArxivFormat, build_record
 from paperboard.sources.http import PoliteClient
-from paperboard.sources.normalize import clean_line, parse_datetime, split_authors
+from paperboard.sources.normalize import clean_line
 
 NAME = "oai"
 METADATA_PREFIX = "arXivRaw"
@@ -56,7 +55,6 @@ NS = {"oai": OAI_NS, "raw": RAW_NS}
 MAX_KEY_LENGTH = 200  # harvests.key
 MAX_SHOWN = 120  # characters of server text or identifiers quoted in messages
 
-_VERSION_LABEL = re.compile(r"v?([1-9][0-9]{0,2})", re.ASCII)
 _PARSER_OPTIONS: dict[str, Any] = {
     "resolve_entities": False,
     "no_network": True,
@@ -176,39 +174,14 @@ def _text(parent: Any, name: str) -> str | None:
     return "".join(element.itertext())
 
 
-def _versions(raw: Any) -> list[dict[str, object]] | None:
-    seen: dict[int, str | None] = {}
-    for element in raw.findall("raw:version", NS):
-        label = (element.get("version") or "").strip()
-        match = _VERSION_LABEL.fullmatch(label)
-        if match is None:
-            raise ValueError(f"bad version label {_shown(label, 40)!r}")
-        number = int(match[1])
-        try:
-            when = parse_datetime(element.findtext("raw:date", default=None, namespaces=NS))
-        except (ValueError, OverflowError) as error:
-            raise ValueError(f"bad date of version v{number}: {error}") from None
-        seen.setdefault(number, when.isoformat() if when else None)
-    if not seen:
-        return None
-    return [{"version": number, "created": seen[number]} for number in sorted(seen)]
+def _versions(raw: Any) -> list[tuple[str, str | None]]:
+    return [
+        (element.get("version") or "", element.findtext("raw:date", default=None, namespaces=NS))
+        for element in raw.findall("raw:version", NS)
+    ]
 
 
-def _authors(raw: Any) -> list[str] | None:
-    authors = _text(raw, "authors")
-    return split_authors(authors) if authors and authors.strip() else None
-
-
-def _categories(raw: Any) -> list[str] | None:
-    text = _text(raw, "categories")
-    if not text:
-        return None
-    return text.split() or None
-
-
-ARXIV_RAW: ArxivFormat[Any] = ArxivFormat(
-    text=_text, versions=_versions, authors=_authors, categories=_categories
-)
+ARXIV_RAW: ArxivFormat[Any] = ArxivFormat(text=_text, versions=_versions, authors=lambda raw: None)
 
 
 def parse_arxiv_raw(raw: Any, identifier: str | None, source: str = NAME) -> PaperRecord:
