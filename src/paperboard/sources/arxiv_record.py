@@ -29,7 +29,7 @@ from typing import Generic, TypeVar
 
 from paperboard.core.ids import parse_arxiv_id
 from paperboard.core.records import PaperRecord
-from paperboard.sources.normalize import parse_datetime, split_authors
+from paperboard.sources.normalize import one_line, parse_datetime, split_authors
 
 Raw = TypeVar("Raw")
 
@@ -58,11 +58,6 @@ def _version_time(text: str) -> tuple[datetime | None, str | None]:
     return when, when.isoformat() if when else None
 
 
-def _shown(label: str) -> str:
-    line = " ".join(label.split())
-    return line if len(line) <= _SHOWN else line[: _SHOWN - 3] + "..."
-
-
 def _versions(
     entries: Iterable[tuple[str, str | None]],
 ) -> tuple[list[dict[str, object]] | None, int | None, datetime | None, datetime | None]:
@@ -72,7 +67,7 @@ def _versions(
     for label, created in entries:
         match = _VERSION_LABEL.fullmatch(label.strip())
         if match is None:
-            raise ValueError(f"bad version label {_shown(label)!r}")
+            raise ValueError(f"bad version label {one_line(label, _SHOWN)!r}")
         number = int(match[1])
         try:
             when = _version_time(created) if created is not None else (None, None)

@@ -44,7 +44,7 @@ from paperboard.core.errors import InvalidIdError, SourceError
 from paperboard.core.records import Checkpoint, Item, PaperRecord, Skip
 from paperboard.sources.arxiv_record import ArxivFormat, build_record
 from paperboard.sources.http import PoliteClient
-from paperboard.sources.normalize import clean_line
+from paperboard.sources.normalize import clean_line, one_line
 
 NAME = "oai"
 METADATA_PREFIX = "arXivRaw"
@@ -114,11 +114,6 @@ def harvest_key(
 # -- parsing ---------------------------------------------------------------------------------------
 
 
-def _shown(text: str | None, limit: int = MAX_SHOWN) -> str:
-    line = clean_line(text) or ""
-    return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
 def _parse_xml(content: bytes | str, page: int) -> Any:
     data = content.encode("utf-8") if isinstance(content, str) else content
     parser = etree.XMLParser(**_PARSER_OPTIONS)
@@ -126,7 +121,7 @@ def _parse_xml(content: bytes | str, page: int) -> Any:
         root = etree.fromstring(data, parser)
     except (etree.LxmlError, ValueError) as error:
         raise SourceError(
-            f"OAI page {page} is not well-formed XML ({_shown(str(error))})"
+            f"OAI page {page} is not well-formed XML ({one_line(str(error), MAX_SHOWN)})"
         ) from None
     if root is None:
         raise SourceError(f"OAI page {page} is empty")
@@ -146,7 +141,10 @@ def _int_attribute(element: Any, name: str) -> int | None:
 def _raise_oai_errors(errors: list[Any], page: int) -> None:
     """Raise for the ``<error>`` elements of a response, unless they only say "no records"."""
     found = [
-        (_shown(error.get("code"), 40) or "unknown", _shown("".join(error.itertext())))
+        (
+            one_line(error.get("code"), 40) or "unknown",
+            one_line("".join(error.itertext()), MAX_SHOWN),
+        )
         for error in errors
     ]
     codes = {code for code, _ in found}
@@ -200,7 +198,7 @@ def parse_record(element: Any, where: str, source: str = NAME) -> PaperRecord | 
         if header is not None
         else None
     )
-    shown = _shown(identifier, 80)
+    shown = one_line(identifier, 80)
     if shown:
         where = f"{where} ({shown})"
     if header is None:
@@ -213,7 +211,7 @@ def parse_record(element: Any, where: str, source: str = NAME) -> PaperRecord | 
     try:
         return parse_arxiv_raw(raw, identifier, source)
     except (ValueError, OverflowError, InvalidIdError) as error:
-        return Skip(where, _shown(str(error)) or error.__class__.__name__)
+        return Skip(where, one_line(str(error), MAX_SHOWN) or error.__class__.__name__)
 
 
 def parse_page(content: bytes | str, page: int = 1, source: str = NAME) -> OaiPage:
