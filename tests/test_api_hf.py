@@ -175,7 +175,8 @@ def test_daily_papers_sorted_and_paged(site: Site, hf: HfApi) -> None:
 
 
 def trending_score(upvotes: int, feed_day: date, reference: datetime) -> float:
-    """docs/trending.md: upvotes / (age in hours + 2) ^ 1.5, age from the start of the feed day."""
+    """docs/site.md, "Trending": upvotes / (age in hours + 2) ^ 1.5, age from the start of the feed
+    day."""
     hours = (reference - midnight(feed_day)).total_seconds() / 3600
     return upvotes / (hours + 2) ** 1.5
 

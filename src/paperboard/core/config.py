@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from paperboard.core.errors import ConfigError
+from paperboard.core.files import atomic_write
 
 ARXIV_MIN_DELAY = 3.0
 """arXiv's terms of use ask for at least three seconds between requests to its servers."""
@@ -277,13 +278,9 @@ def _stored_key(home: Path) -> str:
     path = home / "secret_key"
     if not path.exists():
         home.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".{os.getpid()}")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(48))
+        # The first of several workers to get here wins; the others read its key.
         with contextlib.suppress(FileExistsError):
-            os.link(temporary, path)  # the first of several workers wins; the others read it
-        temporary.unlink()
+            atomic_write(path, secrets.token_urlsafe(48), mode=0o600, exclusive=True)
     return path.read_text().strip()
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from paperboard.core.config import Settings
+from paperboard.core.files import atomic_write
 from paperboard.index.vectors import (
     NearestNeighbours,
     NeighbourIndexMissing,
@@ -235,9 +236,7 @@ class SearchIndex:
             return {}
 
     def _save_state(self, state: dict[str, Any]) -> None:
-        temporary = self._state_path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(state))
-        os.replace(temporary, self._state_path)
+        atomic_write(self._state_path, json.dumps(state))
 
 
 def _mark(state: dict[str, Any], name: str) -> datetime | None:

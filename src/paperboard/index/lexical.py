@@ -51,6 +51,8 @@ import tantivy
 from tantivy import Occur, Query
 
 from paperboard.core.errors import PaperboardError
+from paperboard.core.files import atomic_write
+from paperboard.index.highlight import fragment, lead, mark_spans
 from paperboard.index.query import STOPWORDS, FieldClause, ParsedQuery, parse_query
 
 #: Bump when fields or the way text is cut into terms change: an index on disk with another layout
@@ -241,51 +243,25 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def _escape(text: str) -> str:
-    return html.escape(text, quote=True)
+def _char_offsets(text: str, data: bytes, offsets: Iterable[int]) -> list[int]:
+    """tantivy's byte offsets into ``data`` (``text`` in UTF-8) as offsets into ``text``."""
+    if len(data) == len(text):  # ASCII: a byte is a character
+        return list(offsets)
+    return [len(data[:offset].decode("utf-8", "replace")) for offset in offsets]
 
 
-def _marked(
-    data: bytes, spans: Iterable[tuple[int, int]], start: int = 0, end: int | None = None
-) -> str:
-    """``data[start:end]`` (UTF-8) escaped, with ``<mark>`` around the byte ``spans``."""
-    end = len(data) if end is None else end
-    out: list[str] = []
-    at = start
-    for s, e in sorted(spans):
-        s, e = max(s, at), min(e, end)
-        if e <= s:
-            continue
-        out.append(_escape(data[at:s].decode("utf-8", "replace")))
-        out.append("<mark>" + _escape(data[s:e].decode("utf-8", "replace")) + "</mark>")
-        at = e
-    out.append(_escape(data[at:end].decode("utf-8", "replace")))
-    return "".join(out)
-
-
-def _has_word_bytes(data: bytes) -> bool:
-    return any(ch.isalnum() for ch in data.decode("utf-8", "replace"))
-
-
-def _snippet(data: bytes, where: Any, spans: list[tuple[int, int]]) -> str:
-    """The fragment ``where`` of ``data`` (UTF-8), marked, with "…" where text was cut off."""
-    start, end = where.start, where.end
-    if not _has_word_bytes(data[:start]):
-        start = 0
-    if not _has_word_bytes(data[end:]):
-        end = len(data)  # keep the final full stop
-    shifted = [(where.start + s, where.start + e) for s, e in spans]
-    body = _marked(data, shifted, start, end)
-    return ("… " if start > 0 else "") + body + (" …" if end < len(data) else "")
-
-
-def _lead(text: str, chars: int = SNIPPET_CHARS) -> str:
-    """The start of a text, cut at a word boundary, escaped (the snippet when no word matched)."""
-    if len(text) <= chars:
-        return _escape(text)
-    cut = text.rfind(" ", 0, chars + 1)
-    cut = cut if cut > chars // 2 else chars
-    return _escape(text[:cut].rstrip()) + " …"
+def _fragment_spans(text: str, snippet: Any) -> tuple[list[tuple[int, int]], int, int]:
+    """A tantivy snippet's highlighted spans and its fragment's start and end, in characters of
+    ``text`` (tantivy counts bytes, spans from the fragment's start); no spans when none."""
+    highlighted = snippet.highlighted()
+    if not highlighted:
+        return [], 0, 0
+    where = snippet.fragment_range()
+    bounds = [where.start, where.end]
+    for span in highlighted:
+        bounds += [where.start + span.start, where.start + span.end]
+    start, end, *rest = _char_offsets(text, text.encode(), bounds)
+    return list(zip(rest[::2], rest[1::2], strict=True)), start, end
 
 
 class LexicalIndex:
@@ -359,9 +335,7 @@ class LexicalIndex:
 
     @staticmethod
     def _write_version(path: Path) -> None:
-        temp = path / (VERSION_FILE + ".tmp")
-        temp.write_text(json.dumps({"schema_version": SCHEMA_VERSION}) + "\n", encoding="utf-8")
-        os.replace(temp, path / VERSION_FILE)
+        atomic_write(path / VERSION_FILE, json.dumps({"schema_version": SCHEMA_VERSION}) + "\n")
 
     @staticmethod
     def _remove(path: Path) -> None:
@@ -742,21 +716,18 @@ class LexicalIndex:
             doc = searcher.doc(address)
             title = doc.get_first("title") or ""
             abstract = doc.get_first("abstract") or ""
-            title_html = _escape(title)
+            title_html = html.escape(title)
             snippet_html = ""
             if title_gen is not None and title:
-                snippet = title_gen.snippet_from_doc(doc)
-                spans = [(r.start, r.end) for r in snippet.highlighted()]
+                spans, _, _ = _fragment_spans(title, title_gen.snippet_from_doc(doc))
                 if spans:
-                    base = snippet.fragment_range().start
-                    title_html = _marked(title.encode(), [(base + s, base + e) for s, e in spans])
+                    title_html = mark_spans(title, spans)
             if abstract_gen is not None and abstract:
-                snippet = abstract_gen.snippet_from_doc(doc)
-                spans = [(r.start, r.end) for r in snippet.highlighted()]
+                spans, start, end = _fragment_spans(abstract, abstract_gen.snippet_from_doc(doc))
                 if spans:
-                    snippet_html = _snippet(abstract.encode(), snippet.fragment_range(), spans)
+                    snippet_html = fragment(abstract, spans, start, end)
             if not snippet_html:
-                snippet_html = _lead(abstract)
+                snippet_html = lead(abstract, SNIPPET_CHARS)
             out.append(LexicalHit(str(doc.get_first("id")), float(score), title_html, snippet_html))
         return out
 

@@ -5,10 +5,10 @@ kept as ``HOME/index/map.json`` for the web pages to draw (``index/map_compute.p
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 
 from paperboard.core.errors import NotFoundError
+from paperboard.core.files import atomic_write
 from paperboard.index.indexer import SearchIndex
 from paperboard.index.map_compute import compute_map
 from paperboard.index.map_data import LiteratureMap, from_json, to_json
@@ -32,9 +32,7 @@ def build_map(
     texts = [f"{rows[pid]['title'] or ''}. {rows[pid]['abstract'] or ''}" for pid in ids]
     literature_map = compute_map(ids, vectors.rows(keep), texts, seed=seed, progress=progress)
     path = index.folder / "map.json"
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(to_json(literature_map), separators=(",", ":")))
-    os.replace(temporary, path)
+    atomic_write(path, json.dumps(to_json(literature_map), separators=(",", ":")))
     return literature_map
 
 

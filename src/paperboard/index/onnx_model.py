@@ -35,8 +35,7 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +44,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from paperboard.core.errors import PaperboardError
+from paperboard.core.files import atomic_path, atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -425,19 +425,6 @@ def is_current(path: Path, source: str) -> bool:
         return False
 
 
-def _write_atomically(target: Path, write: Callable[[Path], None]) -> None:
-    """``write`` to a temporary file beside ``target``, then rename it over ``target``."""
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    temporary = Path(name)
-    try:
-        write(temporary)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
 @contextlib.contextmanager
 def _build_lock(cache_dir: Path) -> Iterator[None]:
     """Serializes builders across processes, so two first runs do not both build."""
@@ -454,10 +441,12 @@ def _build(target: Path, variant: str, model_dir: Path, source: str) -> None:
     weights = load_weights(model_dir / WEIGHTS_FILE)
     model = build_graph(weights)
     if variant == FP32:
-        _write_atomically(target, lambda tmp: onnx.save_model(model, tmp))
+        with atomic_path(target, mode=0o644) as temporary:
+            onnx.save_model(model, temporary)
     else:
         split = build_graph(weights, find_outliers(model, model_dir / TOKENIZER_FILE))
-        _write_atomically(target, lambda tmp: quantize(split, tmp))
+        with atomic_path(target, mode=0o644) as temporary:
+            quantize(split, temporary)
     meta = {
         "builder_version": BUILDER_VERSION,
         "source_sha256": source,
@@ -466,7 +455,7 @@ def _build(target: Path, variant: str, model_dir: Path, source: str) -> None:
         "sha256": file_sha256(target),
     }
     text = json.dumps(meta, indent=1) + "\n"
-    _write_atomically(_sidecar(target), lambda tmp: tmp.write_text(text))
+    atomic_write(_sidecar(target), text, mode=0o644)
 
 
 def ensure_model(cache_dir: Path, model_dir: Path, variant: str) -> BuiltModel:

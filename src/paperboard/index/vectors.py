@@ -22,18 +22,10 @@ from typing import Any
 import numpy as np
 
 from paperboard.core.errors import PaperboardError
+from paperboard.core.files import atomic_path, atomic_write
 
 ANN_THRESHOLD = 20_000
 _CHUNK_GLOB = "chunk-*.json"
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
 
 
 def _npy_bytes(matrix: np.ndarray) -> bytes:
@@ -115,7 +107,7 @@ class VectorStore:
                     "run paperboard index --rebuild"
                 )
         else:
-            _atomic_write(meta, json.dumps({"model": model, "dim": dim}).encode())
+            atomic_write(meta, json.dumps({"model": model, "dim": dim}).encode())
 
     def _chunks(self) -> list[Path]:
         return sorted(self.folder.glob(_CHUNK_GLOB))
@@ -129,8 +121,8 @@ class VectorStore:
         chunks = self._chunks()
         number = int(chunks[-1].stem.split("-")[1]) + 1 if chunks else 1
         stem = self.folder / f"chunk-{number:06d}"
-        _atomic_write(stem.with_suffix(".npy"), _npy_bytes(np.asarray(vectors, dtype=np.float16)))
-        _atomic_write(
+        atomic_write(stem.with_suffix(".npy"), _npy_bytes(np.asarray(vectors, dtype=np.float16)))
+        atomic_write(
             stem.with_suffix(".json"),
             json.dumps({"ids": list(ids), "hashes": list(hashes)}).encode(),
         )
@@ -145,7 +137,7 @@ class VectorStore:
         if not wanted:
             return
         removed = self._removed() | wanted
-        _atomic_write(self.folder / "removed.json", json.dumps(sorted(removed)).encode())
+        atomic_write(self.folder / "removed.json", json.dumps(sorted(removed)).encode())
 
     def known_hashes(self) -> dict[str, str]:
         """Paper id to the hash of the text its stored vector was computed from."""
@@ -207,10 +199,10 @@ class VectorStore:
         if len(old) <= 1 and not self._removed():
             return current
         stem = self.folder / "compacted"
-        _atomic_write(
+        atomic_write(
             stem.with_suffix(".npy"), _npy_bytes(np.asarray(current.matrix, dtype=np.float16))
         )
-        _atomic_write(
+        atomic_write(
             stem.with_suffix(".json"),
             json.dumps({"ids": current.ids, "hashes": current._hashes}).encode(),
         )
@@ -291,10 +283,9 @@ class NearestNeighbours:
             index.add(np.ascontiguousarray(block))
         index.nprobe = nprobe
         if path is not None:
-            temporary = path.with_name(path.name + ".tmp")
-            faiss.write_index(index, str(temporary))
-            os.replace(temporary, path)
-            _atomic_write(path.with_suffix(".json"), json.dumps({"signature": signature}).encode())
+            with atomic_path(path) as temporary:
+                faiss.write_index(index, str(temporary))
+            atomic_write(path.with_suffix(".json"), json.dumps({"signature": signature}).encode())
         return index
 
     def search_many(

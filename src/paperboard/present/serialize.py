@@ -36,13 +36,3 @@ def json_ready(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [json_ready(item) for item in value]
     return _iso(value)
-
-
-def excerpt(text: str | None, width: int = 320) -> str:
-    """``text`` on one line, cut at a word boundary before ``width`` characters, with an
-    ellipsis."""
-    text = " ".join((text or "").split())
-    if len(text) <= width:
-        return text
-    cut = text.rfind(" ", 0, width)
-    return text[: cut if cut > width // 2 else width].rstrip(",;:.") + "…"

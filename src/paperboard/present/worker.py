@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from paperboard.core.config import Settings
 from paperboard.core.errors import PaperboardError
+from paperboard.core.files import atomic_write
 from paperboard.present.container import Container
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -57,9 +57,7 @@ def load_state(settings: Settings) -> dict[str, str]:
 def save_state(settings: Settings, state: dict[str, str]) -> None:
     path = _state_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(state, indent=1))
-    os.replace(temporary, path)
+    atomic_write(path, json.dumps(state, indent=1))
 
 
 def due_jobs(settings: Settings, state: dict[str, str], now: datetime) -> list[str]:

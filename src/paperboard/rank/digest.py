@@ -1,6 +1,7 @@
 """What one subscriber's digest holds: the period's top papers (by upvotes, then trending score,
 within the subscriber's categories if any), then "for you" picks from the recommendation function,
-never a paper already mailed to them.
+never a paper already mailed to them. ``Composer`` in ``present/mail/digests.py`` puts the two
+together for each subscriber, sharing what subscribers have in common across a run.
 
 A digest period is a day or the seven days ending on a day; ``period_for`` picks the last complete
 one in the site's time zone when no end day is given.
@@ -137,23 +138,3 @@ def for_you(
         for p in picks
         if p.id not in banned
     ]
-
-
-def compose(
-    store: PaperStore,
-    index: SearchIndex | None,
-    subscriber: dict[str, Any],
-    period: DigestPeriod,
-    *,
-    already_sent: set[str],
-    upvoted: list[str] = (),  # type: ignore[assignment]
-) -> DigestContent:
-    """One subscriber's digest. ``index`` None (or without embeddings) means no "for you" part."""
-    content = DigestContent(
-        top=top_papers(store, period, list(subscriber["categories"] or []), already_sent)
-    )
-    if index is None or not subscriber["for_you"] or not index.dense_ready():
-        return content
-    banned = already_sent | {row["id"] for row in content.top}
-    content.picks = for_you(index, store, subscriber, period, banned=banned, upvoted=list(upvoted))
-    return content

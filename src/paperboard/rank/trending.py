@@ -6,7 +6,7 @@
 from the start of the paper's feed day (UTC) to the reference time, which is now, or the end of
 the newest feed day when the site has no papers for today (a demo or a paused harvest would
 otherwise decay to nothing). Only papers on the feed in the last ``WINDOW_DAYS`` days take part;
-ties go to the newer paper. The about page and ``docs/site.md`` show the same formula.
+ties go to the newer paper. The about page and ``docs/site.md`` ("Trending") show the same formula.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from paperboard.core.errors import SourceError
 from paperboard.core.ids import parse_arxiv_id
 from paperboard.core.records import Item, PaperRecord, Skip
 from paperboard.sources.http import PoliteClient
-from paperboard.sources.normalize import clean_line, find_links, parse_datetime
+from paperboard.sources.normalize import find_links, one_line, parse_datetime
 
 NAME = "arxiv"
 
@@ -54,11 +54,6 @@ def _parser() -> etree.XMLParser:
 
 def _q(namespace: str, tag: str) -> str:
     return f"{{{namespace}}}{tag}"
-
-
-def _one_line(text: str | None, limit: int = _MAX_MESSAGE) -> str:
-    line = clean_line(text) or ""
-    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 class _BadEntry(ValueError):
@@ -94,7 +89,7 @@ def _when(entry: etree._Element, tag: str) -> datetime | None:
     try:
         return parse_datetime(raw)
     except (ValueError, OverflowError):
-        raise _BadEntry(f"unparsable <{tag}> date {_one_line(raw, 40)!r}") from None
+        raise _BadEntry(f"unparsable <{tag}> date {one_line(raw, 40)!r}") from None
 
 
 def _categories(entry: etree._Element) -> list[str] | None:
@@ -134,7 +129,7 @@ def parse_entry(entry: etree._Element) -> PaperRecord:
     try:
         arxiv = parse_arxiv_id(raw_id)
     except ValueError:
-        raise _BadEntry(f"bad id {_one_line(raw_id, 80)!r}") from None
+        raise _BadEntry(f"bad id {one_line(raw_id, 80)!r}") from None
     title = _text(entry, _q(ATOM, "title"))
     if title is None:
         # arXiv's answer for an id_list id that does not exist: an entry with an id, nothing else.
@@ -175,7 +170,7 @@ def _error_message(root: etree._Element) -> str | None:
         if "/api/errors" in entry_id:
             summary = _text(entry, _q(ATOM, "summary"))
             detail = summary or entry_id.partition("#")[2].replace("_", " ")
-            return _one_line(detail) or "unspecified error"
+            return one_line(detail, _MAX_MESSAGE) or "unspecified error"
     return None
 
 
@@ -195,10 +190,12 @@ def parse_feed(data: bytes, page: int = 1) -> FeedPage:
     try:
         root = etree.fromstring(data, _parser())
     except (etree.LxmlError, ValueError) as error:
-        detail = _one_line(str(error), 120)
+        detail = one_line(str(error), 120)
         raise SourceError(f"arXiv API page {page}: malformed XML ({detail})") from None
     if root is None or root.tag != _q(ATOM, "feed"):
-        tag = _one_line(root.tag if root is not None and isinstance(root.tag, str) else "?")
+        tag = one_line(
+            root.tag if root is not None and isinstance(root.tag, str) else "?", _MAX_MESSAGE
+        )
         raise SourceError(f"arXiv API page {page}: not an Atom feed (root element {tag})")
     message = _error_message(root)
     if message is not None:
@@ -285,7 +282,7 @@ class ArxivApiSource:
     def _search_query(self) -> str:
         assert self.category is not None
         if not _CATEGORY.match(self.category):
-            raise SourceError(f"not an arXiv category: {_one_line(self.category, 60)!r}")
+            raise SourceError(f"not an arXiv category: {one_line(self.category, 60)!r}")
         query = f"cat:{self.category}"
         if self.date_from or self.date_to:
             first = self.date_from or FIRST_SUBMISSION_DAY
@@ -333,7 +330,7 @@ class ArxivApiSource:
                 wanted.append((raw, parse_arxiv_id(raw).id))
             except ValueError:
                 # One bad id would make arXiv reject the whole request; leave it out.
-                yield Skip(f"arXiv API id {_one_line(raw, 60)!r}", "not an arXiv id")
+                yield Skip(f"arXiv API id {one_line(raw, 60)!r}", "not an arXiv id")
         self._total = len(wanted)
         for page, offset in enumerate(range(0, len(wanted), self.page_size), start=1):
             chunk = wanted[offset : offset + self.page_size]

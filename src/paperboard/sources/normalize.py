@@ -41,6 +41,13 @@ def clean_line(text: str | None) -> str | None:
     return " ".join(text.split()) or None
 
 
+def one_line(text: str | None, limit: int) -> str:
+    """``text`` on one line and at most ``limit`` characters, ending in "..." when cut: how input
+    is quoted in a skip reason or an error message."""
+    line = clean_line(text) or ""
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
 def normalize_abstract(text: str | None) -> str | None:
     """Undo arXiv's hard line wrapping while keeping paragraph breaks.
 

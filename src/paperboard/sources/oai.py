@@ -33,19 +33,18 @@ harvest; ``badResumptionToken`` and every other code fail the source with a one-
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from lxml import etree
 
 from paperboard.core.errors import InvalidIdError, SourceError
-from paperboard.core.ids import parse_arxiv_id
 from paperboard.core.records import Checkpoint, Item, PaperRecord, Skip
+from paperboard.sources.arxiv_record import ArxivFormat, build_record
 from paperboard.sources.http import PoliteClient
-from paperboard.sources.normalize import clean_line, parse_datetime, split_authors
+from paperboard.sources.normalize import clean_line, one_line
 
 NAME = "oai"
 METADATA_PREFIX = "arXivRaw"
@@ -56,7 +55,6 @@ NS = {"oai": OAI_NS, "raw": RAW_NS}
 MAX_KEY_LENGTH = 200  # harvests.key
 MAX_SHOWN = 120  # characters of server text or identifiers quoted in messages
 
-_VERSION_LABEL = re.compile(r"v?([1-9][0-9]{0,2})", re.ASCII)
 _PARSER_OPTIONS: dict[str, Any] = {
     "resolve_entities": False,
     "no_network": True,
@@ -116,11 +114,6 @@ def harvest_key(
 # -- parsing ---------------------------------------------------------------------------------------
 
 
-def _shown(text: str | None, limit: int = MAX_SHOWN) -> str:
-    line = clean_line(text) or ""
-    return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
 def _parse_xml(content: bytes | str, page: int) -> Any:
     data = content.encode("utf-8") if isinstance(content, str) else content
     parser = etree.XMLParser(**_PARSER_OPTIONS)
@@ -128,7 +121,7 @@ def _parse_xml(content: bytes | str, page: int) -> Any:
         root = etree.fromstring(data, parser)
     except (etree.LxmlError, ValueError) as error:
         raise SourceError(
-            f"OAI page {page} is not well-formed XML ({_shown(str(error))})"
+            f"OAI page {page} is not well-formed XML ({one_line(str(error), MAX_SHOWN)})"
         ) from None
     if root is None:
         raise SourceError(f"OAI page {page} is empty")
@@ -148,7 +141,10 @@ def _int_attribute(element: Any, name: str) -> int | None:
 def _raise_oai_errors(errors: list[Any], page: int) -> None:
     """Raise for the ``<error>`` elements of a response, unless they only say "no records"."""
     found = [
-        (_shown(error.get("code"), 40) or "unknown", _shown("".join(error.itertext())))
+        (
+            one_line(error.get("code"), 40) or "unknown",
+            one_line("".join(error.itertext()), MAX_SHOWN),
+        )
         for error in errors
     ]
     codes = {code for code, _ in found}
@@ -176,36 +172,14 @@ def _text(parent: Any, name: str) -> str | None:
     return "".join(element.itertext())
 
 
-def _versions(raw: Any) -> tuple[int | None, list[dict[str, object]] | None]:
-    seen: dict[int, str | None] = {}
-    for element in raw.findall("raw:version", NS):
-        label = (element.get("version") or "").strip()
-        match = _VERSION_LABEL.fullmatch(label)
-        if match is None:
-            raise ValueError(f"bad version label {_shown(label, 40)!r}")
-        number = int(match[1])
-        try:
-            when = parse_datetime(element.findtext("raw:date", default=None, namespaces=NS))
-        except (ValueError, OverflowError) as error:
-            raise ValueError(f"bad date of version v{number}: {error}") from None
-        seen.setdefault(number, when.isoformat() if when else None)
-    if not seen:
-        return None, None
-    versions: list[dict[str, object]] = [
-        {"version": number, "created": seen[number]} for number in sorted(seen)
+def _versions(raw: Any) -> list[tuple[str, str | None]]:
+    return [
+        (element.get("version") or "", element.findtext("raw:date", default=None, namespaces=NS))
+        for element in raw.findall("raw:version", NS)
     ]
-    return max(seen), versions
 
 
-def _categories(raw: Any) -> list[str] | None:
-    text = _text(raw, "categories")
-    if not text:
-        return None
-    return text.split() or None
-
-
-def _moment(value: object) -> datetime | None:
-    return datetime.fromisoformat(value) if isinstance(value, str) else None
+ARXIV_RAW: ArxivFormat[Any] = ArxivFormat(text=_text, versions=_versions, authors=lambda raw: None)
 
 
 def parse_arxiv_raw(raw: Any, identifier: str | None, source: str = NAME) -> PaperRecord:
@@ -213,32 +187,7 @@ def parse_arxiv_raw(raw: Any, identifier: str | None, source: str = NAME) -> Pap
     raw_id = clean_line(_text(raw, "id")) or (clean_line(identifier) if identifier else None)
     if not raw_id:
         raise ValueError("no id")
-    arxiv = parse_arxiv_id(raw_id)
-    title = _text(raw, "title")
-    if not title or not title.strip():
-        raise ValueError("no title")
-    version, versions = _versions(raw)
-    published = _moment(versions[0]["created"]) if versions else None
-    updated = _moment(versions[-1]["created"]) if versions else None
-    authors = _text(raw, "authors")
-    return PaperRecord(
-        id=arxiv.id,
-        source=source,
-        version=version or arxiv.version,
-        title=title,
-        abstract=_text(raw, "abstract"),
-        authors=split_authors(authors) if authors and authors.strip() else None,
-        categories=_categories(raw),
-        published_at=published,
-        updated_at=updated,
-        versions=versions,
-        comments=_text(raw, "comments"),
-        doi=_text(raw, "doi"),
-        journal_ref=_text(raw, "journal-ref"),
-        report_no=_text(raw, "report-no"),
-        license=_text(raw, "license"),
-        submitter=_text(raw, "submitter"),
-    )
+    return build_record(raw, raw_id, ARXIV_RAW, source)
 
 
 def parse_record(element: Any, where: str, source: str = NAME) -> PaperRecord | Skip:
@@ -249,7 +198,7 @@ def parse_record(element: Any, where: str, source: str = NAME) -> PaperRecord | 
         if header is not None
         else None
     )
-    shown = _shown(identifier, 80)
+    shown = one_line(identifier, 80)
     if shown:
         where = f"{where} ({shown})"
     if header is None:
@@ -262,7 +211,7 @@ def parse_record(element: Any, where: str, source: str = NAME) -> PaperRecord | 
     try:
         return parse_arxiv_raw(raw, identifier, source)
     except (ValueError, OverflowError, InvalidIdError) as error:
-        return Skip(where, _shown(str(error)) or error.__class__.__name__)
+        return Skip(where, one_line(str(error), MAX_SHOWN) or error.__class__.__name__)
 
 
 def parse_page(content: bytes | str, page: int = 1, source: str = NAME) -> OaiPage:

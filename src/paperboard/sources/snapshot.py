@@ -12,26 +12,18 @@ from __future__ import annotations
 import gzip
 import io
 from collections.abc import Iterator
-from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from paperboard.core.errors import InvalidIdError, SourceError
-from paperboard.core.ids import parse_arxiv_id
 from paperboard.core.records import Item, PaperRecord, Skip
-from paperboard.sources.normalize import author_name, parse_datetime, split_authors
+from paperboard.sources.arxiv_record import ArxivFormat, build_record
+from paperboard.sources.normalize import author_name
 
 NAME = "snapshot"
 SHARD_LINES = 500
-
-
-@lru_cache(maxsize=65536)
-def _version_time(text: str) -> datetime | None:
-    # Many papers share a submission time string; parsing RFC 2822 dates is the slow part.
-    return parse_datetime(text)
 
 
 def _text(entry: dict[str, Any], key: str) -> str | None:
@@ -45,36 +37,34 @@ def _text(entry: dict[str, Any], key: str) -> str | None:
 
 def _authors(entry: dict[str, Any]) -> list[str] | None:
     parsed = entry.get("authors_parsed")
-    if isinstance(parsed, list) and parsed:
-        try:
-            names = [author_name(*parts[:3]) for parts in parsed if type(parts) is list]
-        except TypeError:  # a part that is no string
-            names = []
-        if len(names) != len(parsed):
-            raise ValueError("authors_parsed holds something other than lists of strings")
-        return [name for name in names if name]
-    text = _text(entry, "authors")
-    return split_authors(text) if text else None
+    if not (isinstance(parsed, list) and parsed):
+        return None
+    try:
+        names = [author_name(*parts[:3]) for parts in parsed if type(parts) is list]
+    except TypeError:  # a part that is no string
+        names = []
+    if len(names) != len(parsed):
+        raise ValueError("authors_parsed holds something other than lists of strings")
+    return [name for name in names if name]
 
 
-def _versions(entry: dict[str, Any]) -> tuple[int | None, list[dict[str, object]] | None]:
+def _versions(entry: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
+    # A generator: the builder checks each version before this reads the next, as arXiv's order.
     raw = entry.get("versions")
     if not raw:
-        return None, None
+        return
     if not isinstance(raw, list):
         raise ValueError("versions is not a list")
-    versions: list[dict[str, object]] = []
     for item in raw:
         if not isinstance(item, dict):
             raise ValueError("a version is not an object")
-        label = str(item.get("version", "")).lstrip("v")
-        if not label.isdigit():
-            raise ValueError(f"bad version label {item.get('version')!r}")
         created = item.get("created")
-        when = _version_time(created) if isinstance(created, str) else None
-        versions.append({"version": int(label), "created": when.isoformat() if when else None})
-    versions.sort(key=lambda v: v["version"])  # type: ignore[arg-type,return-value]
-    return int(versions[-1]["version"]), versions  # type: ignore[call-overload]
+        yield str(item.get("version", "")), created if isinstance(created, str) else None
+
+
+SNAPSHOT: ArxivFormat[dict[str, Any]] = ArxivFormat(
+    text=_text, versions=_versions, authors=_authors
+)
 
 
 def parse_entry(entry: Any, source: str = NAME) -> PaperRecord:
@@ -84,35 +74,7 @@ def parse_entry(entry: Any, source: str = NAME) -> PaperRecord:
     raw_id = entry.get("id")
     if not isinstance(raw_id, str):
         raise ValueError("no id")
-    arxiv = parse_arxiv_id(raw_id)
-    title = _text(entry, "title")
-    if not title or not title.strip():
-        raise ValueError("no title")
-    version, versions = _versions(entry)
-    categories = _text(entry, "categories")
-    published = updated = None
-    if versions:
-        first, last = versions[0]["created"], versions[-1]["created"]
-        published = datetime.fromisoformat(first) if isinstance(first, str) else None
-        updated = datetime.fromisoformat(last) if isinstance(last, str) else None
-    return PaperRecord(
-        id=arxiv.id,
-        source=source,
-        version=version or arxiv.version,
-        title=title,
-        abstract=_text(entry, "abstract"),
-        authors=_authors(entry),
-        categories=categories.split() if categories else None,
-        published_at=published,
-        updated_at=updated,
-        versions=versions,
-        comments=_text(entry, "comments"),
-        doi=_text(entry, "doi"),
-        journal_ref=_text(entry, "journal-ref"),
-        report_no=_text(entry, "report-no"),
-        license=_text(entry, "license"),
-        submitter=_text(entry, "submitter"),
-    )
+    return build_record(entry, raw_id, SNAPSHOT, source)
 
 
 class SnapshotSource:

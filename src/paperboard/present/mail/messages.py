@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from paperboard.core.config import Settings
+from paperboard.index.highlight import excerpt
 from paperboard.present.mail.tokens import confirm_token, unsubscribe_token
-from paperboard.present.serialize import excerpt
 from paperboard.rank.digest import DigestContent, DigestPeriod
 
 _env = Environment(

@@ -18,7 +18,8 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from paperboard.core.ids import is_arxiv_id
-from paperboard.present.serialize import excerpt, json_ready
+from paperboard.index.highlight import excerpt
+from paperboard.present.serialize import json_ready
 from paperboard.store.rows import CountedPaperRow, PaperRow
 
 HERE = Path(__file__).parent

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from feedgen.feed import FeedGenerator
 
 from paperboard.core.errors import PaperboardError
-from paperboard.present.serialize import excerpt
+from paperboard.index.highlight import excerpt
 from paperboard.present.web.deps import ServicesDep
 from paperboard.present.web.routes.search import run_search
 from paperboard.present.web.services import Services
