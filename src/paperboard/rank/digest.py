@@ -18,7 +18,9 @@ from paperboard.core.errors import PaperboardError
 from paperboard.index.indexer import SearchIndex
 from paperboard.rank import trending
 from paperboard.rank.recommend import recommend
+from paperboard.rank.trending import TrendingPaperRow
 from paperboard.store.papers import PaperStore
+from paperboard.store.rows import CountedPaperRow, SubscriberRow
 
 TOP = 10
 PICKS = 5
@@ -71,10 +73,9 @@ def period_for(
 
 @dataclass
 class DigestContent:
-    top: list[dict[str, Any]] = field(default_factory=list)  # paper rows, each with trending_score
-    picks: list[dict[str, Any]] = field(
-        default_factory=list
-    )  # {"id", "reason", "because"} with "paper" row
+    top: list[CountedPaperRow] = field(default_factory=list)
+    # {"id", "reason", "because"} with the "paper" row: what the send ledger records, as JSON
+    picks: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -91,19 +92,23 @@ def top_papers(
     exclude: set[str],
     *,
     k: int = TOP,
-) -> list[dict[str, Any]]:
+) -> list[TrendingPaperRow]:
     """The period's most upvoted papers (ties: trending score), within ``categories`` if any."""
-    rows: dict[str, dict[str, Any]] = {}
-    for category in categories or [None]:  # type: ignore[list-item]
+    rows: dict[str, CountedPaperRow] = {}
+    wanted: list[str | None] = list(categories) or [None]
+    for category in wanted:
         for row in store.list_papers(
             period.start, period.end, category=category, limit=k + len(exclude) + 5
         ):
             rows.setdefault(row["id"], row)
     at = trending.reference_time(period.end)
-    for row in rows.values():
-        row["trending_score"] = trending.score(row["total_upvotes"], row["feed_date"], at)
+    scored = [
+        trending.with_score(row, trending.score(row["total_upvotes"], row["feed_date"], at))
+        for row in rows.values()
+        if row["id"] not in exclude
+    ]
     ranked = sorted(
-        (r for r in rows.values() if r["id"] not in exclude),
+        scored,
         key=lambda r: (-r["total_upvotes"], -r["trending_score"], r["id"]),
     )
     return ranked[:k]
@@ -112,7 +117,7 @@ def top_papers(
 def for_you(
     index: SearchIndex,
     store: PaperStore,
-    subscriber: dict[str, Any],
+    subscriber: SubscriberRow,
     period: DigestPeriod,
     *,
     banned: set[str],

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
 import numpy as np
 
@@ -22,6 +21,7 @@ from paperboard.index.lexical import Filters
 from paperboard.rank.search import matches_filters, search
 from paperboard.rank.similar import paper_vector
 from paperboard.store.papers import PaperStore
+from paperboard.store.rows import CountedPaperRow
 
 NEIGHBOURS = 60
 MAX_SEEDS = 50
@@ -31,7 +31,7 @@ MAX_SEEDS = 50
 class Pick:
     id: str
     score: float
-    paper: dict[str, Any]
+    paper: CountedPaperRow
     reason: str
     because: str | None = None  # the upvoted paper behind the pick, if any
 
@@ -63,13 +63,13 @@ def recommend(
 def _from_upvotes(
     index: SearchIndex,
     store: PaperStore,
-    seeds: list[dict[str, Any]],
+    seeds: list[CountedPaperRow],
     banned: set[str],
     filters: Filters,
     k: int,
 ) -> list[Pick]:
     scores: dict[str, float] = {}
-    best: dict[str, tuple[float, dict[str, Any]]] = {}
+    best: dict[str, tuple[float, CountedPaperRow]] = {}
     queries = np.stack([paper_vector(index, seed) for seed in seeds])
     found = index.neighbours.search_many(queries, NEIGHBOURS, exclude=banned)
     for position, (seed, neighbours) in enumerate(zip(seeds, found, strict=True)):
@@ -80,9 +80,7 @@ def _from_upvotes(
             if pid not in best or contribution > best[pid][0]:
                 best[pid] = (contribution, seed)
     ranked = [pid for pid, _ in sorted(scores.items(), key=lambda item: -item[1])][: k * 10]
-    if (
-        filters != Filters()
-    ):  # only what filters look at, for all candidates; whole rows for the picks
+    if filters != Filters():  # what filters look at, for every candidate; whole rows for picks
         fields = store.filter_fields(ranked)
         ranked = [pid for pid in ranked if pid in fields and matches_filters(fields[pid], filters)]
     rows = store.get_many(ranked[: k * 2])

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 from paperboard.core.errors import PaperboardError
 from paperboard.index.highlight import mark, snippet
@@ -19,6 +18,7 @@ from paperboard.index.indexer import SearchIndex
 from paperboard.index.lexical import Filters
 from paperboard.index.query import ParsedQuery, QueryError, parse_query
 from paperboard.store.papers import PaperStore
+from paperboard.store.rows import CountedPaperRow, FilterFieldsRow
 
 MODES = ("hybrid", "lexical", "dense")
 RRF_K = 60
@@ -32,7 +32,7 @@ class SearchHit:
 
     id: str
     score: float
-    paper: dict[str, Any]
+    paper: CountedPaperRow
     title_html: str
     snippet_html: str
     lexical_rank: int | None = None
@@ -49,7 +49,7 @@ class SearchResult:
     notes: list[str] = field(default_factory=list)  # what was forgiven or could not be used
 
 
-def matches_filters(paper: dict[str, Any], filters: Filters | None) -> bool:
+def matches_filters(paper: FilterFieldsRow, filters: Filters | None) -> bool:
     """The same filters the lexical index applies, for candidates found by other rankings."""
     if filters is None:
         return True
@@ -120,7 +120,7 @@ def search(
     wanted = offset + k
     lexical: list[str] = []
     dense: list[str] = []
-    rows: dict[str, dict[str, Any]] = {}
+    rows: dict[str, CountedPaperRow] = {}
     pending: Future[list[tuple[str, float]]] | None = None
     dense_ready = mode != "lexical" and bool(query.text) and index.dense_ready()
     if mode == "lexical" or not query.text:  # ranked by words alone: the page is all it needs
@@ -196,7 +196,7 @@ def ranked_ids(
     return [hit.id for hit in search(index, store, text, mode=mode, k=k, filters=filters).hits]
 
 
-def _hit(row: dict[str, Any], score: float, query: ParsedQuery) -> SearchHit:
+def _hit(row: CountedPaperRow, score: float, query: ParsedQuery) -> SearchHit:
     terms = _highlight_terms(query)
     return SearchHit(
         id=row["id"],

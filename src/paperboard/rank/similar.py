@@ -6,7 +6,6 @@ either."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -14,6 +13,7 @@ from paperboard.core.errors import NotFoundError
 from paperboard.index.indexer import SearchIndex
 from paperboard.rank.search import RRF_K, fuse
 from paperboard.store.papers import PaperStore
+from paperboard.store.rows import CountedPaperRow, PaperRow
 
 POOL = 100
 
@@ -23,19 +23,20 @@ class SimilarHit:
     id: str
     score: float
     similarity: float | None  # cosine of the two papers' embeddings, when both have one
-    paper: dict[str, Any]
+    paper: CountedPaperRow
 
 
-def paper_vector(index: SearchIndex, row: dict[str, Any]) -> np.ndarray:
+def paper_vector(index: SearchIndex, row: PaperRow) -> np.ndarray:
     """The stored embedding of a paper, or one computed now if it has none yet."""
     from paperboard.index.embed import paper_text
 
     stored = index.vectors.vector(row["id"])
     if stored is not None:
         return stored
-    return index.embedder.embed(
+    computed: np.ndarray = index.embedder.embed(
         [paper_text(row["title"], row["abstract"])], max_length=index.max_tokens
     )[0]
+    return computed
 
 
 def similar_rankings(

@@ -16,6 +16,7 @@ from paperboard.core.config import Settings
 from paperboard.index.highlight import excerpt
 from paperboard.present.mail.tokens import confirm_token, unsubscribe_token
 from paperboard.rank.digest import DigestContent, DigestPeriod
+from paperboard.store.rows import CountedPaperRow, SubscriberRow
 
 _env = Environment(
     loader=FileSystemLoader(str(Path(__file__).with_name("templates"))),
@@ -26,7 +27,7 @@ _env = Environment(
 )
 
 
-def _entry(settings: Settings, row: dict[str, Any]) -> dict[str, Any]:
+def _entry(settings: Settings, row: CountedPaperRow) -> dict[str, Any]:
     authors = list(row.get("authors") or [])
     count = len(authors) or row.get("author_count") or 0
     return {
@@ -46,7 +47,7 @@ def message_id(settings: Settings) -> str:
 
 def digest_message(
     settings: Settings,
-    subscriber: dict[str, Any],
+    subscriber: SubscriberRow,
     period: DigestPeriod,
     content: DigestContent,
     *,
@@ -54,13 +55,15 @@ def digest_message(
 ) -> EmailMessage:
     """The digest e-mail for one subscriber (same inputs, same message: a resend is identical)."""
     unsubscribe = f"{settings.base_url}/unsubscribe/{unsubscribe_token(settings, subscriber['id'])}"
+    top = [_entry(settings, row) for row in content.top]
+    picks = [
+        {**_entry(settings, pick["paper"]), "reason": pick["reason"]} for pick in content.picks
+    ]
     context = {
         "site": settings.base_url,
         "period": period,
-        "top": [_entry(settings, row) for row in content.top],
-        "picks": [
-            {**_entry(settings, pick["paper"]), "reason": pick["reason"]} for pick in content.picks
-        ],
+        "top": top,
+        "picks": picks,
         "unsubscribe": unsubscribe,
         "settings_url": f"{settings.base_url}/account",
         "categories": subscriber.get("categories") or [],
@@ -68,7 +71,7 @@ def digest_message(
     message = EmailMessage()
     message["From"] = settings.mail_from
     message["To"] = subscriber["email"]
-    count = len(context["top"]) + len(context["picks"])
+    count = len(top) + len(picks)
     message["Subject"] = f"Trending papers, {period.label} ({count} paper{'s' * (count != 1)})"
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = msgid
@@ -86,7 +89,7 @@ def digest_message(
     return message
 
 
-def confirmation_message(settings: Settings, subscriber: dict[str, Any]) -> EmailMessage:
+def confirmation_message(settings: Settings, subscriber: SubscriberRow) -> EmailMessage:
     link = (
         f"{settings.base_url}/subscribe/confirm/"
         f"{confirm_token(settings, subscriber['id'], subscriber['email'])}"

@@ -45,7 +45,7 @@ def _send_confirmation(services: Services, subscriber: SubscriberRow) -> None:
     except ConfigError:
         raise PaperboardError("this site cannot send e-mail yet: ask its administrator") from None
     try:
-        request_confirmation(services.settings, services.papers, subscriber)
+        request_confirmation(services, subscriber)
     except PaperboardError as error:
         log.error("confirmation to %s: %s", subscriber["email"], error)
         raise PaperboardError(
