@@ -43,18 +43,10 @@ def populate(home: Path, count: int, seed: int = 7) -> None:
     """Members, upvotes and subscribers, written through the stores (not timed)."""
     from paperboard.core.config import load_settings
     from paperboard.core.passwords import hash_password
-    from paperboard.store.community import CommunityStore
-    from paperboard.store.digests import DigestStore
-    from paperboard.store.members import MemberStore
-    from paperboard.store.papers import PaperStore
+    from paperboard.present.container import Container
 
-    settings = load_settings(home=home, database_url=None)
-    store = PaperStore.open(settings)
-    members, community, digests = (
-        MemberStore(store.engine),
-        CommunityStore(store.engine),
-        DigestStore(store.engine),
-    )
+    app = Container.open(load_settings(home=home, database_url=None))
+    store, members, community, digests = app.papers, app.members, app.community, app.digests
     rng = random.Random(seed)
     latest = store.latest_feed_date()
     assert latest is not None, "no papers in this home"
@@ -93,36 +85,34 @@ def populate(home: Path, count: int, seed: int = 7) -> None:
                 confirmed=True,
             )
             progress.advance(task)
-    store.close()
+    app.close()
 
 
 def measure(home: Path, *, for_you: bool, processes: int) -> dict[str, float]:
     """Compose every subscriber's digest as ``digest send`` does (``prepare_all``: choose the
     papers, render the message), without SMTP."""
     from paperboard.core.config import load_settings
+    from paperboard.present.container import Container
     from paperboard.present.mail.digests import prepare_all
     from paperboard.rank.digest import period_for
-    from paperboard.store.digests import DigestStore
-    from paperboard.store.papers import PaperStore
 
-    settings = load_settings(home=home, database_url=None)
-    store = PaperStore.open(settings)
-    latest = store.latest_feed_date()
+    app = Container.open(load_settings(home=home, database_url=None))
+    latest = app.papers.latest_feed_date()
     assert latest is not None
     period = period_for("weekly", latest)
-    subscribers = DigestStore(store.engine).due("weekly")
+    subscribers = app.digests.due("weekly")
     if not for_you:
         subscribers = [{**s, "for_you": False} for s in subscribers]
     picks = empty = size = 0
     started = time.perf_counter()
-    for prepared in prepare_all(settings, store, period, subscribers, processes=processes):
+    for prepared in prepare_all(app, period, subscribers, processes=processes):
         picks += len(prepared.picks)
         if prepared.data is None:
             empty += 1
         else:
             size += len(prepared.data)
     total = time.perf_counter() - started
-    store.close()
+    app.close()
     return {
         "subscribers": len(subscribers),
         "total_s": total,

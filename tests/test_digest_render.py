@@ -58,9 +58,7 @@ def test_digest_html_renders_cleanly_in_chromium(
     DigestStore(site.services.papers.engine).subscribe(
         "look@example.org", confirmed=True, keywords=["latent space"]
     )
-    report = send_digests(
-        site.services.settings, site.services.papers, period_for("daily", date(2019, 7, 5))
-    )
+    report = send_digests(site.services, period_for("daily", date(2019, 7, 5)))
     assert report.sent == 1
     html = smtp_server.messages[0].get_body(("html",)).get_content()
     assert (

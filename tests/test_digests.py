@@ -106,7 +106,7 @@ def test_subscribe_needs_confirmation_then_digest_arrives_and_one_click_unsubscr
     from paperboard.rank.digest import period_for
 
     period = period_for("daily", DAY)
-    report = send_digests(site.services.settings, site.services.papers, period)
+    report = send_digests(site.services, period)
     assert report.sent == 0 and len(smtp_server.messages) == 1  # not confirmed: nothing goes out
     link = next(u for u in links(confirmation.get_content()) if "/subscribe/confirm/" in u)
     with site.client() as client:
@@ -115,7 +115,7 @@ def test_subscribe_needs_confirmation_then_digest_arrives_and_one_click_unsubscr
         assert client.post(link.removeprefix(site.url)).status_code == 200
         assert client.get("/subscribe/confirm/forged-token").status_code == 400
 
-    report = send_digests(site.services.settings, site.services.papers, period)
+    report = send_digests(site.services, period)
     assert (report.sent, len(smtp_server.messages)) == (1, 2)
     digest = smtp_server.messages[1]
     assert digest.get_content_type() == "multipart/alternative"
@@ -140,9 +140,7 @@ def test_subscribe_needs_confirmation_then_digest_arrives_and_one_click_unsubscr
         assert one_click.status_code == 200, (unsubscribe, one_click.text[:300])
     subscriber = DigestStore(site.services.papers.engine).by_email("reader@example.org")
     assert subscriber["unsubscribed_at"] is not None
-    again = send_digests(
-        site.services.settings, site.services.papers, period_for("daily", date(2019, 7, 6))
-    )
+    again = send_digests(site.services, period_for("daily", date(2019, 7, 6)))
     assert again.sent == 0 and len(smtp_server.messages) == 2
 
 
@@ -166,9 +164,7 @@ def test_for_you_picks_follow_upvotes_and_never_repeat(site: Site, smtp_server: 
     digests.confirm(subscriber["id"])
     seen: list[str] = []
     for day in (date(2025, 5, 19), date(2025, 5, 20)):
-        report = send_digests(
-            site.services.settings, site.services.papers, period_for("daily", day)
-        )
+        report = send_digests(site.services, period_for("daily", day))
         record = digests.send_record(subscriber["id"], f"daily:{day}")
         if report.sent:
             picks = record["picks"]
@@ -267,17 +263,13 @@ def test_permanent_failures_stop_mail_and_show_to_admins(site: Site, smtp_server
     seed_day(site.services.papers, day=date(2019, 7, 6))
     smtp_server.refuse["gone@example.org"] = "550 5.1.1 no such user"
     for day in (date(2019, 7, 5), date(2019, 7, 6)):
-        report = send_digests(
-            site.services.settings, site.services.papers, period_for("daily", day)
-        )
+        report = send_digests(site.services, period_for("daily", day))
         assert (report.failed, report.sent) == (1, 1)
     assert digests.by_email("gone@example.org")["stopped_reason"].startswith(
         "recipient refused: 550"
     )
     seed_day(site.services.papers, day=date(2019, 7, 7))
-    third = send_digests(
-        site.services.settings, site.services.papers, period_for("daily", date(2019, 7, 7))
-    )
+    third = send_digests(site.services, period_for("daily", date(2019, 7, 7)))
     assert (third.failed, third.sent) == (0, 1)  # no more attempts to that address
     with site.client() as client:
         site.services.members.create(
@@ -308,7 +300,7 @@ def test_transient_failures_are_retried(site: Site, smtp_server: SmtpSink) -> No
     DigestStore(site.services.papers.engine).subscribe("slow@example.org", confirmed=True)
     smtp_server.refuse["slow@example.org"] = "451 4.3.0 try again later"
     smtp_server.refuse_times = {"slow@example.org": 1}
-    report = send_digests(site.services.settings, site.services.papers, period_for("daily", DAY))
+    report = send_digests(site.services, period_for("daily", DAY))
     assert report.sent == 1 and len(smtp_server.messages) == 1
 
 
@@ -372,9 +364,7 @@ def test_sending_is_paced_at_the_configured_rate(site: Site, smtp_server: SmtpSi
     for n in range(3):
         digests.subscribe(f"paced{n}@example.org", confirmed=True, for_you=False)
     pauses: list[float] = []
-    report = send_digests(
-        site.services.settings, site.services.papers, period_for("daily", DAY), sleep=pauses.append
-    )
+    report = send_digests(site.services, period_for("daily", DAY), sleep=pauses.append)
     assert report.sent == 3
     assert len(pauses) == 2 and all(0.2 < p <= 0.25 for p in pauses)  # 1/4 s between messages
 
@@ -382,13 +372,14 @@ def test_sending_is_paced_at_the_configured_rate(site: Site, smtp_server: SmtpSi
 def test_without_embeddings_a_digest_has_no_picks_and_loads_no_model(
     settings: Any, store: Any
 ) -> None:
+    from paperboard.present.container import Container
     from paperboard.present.mail.digests import Composer
     from paperboard.rank.digest import period_for
 
     seed_day(store)
     digests = DigestStore(store.engine)
     digests.subscribe("a@example.org", confirmed=True, keywords=["topic"])
-    composer = Composer(settings, store)
+    composer = Composer(Container(settings, store))
     content = composer.content(digests.due("daily")[0], period_for("daily", DAY))
     assert len(content.top) == 6 and not content.picks
     assert "embedder" not in composer.index.__dict__  # no vectors on disk: nothing to load
@@ -405,8 +396,8 @@ def test_digests_composed_in_several_processes_are_the_same(site: Site) -> None:
     digests.subscribe("c@example.org", confirmed=True, for_you=False)
     subscribers = digests.due("daily")
     period = period_for("daily", DAY)
-    one = list(prepare_all(site.settings, site.services.papers, period, subscribers, processes=1))
-    two = list(prepare_all(site.settings, site.services.papers, period, subscribers, processes=2))
+    one = list(prepare_all(site.services, period, subscribers, processes=1))
+    two = list(prepare_all(site.services, period, subscribers, processes=2))
     assert [p.subscriber_id for p in two] == [s["id"] for s in subscribers]
     assert [(p.top_ids, p.picks) for p in one] == [(p.top_ids, p.picks) for p in two]
     assert one[0].picks and one[1].top_ids != one[2].top_ids

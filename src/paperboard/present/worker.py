@@ -162,7 +162,7 @@ def _digest(settings: Settings, kind: str, now: datetime) -> str:
 
     period = period_for(kind, timezone=settings.timezone, now=now)
     with Container.open(settings) as app:
-        report = send_digests(settings, app.papers, period)
+        report = send_digests(app, period)
     if report.failed and not (report.sent or report.resent):
         raise PaperboardError(report.summary() + ": " + "; ".join(report.problems[:3]))
     return report.summary()

@@ -77,7 +77,7 @@ def add(
             confirmed=confirmed,
         )
         if subscriber["confirmed_at"] is None:
-            request_confirmation(app.settings, app.papers, subscriber)
+            request_confirmation(app, subscriber)
             console.print(f"{subscriber['email']} added; a confirmation e-mail was sent")
         else:
             console.print(f"{subscriber['email']} subscribed ({frequency})")
@@ -168,7 +168,7 @@ def send(
     if dry_run:
         folder = out or config.home / "outbox" / chosen.key.replace(":", "-")
     with open_app() as app:
-        report = send_digests(app.settings, app.papers, chosen, dry_run_to=folder, only=to)
+        report = send_digests(app, chosen, dry_run_to=folder, only=to)
     for problem in report.problems:
         err_console.print(f"paperboard: {problem}", markup=False)
     if not quiet:
@@ -196,7 +196,7 @@ def preview(
 
     chosen = _period(period, date)
     with open_app() as app:
-        message = preview_digest(app.settings, app.papers, email, chosen)
+        message = preview_digest(app, email, chosen)
     if message is None:
         console.print(f"nothing to send to {email} for {chosen.key}")
         return

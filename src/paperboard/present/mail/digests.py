@@ -24,13 +24,11 @@ from typing import Any
 
 from paperboard.core.config import Settings
 from paperboard.core.errors import PaperboardError
-from paperboard.index.indexer import SearchIndex
+from paperboard.present.container import Container
 from paperboard.present.mail.messages import digest_message, message_id
 from paperboard.present.mail.smtp import Mailer, MailError, PermanentMailError
 from paperboard.rank.digest import PICKS, TOP, DigestContent, DigestPeriod, for_you, top_papers
-from paperboard.store.community import CommunityStore
-from paperboard.store.digests import DigestStore
-from paperboard.store.papers import PaperStore
+from paperboard.store.rows import CountedPaperRow, SubscriberRow
 
 log = logging.getLogger(__name__)
 
@@ -74,31 +72,30 @@ class Composer:
 
     MARGIN = 20  # extra candidates kept in the shared lists, to survive per-subscriber filtering
 
-    def __init__(
-        self, settings: Settings, store: PaperStore, index: SearchIndex | None = None
-    ) -> None:
-        self.settings = settings
-        self.store = store
-        self.digests = DigestStore(store.engine)
-        self.community = CommunityStore(store.engine)
-        self.index = index if index is not None else SearchIndex(settings)
-        self._top: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    def __init__(self, app: Container) -> None:
+        self.settings = app.settings
+        self.store = app.papers
+        self.digests = app.digests
+        self.community = app.community
+        self.index = app.index
+        self._top: dict[tuple[Any, ...], list[CountedPaperRow]] = {}
         self._cold: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
 
     def _shared_top(
         self, period: DigestPeriod, categories: list[str], sent: set[str]
-    ) -> list[dict[str, Any]]:
+    ) -> list[CountedPaperRow]:
         key = (period.key, tuple(sorted(categories)))
         if key not in self._top:
-            self._top[key] = top_papers(self.store, period, categories, set(), k=TOP + self.MARGIN)
+            self._top[key] = list(
+                top_papers(self.store, period, categories, set(), k=TOP + self.MARGIN)
+            )
         ranked = [row for row in self._top[key] if row["id"] not in sent]
-        if (
-            len(ranked) < TOP and len(self._top[key]) == TOP + self.MARGIN
-        ):  # filtered too much: the long way
-            return top_papers(self.store, period, categories, sent)
+        if len(ranked) < TOP and len(self._top[key]) == TOP + self.MARGIN:
+            # filtered too much: the long way
+            return list(top_papers(self.store, period, categories, sent))
         return ranked[:TOP]
 
-    def content(self, subscriber: dict[str, Any], period: DigestPeriod) -> DigestContent:
+    def content(self, subscriber: SubscriberRow, period: DigestPeriod) -> DigestContent:
         sent = self.digests.sent_paper_ids(subscriber["id"])
         categories = list(subscriber["categories"] or [])
         content = DigestContent(top=self._shared_top(period, categories, sent))
@@ -139,7 +136,7 @@ class Composer:
         )
 
     def message(
-        self, subscriber: dict[str, Any], period: DigestPeriod, content: DigestContent, msgid: str
+        self, subscriber: SubscriberRow, period: DigestPeriod, content: DigestContent, msgid: str
     ) -> EmailMessage:
         return digest_message(self.settings, subscriber, period, content, msgid=msgid)
 
@@ -157,7 +154,7 @@ class Prepared:
     data: bytes | None
 
 
-_worker_composer: Composer | None = None
+_worker_composer: Composer | None = None  # in a composing process: its own container's
 
 
 def _start_worker(settings: Settings) -> None:
@@ -170,15 +167,15 @@ def _start_worker(settings: Settings) -> None:
         faiss.omp_set_num_threads(1)
     except ImportError:  # pragma: no cover - faiss is a dependency
         pass
-    _worker_composer = Composer(settings, PaperStore.open(settings))
+    _worker_composer = Composer(Container.open(settings))
 
 
-def _prepare_in_worker(job: tuple[dict[str, Any], DigestPeriod]) -> Prepared:
+def _prepare_in_worker(job: tuple[SubscriberRow, DigestPeriod]) -> Prepared:
     assert _worker_composer is not None
     return _prepare(_worker_composer, *job)
 
 
-def _prepare(composer: Composer, subscriber: dict[str, Any], period: DigestPeriod) -> Prepared:
+def _prepare(composer: Composer, subscriber: SubscriberRow, period: DigestPeriod) -> Prepared:
     content = composer.content(subscriber, period)
     picks = [{"id": p["id"], "reason": p["reason"], "because": p["because"]} for p in content.picks]
     if content.empty:
@@ -198,44 +195,40 @@ PARALLEL_FROM = 400
 
 
 def prepare_all(
-    settings: Settings,
-    store: PaperStore,
+    app: Container,
     period: DigestPeriod,
-    subscribers: list[dict[str, Any]],
+    subscribers: list[SubscriberRow],
     *,
     processes: int | None = None,
-    index: SearchIndex | None = None,
 ) -> Iterator[Prepared]:
     """Compose the digests of ``subscribers``, in their order. With several processes, each
     composes a share (choosing papers and rendering are CPU-bound); nothing here writes."""
     processes = default_processes(len(subscribers)) if processes is None else processes
     if processes <= 1 or len(subscribers) < 2:
-        composer = Composer(settings, store, index)
+        composer = Composer(app)
         for subscriber in subscribers:
             yield _prepare(composer, subscriber, period)
         return
     # spawn, not fork: the parent may hold faiss/ONNX thread pools and open database handles.
     with get_context("spawn").Pool(
-        processes, initializer=_start_worker, initargs=(settings,)
+        processes, initializer=_start_worker, initargs=(app.settings,)
     ) as pool:
         yield from pool.imap(_prepare_in_worker, [(s, period) for s in subscribers], chunksize=32)
 
 
 def send_digests(
-    settings: Settings,
-    store: PaperStore,
+    app: Container,
     period: DigestPeriod,
     *,
     dry_run_to: Path | None = None,
     only: str | None = None,
     mailer: Mailer | None = None,
-    index: SearchIndex | None = None,
     processes: int | None = None,
     on_progress: Callable[[str], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> DigestReport:
     """Send (or with ``dry_run_to`` write as .eml files, recording nothing) the period's digests."""
-    digests = DigestStore(store.engine)
+    settings, digests = app.settings, app.digests
     report = DigestReport(period)
     due = [
         s for s in digests.due(period.kind) if only is None or s["email"] == only.strip().lower()
@@ -245,7 +238,7 @@ def send_digests(
     if dry_run_to is not None:
         dry_run_to.mkdir(parents=True, exist_ok=True)
         by_id = {s["id"]: s for s in due}
-        for prepared in prepare_all(settings, store, period, due, processes=processes, index=index):
+        for prepared in prepare_all(app, period, due, processes=processes):
             if prepared.data is None:
                 report.empty += 1
                 continue
@@ -272,11 +265,11 @@ def send_digests(
         if own_mailer:
             mailer = Mailer(settings)
         assert mailer is not None
-        composed = prepare_all(settings, store, period, fresh, processes=processes, index=index)
+        composed = prepare_all(app, period, fresh, processes=processes)
         for subscriber in pending:
             record = records.get(subscriber["id"])
             if record is not None:  # an intent left by a killed run: the same message again
-                replayer = replayer or Composer(settings, store, index)
+                replayer = replayer or Composer(app)
                 content = replayer.replay(record)
                 data = replayer.message(subscriber, period, content, record["message_id"]).as_bytes(
                     policy=SMTP
@@ -344,15 +337,13 @@ def send_digests(
     return report
 
 
-def preview(
-    settings: Settings, store: PaperStore, email: str, period: DigestPeriod
-) -> EmailMessage | None:
+def preview(app: Container, email: str, period: DigestPeriod) -> EmailMessage | None:
     """What this subscriber would get for ``period`` now (nothing is recorded); None when empty."""
-    composer = Composer(settings, store)
+    composer = Composer(app)
     subscriber = composer.digests.by_email(email)
     if subscriber is None:
         raise PaperboardError(f"{email} is not a subscriber")
     content = composer.content(subscriber, period)
     if content.empty:
         return None
-    return composer.message(subscriber, period, content, message_id(settings))
+    return composer.message(subscriber, period, content, message_id(app.settings))
