@@ -231,9 +231,10 @@ class SearchIndex:
 
     def state(self) -> dict[str, Any]:
         try:
-            return json.loads(self._state_path.read_text())
+            state: dict[str, Any] = json.loads(self._state_path.read_text())
         except FileNotFoundError:
             return {}
+        return state
 
     def _save_state(self, state: dict[str, Any]) -> None:
         atomic_write(self._state_path, json.dumps(state))

@@ -38,6 +38,7 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -125,7 +126,7 @@ class _Graph:
         )
         return name
 
-    def op(self, op_type: str, inputs: list[str], name: str | None = None, **attrs: object) -> str:
+    def op(self, op_type: str, inputs: list[str], name: str | None = None, **attrs: Any) -> str:
         out = name or f"{op_type.lower()}_{len(self.nodes)}"
         self.nodes.append(helper.make_node(op_type, inputs, [out], name=out, **attrs))
         return out
@@ -420,7 +421,9 @@ def is_current(path: Path, source: str) -> bool:
         meta = json.loads(_sidecar(path).read_text())
         if meta.get("builder_version") != BUILDER_VERSION or meta.get("source_sha256") != source:
             return False
-        return path.stat().st_size == meta.get("size") and file_sha256(path) == meta.get("sha256")
+        return bool(
+            path.stat().st_size == meta.get("size") and file_sha256(path) == meta.get("sha256")
+        )
     except (OSError, ValueError, AttributeError):
         return False
 

@@ -67,7 +67,7 @@ class VectorSet:
         row = self.row_of.get(paper_id)
         return None if row is None else self.matrix[row].astype(np.float32)
 
-    def rows(self, rows: Sequence[int] | slice) -> np.ndarray:
+    def rows(self, rows: Sequence[int] | np.ndarray | slice) -> np.ndarray:
         """These rows as a float32 matrix."""
         return np.asarray(self.matrix[rows], dtype=np.float32)
 
@@ -183,7 +183,7 @@ class VectorStore:
         return VectorSet([ids[p] for p in keep], matrix, [hashes[p] for p in keep])
 
     def _chunk_matrix(self, chunk: Path, size: int, *, mmap: bool) -> np.ndarray:
-        matrix = np.load(
+        matrix: np.ndarray = np.load(
             chunk.with_suffix(".npy"), allow_pickle=False, mmap_mode="r" if mmap else None
         )
         if len(matrix) != size or (size and matrix.shape[1] != self.dim):
@@ -235,7 +235,7 @@ class NearestNeighbours:
         build: bool = True,
     ) -> None:
         self.vectors = vectors
-        self._ann = None
+        self._ann: Any = None  # a faiss index
         self.exact = len(vectors) < ANN_THRESHOLD
         self._dense: np.ndarray | None = None
         if self.exact:  # small: one float32 copy makes each query a single matrix product
@@ -267,9 +267,9 @@ class NearestNeighbours:
         if path is not None and path.exists() and path.with_suffix(".json").exists():
             meta = json.loads(path.with_suffix(".json").read_text())
             if meta.get("signature") == signature:
-                index = faiss.read_index(str(path))
-                index.nprobe = nprobe
-                return index
+                stored: Any = faiss.read_index(str(path))
+                stored.nprobe = nprobe
+                return stored
         if not build:
             raise NeighbourIndexMissing(f"no stored neighbour index matches the vectors ({path})")
         quantizer = faiss.IndexFlatIP(dim)
