@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paperboard.core.errors import ForbiddenError, NotFoundError
+from paperboard.store.database import begin_write
 from paperboard.store.rows import AuthoredCommentRow, CommentRow, MemberRow
 from paperboard.store.schema import Comment, Member, Paper, PaperCounts, Submission, Vote, table_of
 
@@ -48,9 +49,6 @@ class CommunityStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def _begin(self) -> Any:
-        return self.engine.connect().execution_options(sqlite_begin="IMMEDIATE")
-
     def _require_paper(self, connection: Connection, paper_id: str) -> None:
         if connection.execute(select(papers.c.id).where(papers.c.id == paper_id)).first() is None:
             raise NotFoundError(f"no paper {paper_id}")
@@ -59,7 +57,7 @@ class CommunityStore:
 
     def upvote(self, member_id: int, paper_id: str) -> bool:
         """Add the member's upvote; False if it was already there (the primary key says so)."""
-        with self._begin() as connection, connection.begin():
+        with begin_write(self.engine) as connection:
             self._require_paper(connection, paper_id)
             try:
                 with connection.begin_nested():
@@ -75,7 +73,7 @@ class CommunityStore:
 
     def unvote(self, member_id: int, paper_id: str) -> bool:
         """Take the member's upvote back; False if there was none."""
-        with self._begin() as connection, connection.begin():
+        with begin_write(self.engine) as connection:
             removed = connection.execute(
                 delete(votes).where(votes.c.member_id == member_id, votes.c.paper_id == paper_id)
             ).rowcount
@@ -109,7 +107,7 @@ class CommunityStore:
     # -- comments -------------------------------------------------------------------------------
 
     def add_comment(self, paper_id: str, member_id: int, body: str) -> int:
-        with self._begin() as connection, connection.begin():
+        with begin_write(self.engine) as connection:
             self._require_paper(connection, paper_id)
             comment_id = connection.execute(
                 insert(comments)
@@ -154,7 +152,7 @@ class CommunityStore:
 
     def edit_comment(self, comment_id: int, member: MemberRow, body: str) -> None:
         """Change one's own comment (moderators delete, they do not rewrite)."""
-        with self._begin() as connection, connection.begin():
+        with begin_write(self.engine) as connection:
             self._check_owner(connection, comment_id, member, moderate=False)
             connection.execute(
                 update(comments)
@@ -164,7 +162,7 @@ class CommunityStore:
 
     def delete_comment(self, comment_id: int, member: MemberRow) -> str:
         """Delete one's own comment, or any as a moderator or admin; returns the paper id."""
-        with self._begin() as connection, connection.begin():
+        with begin_write(self.engine) as connection:
             paper_id = self._check_owner(connection, comment_id, member, moderate=True)
             connection.execute(delete(comments).where(comments.c.id == comment_id))
             _bump(connection, paper_id, comments_by=-1)
@@ -176,7 +174,7 @@ class CommunityStore:
         """Put a stored paper on ``day``'s feed as submitted by ``submitter``; False if it had been
         submitted before (a paper is submitted once, as on Daily Papers)."""
         now = datetime.now(UTC)
-        with self._begin() as connection, connection.begin():
+        with begin_write(self.engine) as connection:
             self._require_paper(connection, paper_id)
             try:
                 with connection.begin_nested():
@@ -218,7 +216,7 @@ class CommunityStore:
     def forget_member(self, member_id: int) -> None:
         """Take back a leaving member's upvotes (keeping the counts right); their comments and
         submissions stay, without an author."""
-        with self._begin() as connection, connection.begin():
+        with begin_write(self.engine) as connection:
             voted = list(
                 connection.execute(
                     select(votes.c.paper_id).where(votes.c.member_id == member_id)

@@ -6,6 +6,8 @@ revision; ``ensure_schema`` does that only when the database is behind (cheap to
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -53,6 +55,23 @@ def _sqlite_begin(connection: Any) -> None:
     # failing when a read transaction tries to become a write transaction.
     mode = connection.get_execution_options().get("sqlite_begin", "")
     connection.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+def write_connection(engine: Engine) -> Connection:
+    """A connection whose transactions begin IMMEDIATE on SQLite."""
+    return engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+
+
+@contextmanager
+def begin_write(engine: Engine) -> Iterator[Connection]:
+    """A transaction that will write, committed when the block ends (rolled back on an error).
+
+    On SQLite it takes the write lock up front, waiting up to busy_timeout for it. A deferred
+    transaction that reads first holds a snapshot; if another writer commits before its first write,
+    SQLite refuses the upgrade at once (SQLITE_BUSY_SNAPSHOT, "database is locked") without waiting,
+    because waiting could not help. Every store transaction that writes uses this."""
+    with write_connection(engine) as connection, connection.begin():
+        yield connection
 
 
 def open_engine(url: str) -> Engine:

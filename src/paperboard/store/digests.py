@@ -8,7 +8,6 @@ same papers, and composes the rest.
 
 from __future__ import annotations
 
-import contextlib
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -16,6 +15,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paperboard.core.errors import NotFoundError
+from paperboard.store.database import begin_write
 from paperboard.store.members import normalize_email
 from paperboard.store.rows import SubscriberRow
 from paperboard.store.schema import DigestRun, DigestSend, SentPaper, Subscriber, table_of
@@ -67,24 +67,26 @@ class DigestStore:
             "keywords": list(dict.fromkeys(k.strip() for k in keywords or [] if k.strip())),
             "for_you": for_you,
         }
-        with self.engine.begin() as connection:
-            existing = connection.execute(
-                select(subscribers).where(subscribers.c.email == address)
-            ).first()
+        current = select(subscribers).where(subscribers.c.email == address).with_for_update()
+        with begin_write(self.engine) as connection:
+            existing = connection.execute(current).first()
             if existing is None:
-                with contextlib.suppress(
-                    IntegrityError
-                ):  # a concurrent subscription of the same address
-                    connection.execute(
-                        insert(subscribers).values(
-                            email=address,
-                            member_id=member_id,
-                            created_at=now,
-                            confirmed_at=now if confirmed else None,
-                            **choices,
+                try:
+                    with connection.begin_nested():
+                        connection.execute(
+                            insert(subscribers).values(
+                                email=address,
+                                member_id=member_id,
+                                created_at=now,
+                                confirmed_at=now if confirmed else None,
+                                **choices,
+                            )
                         )
-                    )
-            else:
+                except IntegrityError:
+                    # A concurrent subscription of the same address (PostgreSQL; SQLite writers
+                    # queue on BEGIN IMMEDIATE) committed first: update that one instead.
+                    existing = connection.execute(current).one()
+            if existing is not None:
                 values: dict[str, Any] = dict(choices)
                 if member_id is not None:
                     values["member_id"] = member_id
@@ -148,7 +150,7 @@ class DigestStore:
             return [_subscriber(r) for r in connection.execute(query)]
 
     def _set(self, subscriber_id: int, **values: Any) -> None:
-        with self.engine.begin() as connection:
+        with begin_write(self.engine) as connection:
             result = connection.execute(
                 update(subscribers).where(subscribers.c.id == subscriber_id).values(values)
             )
@@ -165,7 +167,7 @@ class DigestStore:
         self._set(subscriber_id, unsubscribed_at=datetime.now(UTC))
 
     def remove(self, email: str) -> bool:
-        with self.engine.begin() as connection:
+        with begin_write(self.engine) as connection:
             return (
                 connection.execute(
                     delete(subscribers).where(subscribers.c.email == normalize_email(email))
@@ -176,20 +178,22 @@ class DigestStore:
     def bounced(self, subscriber_id: int, reason: str, *, limit: int) -> bool:
         """Count a permanent failure; after ``limit`` of them, mail to the address stops.
         Returns True when it stopped."""
-        with self.engine.begin() as connection:
-            row = connection.execute(
-                select(subscribers.c.bounces).where(subscribers.c.id == subscriber_id)
-            ).first()
-            if row is None:
+        with begin_write(self.engine) as connection:
+            bounces = connection.execute(
+                update(subscribers)
+                .where(subscribers.c.id == subscriber_id)
+                .values(bounces=subscribers.c.bounces + 1)
+                .returning(subscribers.c.bounces)
+            ).scalar_one_or_none()
+            if bounces is None:
                 return False
-            bounces = int(row.bounces) + 1
-            values: dict[str, Any] = {"bounces": bounces}
             if bounces >= limit:
-                values["stopped_reason"] = reason[:500]
-            connection.execute(
-                update(subscribers).where(subscribers.c.id == subscriber_id).values(values)
-            )
-            return bounces >= limit
+                connection.execute(
+                    update(subscribers)
+                    .where(subscribers.c.id == subscriber_id)
+                    .values(stopped_reason=reason[:500])
+                )
+            return int(bounces) >= limit
 
     def stopped(self) -> list[SubscriberRow]:
         with self.engine.connect() as connection:
@@ -231,7 +235,7 @@ class DigestStore:
         """Commit what is about to be sent (and mark its papers as sent to this subscriber)."""
         now = datetime.now(UTC)
         papers = list(dict.fromkeys([*top_ids, *(p["id"] for p in picks)]))
-        with self.engine.begin() as connection:
+        with begin_write(self.engine) as connection:
             connection.execute(
                 insert(digest_sends).values(
                     subscriber_id=subscriber_id,
@@ -262,7 +266,7 @@ class DigestStore:
         return record
 
     def record_empty(self, subscriber_id: int, period_key: str, reason: str) -> None:
-        with self.engine.begin() as connection:
+        with begin_write(self.engine) as connection:
             connection.execute(
                 insert(digest_sends).values(
                     subscriber_id=subscriber_id,
@@ -284,7 +288,7 @@ class DigestStore:
         }
         if status == "sent":
             values["sent_at"] = datetime.now(UTC)
-        with self.engine.begin() as connection:
+        with begin_write(self.engine) as connection:
             connection.execute(
                 update(digest_sends).where(digest_sends.c.id == record_id).values(values)
             )
@@ -302,7 +306,7 @@ class DigestStore:
     # -- runs -----------------------------------------------------------------------------------
 
     def start_run(self, period_key: str) -> int:
-        with self.engine.begin() as connection:
+        with begin_write(self.engine) as connection:
             return int(
                 connection.execute(
                     insert(digest_runs)
@@ -314,7 +318,7 @@ class DigestStore:
     def finish_run(
         self, run_id: int, status: str, counts: dict[str, int], detail: str | None = None
     ) -> None:
-        with self.engine.begin() as connection:
+        with begin_write(self.engine) as connection:
             connection.execute(
                 update(digest_runs)
                 .where(digest_runs.c.id == run_id)

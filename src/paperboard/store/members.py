@@ -13,10 +13,11 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paperboard.core.errors import ConflictError, NotFoundError
+from paperboard.store.database import begin_write
 from paperboard.store.rows import MemberRow
 from paperboard.store.schema import (
     ApiToken,
@@ -36,6 +37,7 @@ login_failures = table_of(LoginFailure)
 
 ROLES = ("member", "moderator", "admin")
 TOKEN_PREFIX = "pb_"
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)  # how precisely a token's last use is kept
 
 
 def _digest(secret: str) -> str:
@@ -75,7 +77,7 @@ class MemberStore:
             "password_changed_at": now,
         }
         try:
-            with self.engine.begin() as connection:
+            with begin_write(self.engine) as connection:
                 new_id = connection.execute(
                     insert(members).values(values).returning(members.c.id)
                 ).scalar_one()
@@ -115,7 +117,7 @@ class MemberStore:
         self, member_id: int, password_hash: str, *, keep_session: str | None = None
     ) -> None:
         """Change the password and end every session but ``keep_session`` (a cookie token)."""
-        with self.engine.begin() as connection:
+        with begin_write(self.engine) as connection:
             connection.execute(
                 update(members)
                 .where(members.c.id == member_id)
@@ -129,7 +131,7 @@ class MemberStore:
     def set_role(self, member_id: int, role: str) -> None:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
-        with self.engine.begin() as connection:
+        with begin_write(self.engine) as connection:
             if (
                 connection.execute(
                     update(members).where(members.c.id == member_id).values(role=role)
@@ -144,7 +146,7 @@ class MemberStore:
         from paperboard.store.community import CommunityStore
 
         CommunityStore(self.engine).forget_member(member_id)
-        with self.engine.begin() as connection:
+        with begin_write(self.engine) as connection:
             connection.execute(delete(members).where(members.c.id == member_id))
 
     def export(self, member_id: int) -> dict[str, Any]:
@@ -195,7 +197,7 @@ class MemberStore:
         token = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
         now = datetime.now(UTC)
-        with self.engine.begin() as connection:
+        with begin_write(self.engine) as connection:
             connection.execute(member_sessions.delete().where(member_sessions.c.expires_at < now))
             connection.execute(
                 insert(member_sessions).values(
@@ -226,7 +228,7 @@ class MemberStore:
         return cast(MemberRow, values), csrf
 
     def end_session(self, token: str) -> None:
-        with self.engine.begin() as connection:
+        with begin_write(self.engine) as connection:
             connection.execute(
                 delete(member_sessions).where(member_sessions.c.token_hash == _digest(token))
             )
@@ -236,7 +238,7 @@ class MemberStore:
     def create_token(self, member_id: int, name: str) -> str:
         """A new personal API token; the only time its value is known."""
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        with self.engine.begin() as connection:
+        with begin_write(self.engine) as connection:
             connection.execute(
                 insert(api_tokens).values(
                     member_id=member_id,
@@ -262,7 +264,7 @@ class MemberStore:
             return [dict(row._mapping) for row in rows]
 
     def revoke_token(self, member_id: int, token_id: int) -> bool:
-        with self.engine.begin() as connection:
+        with begin_write(self.engine) as connection:
             result = connection.execute(
                 delete(api_tokens).where(
                     api_tokens.c.id == token_id, api_tokens.c.member_id == member_id
@@ -271,28 +273,38 @@ class MemberStore:
             return result.rowcount > 0
 
     def token_member(self, token: str) -> MemberRow | None:
-        """The member a bearer token belongs to (and note its use), or None."""
+        """The member a bearer token belongs to, or None. Notes the token's use, to the minute: a
+        token called many times a minute is read, not written, on all but the first call."""
         digest = _digest(token)
-        with self.engine.begin() as connection:
+        now = datetime.now(UTC)
+        with self.engine.connect() as connection:
             row = connection.execute(
-                select(members)
+                select(members, api_tokens.c.last_used_at.label("token_used_at"))
                 .join(api_tokens, api_tokens.c.member_id == members.c.id)
                 .where(api_tokens.c.token_hash == digest)
             ).first()
-            if row is None:
-                return None
-            connection.execute(
-                update(api_tokens)
-                .where(api_tokens.c.token_hash == digest)
-                .values(last_used_at=datetime.now(UTC))
+        if row is None:
+            return None
+        values = dict(row._mapping)
+        used_at = values.pop("token_used_at")
+        if used_at is None or used_at < now - TOKEN_USE_RESOLUTION:
+            stale = or_(
+                api_tokens.c.last_used_at.is_(None),
+                api_tokens.c.last_used_at < now - TOKEN_USE_RESOLUTION,
             )
-        return _public(row)
+            with begin_write(self.engine) as connection:
+                connection.execute(
+                    update(api_tokens)
+                    .where(api_tokens.c.token_hash == digest, stale)
+                    .values(last_used_at=now)
+                )
+        return cast(MemberRow, values)
 
     # -- failed sign-ins ------------------------------------------------------------------------
 
     def record_failure(self, *keys: str) -> None:
         now = datetime.now(UTC)
-        with self.engine.begin() as connection:
+        with begin_write(self.engine) as connection:
             connection.execute(
                 login_failures.delete().where(login_failures.c.at < now - timedelta(days=1))
             )
@@ -312,5 +324,5 @@ class MemberStore:
             )
 
     def clear_failures(self, key: str) -> None:
-        with self.engine.begin() as connection:
+        with begin_write(self.engine) as connection:
             connection.execute(delete(login_failures).where(login_failures.c.key == key))

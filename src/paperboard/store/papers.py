@@ -42,7 +42,13 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from paperboard.core.config import Settings
 from paperboard.core.errors import PaperboardError
 from paperboard.core.records import Checkpoint, PaperRecord
-from paperboard.store.database import db_error, ensure_schema, open_engine
+from paperboard.store.database import (
+    begin_write,
+    db_error,
+    ensure_schema,
+    open_engine,
+    write_connection,
+)
 from paperboard.store.merge import is_changed, merge
 from paperboard.store.rows import CountedPaperRow, FilterFieldsRow, PaperRow
 from paperboard.store.schema import (
@@ -166,9 +172,6 @@ class PaperStore:
     def close(self) -> None:
         self.engine.dispose()
 
-    def _write_connection(self) -> Connection:
-        return self.engine.connect().execution_options(sqlite_begin="IMMEDIATE")
-
     # -- writing ------------------------------------------------------------------------------
 
     def write(
@@ -184,7 +187,7 @@ class PaperStore:
         """
         for attempt in range(3):
             try:
-                with self._write_connection() as connection:
+                with write_connection(self.engine) as connection:
                     transaction = connection.begin()
                     try:
                         counts = self._write(connection, records)
@@ -285,12 +288,12 @@ class PaperStore:
             ).scalar_one_or_none()
 
     def clear_harvest(self, key: str) -> None:
-        with self.engine.begin() as connection:
+        with begin_write(self.engine) as connection:
             connection.execute(delete(harvests).where(harvests.c.key == key))
 
     def delete(self, paper_id: str) -> bool:
         """Remove a paper, leaving a tombstone for the indexes; True if it existed."""
-        with self.engine.begin() as connection:
+        with begin_write(self.engine) as connection:
             connection.execute(
                 delete(paper_categories).where(paper_categories.c.paper_id == paper_id)
             )
@@ -367,7 +370,7 @@ class PaperStore:
     # -- import runs ----------------------------------------------------------------------------
 
     def start_run(self, source: str, target: str | None) -> int:
-        with self.engine.begin() as connection:
+        with begin_write(self.engine) as connection:
             result = connection.execute(
                 insert(ingest_runs)
                 .values(
@@ -380,7 +383,7 @@ class PaperStore:
     def finish_run(
         self, run_id: int, status: str, counts: WriteCounts, skipped: int, detail: str | None
     ) -> None:
-        with self.engine.begin() as connection:
+        with begin_write(self.engine) as connection:
             connection.execute(
                 update(ingest_runs)
                 .where(ingest_runs.c.id == run_id)

