@@ -15,9 +15,12 @@ from typing import Any
 
 import httpx
 from conftest import Site
+from sqlalchemy import insert
 from test_members import PASSWORD
 
 from paperboard.core.passwords import hash_password
+from paperboard.store.database import write_connection
+from paperboard.store.schema import PaperCounts, table_of
 
 CLIENTS = 64
 SECONDS = 4.0
@@ -149,6 +152,45 @@ def test_64_clients_with_cookies_and_tokens_get_no_server_errors(site: Site) -> 
         assert row["comment_count"] == len(community.comments(paper)) == comments[paper], paper
     subscribed = sum(1 for operation, _, _, _ in results if operation == "subscribe")
     assert len(site.services.digests.all()) == subscribed
+
+
+def test_the_first_upvotes_of_a_paper_all_count(site: Site) -> None:
+    identities = make_members(site, 32, prefix="v")
+    paper = feed_papers(site, 1)[0]
+
+    def upvote(i: int, barrier: threading.Barrier) -> int:
+        with site.client(**identities[i].options) as client:
+            barrier.wait()
+            return client.post(f"/api/papers/{paper}/upvote").status_code
+
+    assert together(32, upvote) == [200] * 32
+    row = site.services.papers.get(paper)
+    assert row is not None and row["member_votes"] == 32
+
+
+def test_an_upvote_racing_another_transaction_for_the_first_counts(site: Site) -> None:
+    """Another transaction inserts a paper's first counts and commits while an upvote waits on
+    it: the upvote adds to that row instead of failing on the duplicate."""
+    paper = feed_papers(site, 1)[0]
+    voter = make_members(site, 1, prefix="r")[0]
+    counts = table_of(PaperCounts)
+    outcome: list[Any] = []
+    with write_connection(site.services.papers.engine) as other, other.begin():
+        other.execute(insert(counts).values(paper_id=paper, votes=1, comments=0))
+
+        def upvote() -> None:
+            try:
+                outcome.append(site.services.community.upvote(voter.member_id, paper))
+            except Exception as error:
+                outcome.append(error)
+
+        thread = threading.Thread(target=upvote)
+        thread.start()
+        time.sleep(0.5)  # the upvote is now waiting for the other transaction
+    thread.join(timeout=30)
+    assert outcome == [True]
+    row = site.services.papers.get(paper)
+    assert row is not None and row["member_votes"] == 2
 
 
 def test_clients_keep_working_while_token_use_is_noted(site: Site) -> None:

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from paperboard.core.errors import ForbiddenError, NotFoundError
@@ -28,19 +29,20 @@ members = table_of(Member)
 def _bump(
     connection: Connection, paper_id: str, *, votes_by: int = 0, comments_by: int = 0
 ) -> None:
-    changed = connection.execute(
-        update(paper_counts)
-        .where(paper_counts.c.paper_id == paper_id)
-        .values(
-            votes=paper_counts.c.votes + votes_by, comments=paper_counts.c.comments + comments_by
+    # One upsert: an UPDATE that found no row followed by an INSERT would race with another
+    # transaction inserting the same paper's first counts (a unique violation on PostgreSQL).
+    upsert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    connection.execute(
+        upsert(paper_counts)
+        .values(paper_id=paper_id, votes=max(votes_by, 0), comments=max(comments_by, 0))
+        .on_conflict_do_update(
+            index_elements=[paper_counts.c.paper_id],
+            set_={
+                "votes": paper_counts.c.votes + votes_by,
+                "comments": paper_counts.c.comments + comments_by,
+            },
         )
-    ).rowcount
-    if not changed:
-        connection.execute(
-            insert(paper_counts).values(
-                paper_id=paper_id, votes=max(votes_by, 0), comments=max(comments_by, 0)
-            )
-        )
+    )
 
 
 class CommunityStore:
