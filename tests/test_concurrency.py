@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from conftest import Site
 from sqlalchemy import insert
-from test_members import PASSWORD
+from test_members import PASSWORD, form_token
 
 from paperboard.core.passwords import hash_password
 from paperboard.store.database import write_connection
@@ -191,6 +191,40 @@ def test_an_upvote_racing_another_transaction_for_the_first_counts(site: Site) -
     assert outcome == [True]
     row = site.services.papers.get(paper)
     assert row is not None and row["member_votes"] == 2
+
+
+def sign_in_together(site: Site, emails: list[str]) -> Counter[int]:
+    """Wrong passwords for ``emails``, all sent at once from one browser; statuses counted."""
+    with site.client() as client:
+        token = form_token(client.get("/signin").text)
+        anon = client.cookies["pb_anon"]
+
+    def attempt(i: int, barrier: threading.Barrier) -> int:
+        with site.client(cookies={"pb_anon": anon}) as client:
+            barrier.wait()
+            data = {"csrf_token": token, "email": emails[i], "password": "not the password"}
+            return client.post("/signin", data=data).status_code
+
+    return Counter(together(len(emails), attempt))
+
+
+def test_concurrent_wrong_passwords_for_one_address_are_held_to_the_limit(site: Site) -> None:
+    site.services.members.create("ada@example.org", "Ada", _HASH)
+    limit = site.settings.login_attempts
+    statuses = sign_in_together(site, ["ada@example.org"] * 40)
+    assert statuses == {400: limit, 429: 40 - limit}  # 400: evaluated and wrong; 429: refused
+    with site.client() as client:
+        token = form_token(client.get("/signin").text)
+        right = client.post(
+            "/signin", data={"csrf_token": token, "email": "ada@example.org", "password": PASSWORD}
+        )
+        assert right.status_code == 429  # even the right password, until the window passes
+
+
+def test_concurrent_wrong_passwords_from_one_client_are_held_to_its_limit(site: Site) -> None:
+    limit = site.settings.login_attempts * 4
+    statuses = sign_in_together(site, [f"guess{i}@example.org" for i in range(60)])
+    assert statuses == {400: limit, 429: 60 - limit}
 
 
 def test_clients_keep_working_while_token_use_is_noted(site: Site) -> None:

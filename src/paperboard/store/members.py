@@ -302,26 +302,49 @@ class MemberStore:
 
     # -- failed sign-ins ------------------------------------------------------------------------
 
-    def record_failure(self, *keys: str) -> None:
+    def claim_attempt(self, limits: dict[str, int], window: timedelta) -> builtins.list[int] | None:
+        """Count one sign-in attempt against each key's limit, as one atomic step: None (and
+        nothing recorded) if a key already has its limit of failures in the last ``window``;
+        otherwise the attempt is recorded as a failure under every key, before the password is
+        checked, and the ids of those rows are returned for :meth:`withdraw_attempt`. Concurrent
+        attempts queue here (BEGIN IMMEDIATE on SQLite, an advisory lock per key on PostgreSQL),
+        so each one counts those before it, whether they have finished or not."""
         now = datetime.now(UTC)
+        keys = sorted(limits)  # locked in one order, so two attempts cannot deadlock
+        with begin_write(self.engine) as connection:
+            if connection.dialect.name == "postgresql":
+                for key in keys:
+                    connection.execute(
+                        select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0)))
+                    )
+            for key in keys:
+                failed = connection.execute(
+                    select(func.count())
+                    .select_from(login_failures)
+                    .where(login_failures.c.key == key, login_failures.c.at > now - window)
+                ).scalar_one()
+                if failed >= limits[key]:
+                    return None
+            ids = [
+                int(
+                    connection.execute(
+                        insert(login_failures)
+                        .values(key=key, at=now)
+                        .returning(login_failures.c.id)
+                    ).scalar_one()
+                )
+                for key in keys
+            ]
         with begin_write(self.engine) as connection:
             connection.execute(
                 login_failures.delete().where(login_failures.c.at < now - timedelta(days=1))
             )
-            connection.execute(insert(login_failures), [{"key": key, "at": now} for key in keys])
+        return ids
 
-    def failures(self, key: str, window: timedelta) -> int:
-        with self.engine.connect() as connection:
-            return int(
-                connection.execute(
-                    select(func.count())
-                    .select_from(login_failures)
-                    .where(
-                        login_failures.c.key == key,
-                        login_failures.c.at > datetime.now(UTC) - window,
-                    )
-                ).scalar_one()
-            )
+    def withdraw_attempt(self, ids: builtins.list[int]) -> None:
+        """Take back an attempt that :meth:`claim_attempt` recorded: it did not fail."""
+        with begin_write(self.engine) as connection:
+            connection.execute(delete(login_failures).where(login_failures.c.id.in_(ids)))
 
     def clear_failures(self, key: str) -> None:
         with begin_write(self.engine) as connection:

@@ -112,13 +112,24 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def check_login_allowed(members: MemberStore, settings: Settings, email: str, address: str) -> None:
-    """LimitError once an address or a client has failed too often in the last 15 minutes."""
-    for key in (f"email:{email.strip().lower()}", f"ip:{address}"):
-        limit = settings.login_attempts * (4 if key.startswith("ip:") else 1)
-        if members.failures(key, FAILURE_WINDOW) >= limit:
-            raise LimitError("too many failed sign-ins: wait 15 minutes and try again")
+def claim_login_attempt(
+    members: MemberStore, settings: Settings, email: str, address: str
+) -> list[int]:
+    """Count a sign-in attempt before its password is checked; LimitError once the address or
+    the client has failed too often in the last 15 minutes. Counting and recording are one step,
+    so attempts sent together cannot all pass the check before any is recorded. The attempt
+    counts as a failure unless :func:`login_succeeded` takes it back."""
+    limits = {
+        f"email:{email.strip().lower()}": settings.login_attempts,
+        f"ip:{address}": settings.login_attempts * 4,
+    }
+    attempt = members.claim_attempt(limits, FAILURE_WINDOW)
+    if attempt is None:
+        raise LimitError("too many failed sign-ins: wait 15 minutes and try again")
+    return attempt
 
 
-def record_login_failure(members: MemberStore, email: str, address: str) -> None:
-    members.record_failure(f"email:{email.strip().lower()}", f"ip:{address}")
+def login_succeeded(members: MemberStore, member: MemberRow, attempt: list[int]) -> None:
+    """The right password: this attempt was no failure, and the address starts afresh."""
+    members.withdraw_attempt(attempt)
+    members.clear_failures(f"email:{member['email']}")

@@ -15,11 +15,11 @@ from paperboard.core.passwords import check_new_password, hash_password, verify_
 from paperboard.present.web.deps import CsrfDep, ServicesDep, ViewerDep
 from paperboard.present.web.rendering import page
 from paperboard.present.web.security import (
-    check_login_allowed,
+    claim_login_attempt,
     clear_session_cookie,
     client_address,
+    login_succeeded,
     read_reset_token,
-    record_login_failure,
     reset_token,
     set_session_cookie,
 )
@@ -98,11 +98,11 @@ def signin(
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
     address = client_address(request)
-    check_login_allowed(services.members, services.settings, email, address)
+    attempt = claim_login_attempt(services.members, services.settings, email, address)
     member = services.members.by_email(email)
     if not verify_password(member["password_hash"] if member else None, password):
-        record_login_failure(services.members, email, address)
-        # The same answer whether the address is unknown or the password wrong.
+        # The attempt stays counted as a failure. The same answer whether the address is unknown
+        # or the password wrong.
         return page(
             request,
             "signin.html",
@@ -110,7 +110,7 @@ def signin(
             status_code=400,
         )
     assert member is not None
-    services.members.clear_failures(f"email:{member['email']}")
+    login_succeeded(services.members, member, attempt)
     return sign_in(request, services, member["id"], next)
 
 
