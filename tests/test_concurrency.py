@@ -10,12 +10,13 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
-from conftest import Site
+from conftest import FakeServer, Site
 from sqlalchemy import insert
+from test_community import serve_fake_arxiv
 from test_members import PASSWORD, form_token
 
 from paperboard.core.passwords import hash_password
@@ -225,6 +226,26 @@ def test_concurrent_wrong_passwords_from_one_client_are_held_to_its_limit(site: 
     limit = site.settings.login_attempts * 4
     statuses = sign_in_together(site, [f"guess{i}@example.org" for i in range(60)])
     assert statuses == {400: limit, 429: 60 - limit}
+
+
+def test_concurrent_submissions_stay_within_the_daily_quota(
+    site: Site, fake_server: FakeServer
+) -> None:
+    serve_fake_arxiv(site, fake_server)
+    site.services.settings = site.services.settings.model_copy(update={"submit_daily_quota": 10})
+    member = site.services.members.create("ada@example.org", "Ada", _HASH)
+    cookie, csrf = site.services.members.start_session(member["id"], timedelta(days=1))
+
+    def submit(i: int, barrier: threading.Barrier) -> int:
+        with site.client(cookies={"pb_session": cookie}) as client:
+            barrier.wait()
+            data = {"csrf_token": csrf, "paper": f"2611.0{i:04d}"}
+            return client.post("/submit", data=data).status_code
+
+    statuses = Counter(together(25, submit))
+    today = datetime.now(UTC).date()
+    assert site.services.community.submissions_on(member["id"], today) == 10
+    assert statuses == {303: 10, 400: 15}
 
 
 def test_clients_keep_working_while_token_use_is_noted(site: Site) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from paperboard.core.errors import ForbiddenError, NotFoundError
+from paperboard.core.errors import ForbiddenError, LimitError, NotFoundError
 from paperboard.store.database import begin_write
 from paperboard.store.rows import AuthoredCommentRow, CommentRow, MemberRow
 from paperboard.store.schema import Comment, Member, Paper, PaperCounts, Submission, Vote, table_of
@@ -172,12 +172,34 @@ class CommunityStore:
 
     # -- submissions ----------------------------------------------------------------------------
 
-    def submit(self, paper_id: str, member_id: int, submitter: str, day: date) -> bool:
+    def submit(
+        self, paper_id: str, member_id: int, submitter: str, day: date, *, quota: int | None = None
+    ) -> bool:
         """Put a stored paper on ``day``'s feed as submitted by ``submitter``; False if it had been
-        submitted before (a paper is submitted once, as on Daily Papers)."""
+        submitted before (a paper is submitted once, as on Daily Papers). With ``quota``, a
+        LimitError once the member has submitted that many papers on ``day``: counted in the same
+        transaction as the insert, with the member's row locked (PostgreSQL; SQLite writers queue
+        on BEGIN IMMEDIATE), so submissions sent together cannot all fit under the quota."""
         now = datetime.now(UTC)
         with begin_write(self.engine) as connection:
             self._require_paper(connection, paper_id)
+            taken = select(submissions.c.paper_id).where(submissions.c.paper_id == paper_id)
+            if connection.execute(taken).first() is not None:
+                return False
+            if quota is not None:
+                connection.execute(
+                    select(members.c.id).where(members.c.id == member_id).with_for_update()
+                )
+                submitted = connection.execute(
+                    select(func.count())
+                    .select_from(submissions)
+                    .where(submissions.c.member_id == member_id, submissions.c.day == day)
+                ).scalar_one()
+                if submitted >= quota:
+                    raise LimitError(
+                        f"you have submitted {quota} papers today, the daily quota: "
+                        "try again tomorrow"
+                    )
             try:
                 with connection.begin_nested():
                     connection.execute(

@@ -159,6 +159,7 @@ def submit_paper(services: Services, member: MemberRow, text: str) -> tuple[Coun
         row = services.papers.get(arxiv_id)
         assert row is not None
         return row, False
+    # An early refusal, before fetching from arXiv; ``submit`` checks again as it inserts.
     if services.community.submissions_on(member["id"], today) >= settings.submit_daily_quota:
         raise LimitError(
             f"you have submitted {settings.submit_daily_quota} papers today, the daily quota: "
@@ -175,7 +176,9 @@ def submit_paper(services: Services, member: MemberRow, text: str) -> tuple[Coun
             f"{arxiv_id} first appeared on {published:%Y-%m-%d}: only papers from the last "
             f"{settings.submit_max_age_days} days can be submitted"
         )
-    new = services.community.submit(arxiv_id, member["id"], member["name"], today)
+    new = services.community.submit(
+        arxiv_id, member["id"], member["name"], today, quota=settings.submit_daily_quota
+    )
     refresh_lexical(services)
     stored = services.papers.get(arxiv_id)
     assert stored is not None
