@@ -463,10 +463,8 @@ def test_recommendations_explain_themselves(indexed) -> None:
     assert by_category and all(p.paper["primary_category"] == "eess.AS" for p in by_category)
 
 
-def test_cli_search_and_index(
-    cli: Callable[..., CliResult], tmp_path: Path, monkeypatch, model_cache: Path
-) -> None:
-    monkeypatch.setenv("PAPERBOARD_MODELS_DIR", str(model_cache))
+def snapshot_file(folder: Path) -> Path:
+    """The corpus as an arXiv snapshot file, for ``paperboard ingest snapshot``."""
     lines = [
         json.dumps(
             {
@@ -480,8 +478,35 @@ def test_cli_search_and_index(
         )
         for p in CORPUS
     ]
-    path = tmp_path / "corpus.jsonl"
+    path = folder / "corpus.jsonl"
     path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_an_ingest_killed_before_the_lexical_commit_is_caught_up_by_the_rerun(
+    env: dict[str, str],
+    store: PaperStore,
+    home: Path,
+    tmp_path: Path,
+    cli: Callable[..., CliResult],
+) -> None:
+    path = snapshot_file(tmp_path)
+    killed = run_killed(  # before its first file change in the index: the papers are committed
+        ["ingest", "snapshot", str(path)], folder=home / "index", at=1, env=env, cwd=home
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    assert store.count() == len(CORPUS)
+    again = cli("ingest", "snapshot", str(path))  # nothing new to import
+    assert again.exit_code == 0 and f"{len(CORPUS)} unchanged" in again.stdout, again.output
+    found = json.loads(cli("search", "crowd counting", "--mode", "lexical", "--json").stdout)
+    assert [r["id"][:6] for r in found["results"]] == ["2503.2"] * 6
+
+
+def test_cli_search_and_index(
+    cli: Callable[..., CliResult], tmp_path: Path, monkeypatch, model_cache: Path
+) -> None:
+    monkeypatch.setenv("PAPERBOARD_MODELS_DIR", str(model_cache))
+    path = snapshot_file(tmp_path)
     assert "search index: 30 papers updated" in cli("ingest", "snapshot", str(path)).stdout
     lexical = json.loads(cli("search", "crowd counting", "--mode", "lexical", "--json").stdout)
     assert lexical["results"][0]["id"].startswith("2503.2")
