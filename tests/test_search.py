@@ -7,15 +7,20 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
+import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import CliResult
+from killpoint import run_killed
+from sqlalchemy import update
 
 from paperboard.core.config import Settings
 from paperboard.core.errors import PaperboardError
@@ -25,12 +30,14 @@ from paperboard.index import vectors as vectors_module
 from paperboard.index.indexer import SearchIndex, build_neighbours, sync_lexical, sync_vectors
 from paperboard.index.lexical import VERSION_FILE, Filters, IndexVersionError
 from paperboard.index.query import QueryError
+from paperboard.index.vectors import VectorStore
 from paperboard.rank.evaluate import evaluate
 from paperboard.rank.recommend import recommend
 from paperboard.rank.search import search
 from paperboard.rank.similar import similar
 from paperboard.sources.normalize import prepare
 from paperboard.store.papers import PaperStore
+from paperboard.store.papers import papers as papers_table
 
 TOPICS = {
     "spec": (
@@ -274,6 +281,76 @@ def test_embedding_is_incremental_and_resumable(
     assert sync_vectors(store, index) == 1
 
 
+@pytest.mark.slow
+def test_index_killed_anywhere_in_compaction_keeps_every_vector(
+    env: dict[str, str],
+    store: PaperStore,
+    settings: Settings,
+    model_cache: Path,
+    home: Path,
+    tmp_path: Path,
+    cli: Callable[..., CliResult],
+    monkeypatch,
+) -> None:
+    monkeypatch.setenv("PAPERBOARD_MODELS_DIR", str(model_cache))
+    index = SearchIndex(settings, models=model_cache)
+    for part in (CORPUS[:10], CORPUS[10:20], CORPUS[20:]):  # three chunks
+        store.write(part)
+        sync_vectors(store, index)
+    store.write(
+        [paper("speech", 3, version=2, abstract="Emotion in the voice, told by pitch alone.")]
+    )
+    sync_vectors(store, index)  # a fourth chunk, replacing a row of the third
+    store.delete(CORPUS[0].id)
+    sync_lexical(store, index)
+    sync_vectors(store, index)  # and removed.json
+    index.lexical.close()
+    with store.engine.begin() as connection:  # the first two chunks' papers came in a day ago:
+        # a rerun's look back (OVERLAP) at recent changes does not see them again
+        connection.execute(
+            update(papers_table)
+            .where(papers_table.c.id.in_([p.id for p in CORPUS[:20]]))
+            .values(changed_at=datetime.now(UTC) - timedelta(days=1))
+        )
+    folder = home / "index" / "vectors"
+    expected = index.vector_store.load().hashes
+    assert len(expected) == len(CORPUS) - 1 and len(list(folder.glob("chunk-*.json"))) == 4
+    saved = tmp_path / "saved-index"
+    shutil.copytree(home / "index", saved)
+
+    def vectors_now() -> dict[str, str]:
+        return VectorStore(folder, index.vector_model, index.embedder.dim).load().hashes
+
+    found: dict[int, tuple[int, int]] = {}  # kill point: (vectors after the kill, after a rerun)
+    lost: dict[int, tuple[int, int]] = {}  # the same, where either is not the full set
+    untidy: dict[int, list[str]] = {}  # the files a rerun left, where they are not one chunk
+    for at in range(1, 60):  # before the 1st, 2nd... file change in the vectors folder
+        shutil.rmtree(home / "index")
+        shutil.copytree(saved, home / "index")
+        killed = run_killed(
+            ["index", "--quiet"], folder=folder, at=at, env=dict(os.environ), cwd=home
+        )
+        if killed.returncode == 0:
+            break
+        assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+        after_kill = vectors_now()
+        assert cli("index", "--quiet").exit_code == 0
+        after_rerun = vectors_now()
+        found[at] = (len(after_kill), len(after_rerun))
+        if after_kill != expected or after_rerun != expected:
+            lost[at] = (len(after_kill), len(after_rerun))
+        names = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+        chunks = [n for n in names if n.startswith("chunk-")]
+        if len(chunks) != 2 or names != [*chunks, "model.json"]:  # not one chunk again
+            untidy[at] = names
+    else:
+        pytest.fail(f"paperboard index never ran to its end: {killed.stderr}")
+    assert len(found) >= 8, found  # every file change of the compaction was a kill point
+    assert not lost, f"of {len(expected)} vectors, (after the kill, after a rerun): {lost}"
+    assert not untidy, untidy
+    assert vectors_now() == expected
+
+
 def wait_until(condition: Callable[[], bool], seconds: float = 20.0) -> bool:
     """Whether ``condition`` comes true within ``seconds`` (dense_ready looks every 2 s)."""
     deadline = time.monotonic() + seconds
@@ -386,10 +463,8 @@ def test_recommendations_explain_themselves(indexed) -> None:
     assert by_category and all(p.paper["primary_category"] == "eess.AS" for p in by_category)
 
 
-def test_cli_search_and_index(
-    cli: Callable[..., CliResult], tmp_path: Path, monkeypatch, model_cache: Path
-) -> None:
-    monkeypatch.setenv("PAPERBOARD_MODELS_DIR", str(model_cache))
+def snapshot_file(folder: Path) -> Path:
+    """The corpus as an arXiv snapshot file, for ``paperboard ingest snapshot``."""
     lines = [
         json.dumps(
             {
@@ -403,8 +478,35 @@ def test_cli_search_and_index(
         )
         for p in CORPUS
     ]
-    path = tmp_path / "corpus.jsonl"
+    path = folder / "corpus.jsonl"
     path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_an_ingest_killed_before_the_lexical_commit_is_caught_up_by_the_rerun(
+    env: dict[str, str],
+    store: PaperStore,
+    home: Path,
+    tmp_path: Path,
+    cli: Callable[..., CliResult],
+) -> None:
+    path = snapshot_file(tmp_path)
+    killed = run_killed(  # before its first file change in the index: the papers are committed
+        ["ingest", "snapshot", str(path)], folder=home / "index", at=1, env=env, cwd=home
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    assert store.count() == len(CORPUS)
+    again = cli("ingest", "snapshot", str(path))  # nothing new to import
+    assert again.exit_code == 0 and f"{len(CORPUS)} unchanged" in again.stdout, again.output
+    found = json.loads(cli("search", "crowd counting", "--mode", "lexical", "--json").stdout)
+    assert [r["id"][:6] for r in found["results"]] == ["2503.2"] * 6
+
+
+def test_cli_search_and_index(
+    cli: Callable[..., CliResult], tmp_path: Path, monkeypatch, model_cache: Path
+) -> None:
+    monkeypatch.setenv("PAPERBOARD_MODELS_DIR", str(model_cache))
+    path = snapshot_file(tmp_path)
     assert "search index: 30 papers updated" in cli("ingest", "snapshot", str(path)).stdout
     lexical = json.loads(cli("search", "crowd counting", "--mode", "lexical", "--json").stdout)
     assert lexical["results"][0]["id"].startswith("2503.2")

@@ -6,6 +6,15 @@ written to a temporary name first, so a killed embedding run leaves whole chunks
 A later chunk's row for a paper replaces an earlier one; ``removed.json`` lists papers deleted
 since. Loading stitches the chunks into one matrix; ``compact`` rewrites them as one chunk.
 
+Compaction never leaves less than the old set or the new one, wherever it is killed: the compacted
+chunk is written (atomically) under a number above every existing chunk, so from the moment it
+counts it wins over the chunks it replaces; only then are those deleted, each JSON before its
+rows, and ``removed.json`` last (until then it still hides the removed papers' rows in the old
+chunks). Older chunks left by a killed compaction are superseded rows that loading skips and the
+next compaction deletes, with any rows left without their JSON; temporary files a kill leaves are
+never read, and compaction deletes them once they are an hour old (younger ones may be another
+process's write in progress).
+
 Search is exact (one matrix product) below ``ANN_THRESHOLD`` vectors and goes through a faiss IVF
 index above it, trained on the vectors and kept in ``ann.faiss`` until the vectors change.
 """
@@ -13,7 +22,6 @@ index above it, trained on the vectors and kept in ``ann.faiss`` until the vecto
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -26,6 +34,13 @@ from paperboard.core.files import atomic_path, atomic_write
 
 ANN_THRESHOLD = 20_000
 _CHUNK_GLOB = "chunk-*.json"
+_STALE_SECONDS = 3600.0  # a temporary file this old is a killed write's, not one in progress
+
+
+def _chunk_number(path: Path) -> int | None:
+    """The number of ``chunk-000012.json`` (12), None for a name that is not a chunk's."""
+    digits = path.stem.removeprefix("chunk-")
+    return int(digits) if digits.isdigit() else None
 
 
 def _npy_bytes(matrix: np.ndarray) -> bytes:
@@ -110,7 +125,13 @@ class VectorStore:
             atomic_write(meta, json.dumps({"model": model, "dim": dim}).encode())
 
     def _chunks(self) -> list[Path]:
-        return sorted(self.folder.glob(_CHUNK_GLOB))
+        """The chunk lists, oldest first (by number: a name with more digits sorts right too)."""
+        numbered = [(_chunk_number(path), path) for path in self.folder.glob(_CHUNK_GLOB)]
+        return [path for number, path in sorted((n, p) for n, p in numbered if n is not None)]
+
+    def _next_number(self) -> int:
+        chunks = self._chunks()
+        return (_chunk_number(chunks[-1]) or 0) + 1 if chunks else 1
 
     def append(self, ids: Sequence[str], hashes: Sequence[str], vectors: np.ndarray) -> None:
         """Store one chunk of vectors (rows in the order of ``ids``)."""
@@ -118,14 +139,15 @@ class VectorStore:
             raise ValueError("ids, hashes and vectors differ in length")
         if len(ids) == 0:
             return
-        chunks = self._chunks()
-        number = int(chunks[-1].stem.split("-")[1]) + 1 if chunks else 1
+        self._write_chunk(self._next_number(), list(ids), list(hashes), vectors)
+
+    def _write_chunk(
+        self, number: int, ids: list[str], hashes: list[str], vectors: np.ndarray
+    ) -> None:
+        """Rows first, then the list that makes them count, each written atomically."""
         stem = self.folder / f"chunk-{number:06d}"
         atomic_write(stem.with_suffix(".npy"), _npy_bytes(np.asarray(vectors, dtype=np.float16)))
-        atomic_write(
-            stem.with_suffix(".json"),
-            json.dumps({"ids": list(ids), "hashes": list(hashes)}).encode(),
-        )
+        atomic_write(stem.with_suffix(".json"), json.dumps({"ids": ids, "hashes": hashes}).encode())
 
     def _removed(self) -> set[str]:
         path = self.folder / "removed.json"
@@ -151,7 +173,18 @@ class VectorStore:
         return hashes
 
     def load(self) -> VectorSet:
-        """Every current vector, later chunks winning, removed papers left out."""
+        """Every current vector, later chunks winning, removed papers left out.
+
+        A chunk deleted while it is read (another process compacting) means a newer chunk holds
+        its rows: the files are listed and read again."""
+        for _ in range(4):
+            try:
+                return self._load()
+            except FileNotFoundError:
+                continue
+        return self._load()
+
+    def _load(self) -> VectorSet:
         removed = self._removed()
         chunks = self._chunks()
         ids: list[str] = []
@@ -193,26 +226,45 @@ class VectorStore:
         return matrix
 
     def compact(self) -> VectorSet:
-        """Rewrite the store as one chunk without replaced or removed rows."""
+        """Rewrite the store as one chunk without replaced or removed rows (killed anywhere, it
+        leaves the old chunks or the new one, and the next call finishes the work)."""
         current = self.load()
         old = self._chunks()
-        if len(old) <= 1 and not self._removed():
-            return current
-        stem = self.folder / "compacted"
-        atomic_write(
-            stem.with_suffix(".npy"), _npy_bytes(np.asarray(current.matrix, dtype=np.float16))
-        )
-        atomic_write(
-            stem.with_suffix(".json"),
-            json.dumps({"ids": current.ids, "hashes": current._hashes}).encode(),
-        )
-        for chunk in old:
-            chunk.unlink()
-            chunk.with_suffix(".npy").unlink(missing_ok=True)
-        (self.folder / "removed.json").unlink(missing_ok=True)
-        os.replace(stem.with_suffix(".npy"), self.folder / "chunk-000001.npy")
-        os.replace(stem.with_suffix(".json"), self.folder / "chunk-000001.json")
+        removed = self.folder / "removed.json"
+        if len(old) > 1 or removed.exists():
+            # Numbered above every old chunk: once its list is written, its rows win over theirs.
+            self._write_chunk(self._next_number(), current.ids, current._hashes, current.matrix)
+            for chunk in old:
+                chunk.unlink(missing_ok=True)  # the list first: a chunk never counts without rows
+                chunk.with_suffix(".npy").unlink(missing_ok=True)
+            removed.unlink(missing_ok=True)  # last: until now it hid rows in the old chunks
+        self._delete_leftovers()
         return current
+
+    def _delete_leftovers(self) -> None:
+        """Rows whose list a killed compaction had already deleted (``chunk-000002.npy`` below the
+        newest chunk, without its JSON), and old temporary files of killed writes."""
+        chunks = self._chunks()
+        newest = _chunk_number(chunks[-1]) if chunks else None
+        for rows in self.folder.glob("chunk-*.npy"):
+            number = _chunk_number(rows)
+            below = number is not None and newest is not None and number < newest
+            if below and not rows.with_suffix(".json").exists():
+                rows.unlink(missing_ok=True)
+        self._delete_stale_temporaries()
+
+    def _delete_stale_temporaries(self) -> None:
+        """Temporary files left by killed writes (``.chunk-000003.npy.1f2e3d4c.tmp``), once they
+        are too old to be a write in progress."""
+        import time
+
+        limit = time.time() - _STALE_SECONDS
+        for path in self.folder.glob(".*.tmp"):
+            try:
+                if path.stat().st_mtime < limit:
+                    path.unlink()
+            except FileNotFoundError:
+                continue
 
 
 class NeighbourIndexMissing(PaperboardError):

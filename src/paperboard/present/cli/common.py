@@ -81,7 +81,11 @@ class SkipLog:
 
 
 def _update_lexical_index(quiet: bool) -> None:
-    """New papers become searchable by words at once; embeddings wait for `paperboard index`."""
+    """New papers become searchable by words at once; embeddings wait for `paperboard index`.
+
+    Run after every import, even one that stored nothing new: the lexical index catches up from
+    its own mark, so papers an earlier, killed ingest committed without indexing are indexed now
+    (when nothing is missing this costs one query)."""
     from paperboard.core.errors import PaperboardError
     from paperboard.index.indexer import sync_lexical
 
@@ -117,7 +121,7 @@ def import_and_report(
         skip_log.close()
     if not quiet or not report.ok:
         console.print(report.summary(), markup=False)
-    if not dry_run and (report.counts.new or report.counts.updated):
+    if not dry_run:
         _update_lexical_index(quiet)
     if report.failure:
         err_console.print(f"paperboard: error: {report.failure}", markup=False)
