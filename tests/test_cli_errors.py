@@ -4,6 +4,7 @@ data already there stays as it was."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -50,9 +51,46 @@ def one_paper(cli: Cli, tmp_path: Path) -> Cli:
 # -- bad input -------------------------------------------------------------------------------------
 
 
+def test_corrupted_gzip_snapshot_fails_in_one_line(one_paper: Cli, tmp_path: Path) -> None:
+    broken = bytearray(gzip.compress(b'{"id": "2511.00002"}\n' * 50))
+    broken[10] = 0xFF  # the first deflate block gets an invalid block type: a zlib.error
+    path = tmp_path / "broken.jsonl.gz"
+    path.write_bytes(bytes(broken))
+    result = one_paper("ingest", "snapshot", str(path))
+    assert result.exit_code == 1
+    assert "broken.jsonl.gz" in error_line(result)
+    assert paper_count(one_paper) == 1
+
+
+def test_home_that_is_a_file_is_a_bad_setting(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "a-file"
+    home.write_text("keep me")
+    monkeypatch.setenv("PAPERBOARD_HOME", str(home))
+    result = cli("stats")
+    assert result.exit_code == 2
+    line = error_line(result)
+    assert "PAPERBOARD_HOME" in line and "not a directory" in line
+    assert home.read_text() == "keep me"
+
+
+def test_home_that_cannot_be_made_is_a_bad_setting(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a-file").write_text("keep me")
+    monkeypatch.setenv("PAPERBOARD_HOME", str(tmp_path / "a-file" / "home"))
+    result = cli("list")
+    assert result.exit_code == 2
+    assert "PAPERBOARD_HOME" in error_line(result)
+    assert (tmp_path / "a-file").read_text() == "keep me"
+
+
 @pytest.mark.parametrize(
     "args",
     [
+        ["--week", "9999-W52"],
+        ["--limit", "99999999999999999999"],
         ["--bogus"],
         ["--week", "nonsense"],
     ],
@@ -63,7 +101,53 @@ def test_list_usage_errors_are_one_line(one_paper: Cli, args: list[str]) -> None
     error_line(result)
 
 
+@pytest.mark.parametrize("args", [["--date", "9999-12-31"], ["--month", "9999-12"]])
+def test_list_at_the_end_of_the_calendar(one_paper: Cli, args: list[str]) -> None:
+    result = one_paper("list", *args)
+    assert result.exit_code == 0, result.output
+    assert "no papers" in result.stdout
+
+
 def test_unknown_command_is_one_line(cli: Cli) -> None:
     result = cli("lsit")
     assert result.exit_code == 2
     assert "lsit" in error_line(result)
+
+
+def test_map_into_a_missing_folder_is_a_usage_error(one_paper: Cli) -> None:
+    result = one_paper("map", "--svg", "/nonexistent/dir/map.svg")
+    assert result.exit_code == 2
+    assert "/nonexistent/dir" in error_line(result)
+
+
+def test_sqlite_url_at_a_file_that_is_no_database(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("not a database\n" * 100)
+    monkeypatch.setenv("PAPERBOARD_DATABASE_URL", f"sqlite:///{path}")
+    result = cli("stats")
+    assert result.exit_code == 2
+    line = error_line(result)
+    assert "PAPERBOARD_DATABASE_URL" in line and "not a database" in line
+    assert path.read_text() == "not a database\n" * 100
+
+
+def test_binary_config_file_is_a_bad_setting(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "paperboard.toml"
+    path.write_bytes(b"\x7fELF\x02\x01\x01\x00\xd0\xff\xfe" * 20)
+    monkeypatch.setenv("PAPERBOARD_CONFIG", str(path))
+    result = cli("stats")
+    assert result.exit_code == 2
+    assert str(path) in error_line(result)
+
+
+def test_ingest_sources_that_is_no_json_is_a_bad_setting(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PAPERBOARD_INGEST_SOURCES", "notjson")
+    result = cli("stats")
+    assert result.exit_code == 2
+    assert "PAPERBOARD_INGEST_SOURCES" in error_line(result)
