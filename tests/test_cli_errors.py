@@ -151,3 +151,25 @@ def test_ingest_sources_that_is_no_json_is_a_bad_setting(
     result = cli("stats")
     assert result.exit_code == 2
     assert "PAPERBOARD_INGEST_SOURCES" in error_line(result)
+
+
+# -- passwords without a terminal -----------------------------------------------------------------
+
+PASSWORD = "correct horse battery"
+
+
+def test_user_create_without_a_terminal_says_how(cli: Cli) -> None:
+    result = cli("user", "create", "ada@example.org")
+    assert result.exit_code == 2
+    line = error_line(result)
+    assert "PAPERBOARD_NEW_PASSWORD" in line and "--password-stdin" in line
+    assert "Warning" not in result.output
+
+
+def test_user_create_reads_the_password_from_stdin(cli: Cli) -> None:
+    result = cli("user", "create", "--password-stdin", "ada@example.org", input=PASSWORD + "\n")
+    assert result.exit_code == 0, result.output
+    assert "created ada@example.org" in result.stdout
+    empty = cli("user", "create", "--password-stdin", "bob@example.org", input="")
+    assert empty.exit_code == 2
+    assert "--password-stdin" in error_line(empty)
