@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Callable
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import CliResult
+from conftest import CliResult, FakeServer, Reply
 
 Cli = Callable[..., CliResult]
 
@@ -173,3 +176,122 @@ def test_user_create_reads_the_password_from_stdin(cli: Cli) -> None:
     empty = cli("user", "create", "--password-stdin", "bob@example.org", input="")
     assert empty.exit_code == 2
     assert "--password-stdin" in error_line(empty)
+
+
+# -- a dead network --------------------------------------------------------------------------------
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def patient(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    """Retry pauses as long as the defaults would be (the test environment has none)."""
+    monkeypatch.setenv("PAPERBOARD_HTTP_BACKOFF", "1")
+    monkeypatch.setenv("PAPERBOARD_HTTP_RETRIES", "5")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://nonexistent.invalid/api/query",
+        "http://127.0.0.1:{closed}/api/query",
+    ],
+)
+def test_dead_network_fails_fast_in_one_line(
+    cli: Cli, patient: None, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("PAPERBOARD_ARXIV_API_URL", url.format(closed=closed_port()))
+    started = time.monotonic()
+    result = cli("ingest", "arxiv", "--category", "cs.LG")
+    assert time.monotonic() - started < 5
+    assert result.exit_code == 1
+    line = error_line(result)
+    assert "arXiv is unreachable right now" in line and "try again later" in line
+    assert "ConnectError" not in line and "Errno" not in line
+
+
+def test_tls_error_is_not_retried(
+    cli: Cli, patient: None, monkeypatch: pytest.MonkeyPatch, fake_server: FakeServer
+) -> None:
+    monkeypatch.setenv("PAPERBOARD_ARXIV_API_URL", fake_server.url.replace("http:", "https:"))
+    started = time.monotonic()
+    result = cli("ingest", "arxiv", "--category", "cs.LG")
+    assert time.monotonic() - started < 1
+    assert result.exit_code == 1
+    assert "arXiv is unreachable right now" in error_line(result)
+
+
+def test_retries_of_a_503_stop_within_the_cap(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, fake_server: FakeServer
+) -> None:
+    fake_server.route(API_PATH, Reply(503, "busy", content_type="text/plain"))
+    monkeypatch.setenv("PAPERBOARD_ARXIV_API_URL", fake_server.url + API_PATH)
+    monkeypatch.setenv("PAPERBOARD_HTTP_RETRIES", "20")
+    monkeypatch.setenv("PAPERBOARD_HTTP_BACKOFF", "0.25")
+    monkeypatch.setenv("PAPERBOARD_HTTP_RETRY_LIMIT", "1.5")
+    started = time.monotonic()
+    result = cli("ingest", "arxiv", "--category", "cs.LG")
+    assert time.monotonic() - started < 2.5
+    assert result.exit_code == 1
+    line = error_line(result)
+    assert "arXiv is not answering right now" in line and "HTTP 503" in line
+    assert "try again later" in line
+    assert 2 <= len(fake_server.requests) <= 4  # 0, 0.25, 0.75 s; the next pause would pass 1.5
+
+
+def test_a_retry_after_beyond_the_cap_is_not_waited_for(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, fake_server: FakeServer
+) -> None:
+    fake_server.route(API_PATH, Reply(429, "slow down", {"Retry-After": "120"}, "text/plain"))
+    monkeypatch.setenv("PAPERBOARD_ARXIV_API_URL", fake_server.url + API_PATH)
+    started = time.monotonic()
+    result = cli("ingest", "arxiv", "--category", "cs.LG")
+    assert time.monotonic() - started < 2
+    assert result.exit_code == 1
+    assert "HTTP 429" in error_line(result)
+    assert len(fake_server.requests) == 1
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A port that accepts connections and never answers."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        sock.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(sock.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield int(sock.getsockname()[1])
+    stop.set()
+    thread.join(timeout=2)
+    for connection in accepted:
+        connection.close()
+    sock.close()
+
+
+def test_a_server_that_never_answers_is_given_up_within_the_cap(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, silent_server: int
+) -> None:
+    monkeypatch.setenv("PAPERBOARD_ARXIV_API_URL", f"http://127.0.0.1:{silent_server}/api/query")
+    monkeypatch.setenv("PAPERBOARD_HTTP_TIMEOUT", "0.5")
+    monkeypatch.setenv("PAPERBOARD_HTTP_RETRY_LIMIT", "1.5")
+    started = time.monotonic()
+    result = cli("ingest", "arxiv", "--category", "cs.LG")
+    assert time.monotonic() - started < 3
+    assert result.exit_code == 1
+    line = error_line(result)
+    assert "arXiv is not answering right now" in line and "timed out" in line

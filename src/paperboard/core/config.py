@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     http_backoff: float = Field(
         2.0, ge=0, description="First retry pause in seconds; doubles with each retry."
     )
+    http_retry_limit: float = Field(
+        20.0,
+        ge=0,
+        le=3600,
+        description="Seconds after which a request stops retrying, however many retries are left.",
+    )
     contact_email: str | None = Field(
         None, description="Put in the User-Agent so arXiv can reach the operator."
     )
