@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tomllib
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +21,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -62,6 +64,12 @@ class Settings(BaseSettings):
     http_retries: int = Field(5, ge=0, le=20)
     http_backoff: float = Field(
         2.0, ge=0, description="First retry pause in seconds; doubles with each retry."
+    )
+    http_retry_limit: float = Field(
+        20.0,
+        ge=0,
+        le=3600,
+        description="Seconds after which a request stops retrying, however many retries are left.",
     )
     contact_email: str | None = Field(
         None, description="Put in the User-Agent so arXiv can reach the operator."
@@ -292,6 +300,15 @@ def _describe(error: ValidationError) -> str:
     return f"invalid setting {name}: {first['msg']}{shown}"
 
 
+def _describe_parse(error: SettingsError) -> str:
+    # pydantic-settings names the field in its message: 'error parsing value for field "x" ...'.
+    match = re.search(r'field "(\w+)"', str(error))
+    if match is None:
+        return f"invalid setting: {error}"
+    name = "PAPERBOARD_" + match[1].upper()
+    return f'invalid setting {name}: must be JSON, e.g. ["hf", "arxiv:cs.LG"] for a list'
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Read the settings, turning any validation problem into a one-line :class:`ConfigError`."""
     try:
@@ -300,6 +317,16 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(_describe(error)) from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"config file is not valid TOML: {error}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"config file {_config_file()} is not a TOML text file (it is not UTF-8)"
+        ) from None
+    except OSError as error:
+        raise ConfigError(
+            f"config file {error.filename} cannot be read: {error.strerror}"
+        ) from None
+    except SettingsError as error:
+        raise ConfigError(_describe_parse(error)) from None
 
 
 @lru_cache(maxsize=1)

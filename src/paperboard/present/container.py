@@ -10,20 +10,40 @@ opens its parts lazily (a feed page never loads the embedding model).
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DatabaseError
 
 from paperboard.core.config import Settings, load_settings
+from paperboard.core.errors import ConfigError, PaperboardError
 from paperboard.store.community import CommunityStore
+from paperboard.store.database import db_error
 from paperboard.store.digests import DigestStore
 from paperboard.store.members import MemberStore
 from paperboard.store.papers import PaperStore
 
 if TYPE_CHECKING:  # imported when first used: it brings numpy, which most commands never need
     from paperboard.index.indexer import SearchIndex
+
+
+def _prepare_home(home: Path) -> None:
+    """Make the home folder if need be; a ConfigError when it cannot be one."""
+    if home.exists() and not home.is_dir():
+        raise ConfigError(f"PAPERBOARD_HOME is {home}, which is not a directory")
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(
+            f"PAPERBOARD_HOME is {home}, which cannot be created: {error.strerror}"
+        ) from None
+    if not os.access(home, os.W_OK | os.X_OK):
+        raise ConfigError(f"PAPERBOARD_HOME is {home}, which is not writable")
 
 
 class Container:
@@ -38,7 +58,17 @@ class Container:
         """Open the configured database (schema upgraded); ``settings`` default to the
         environment's."""
         settings = settings if settings is not None else load_settings()
-        return cls(settings, PaperStore.open(settings))
+        _prepare_home(settings.home)
+        try:
+            papers = PaperStore.open(settings)
+        except DatabaseError as error:  # a sqlite URL naming a file that is no database
+            if "not a database" in str(error.orig):
+                where = make_url(settings.db_url).database
+                raise ConfigError(
+                    f"PAPERBOARD_DATABASE_URL names {where}, which is not a database"
+                ) from None
+            raise PaperboardError(f"cannot open the database: {db_error(error)}") from None
+        return cls(settings, papers)
 
     @property
     def engine(self) -> Engine:

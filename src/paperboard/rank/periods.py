@@ -66,9 +66,10 @@ def week(text: str) -> Period:
         raise PeriodError(f"not an ISO week (YYYY-Www): {text[:40]!r}")
     try:
         start = date.fromisocalendar(int(match[1]), int(match[2]), 1)
-    except ValueError:
+        end = start + timedelta(days=6)
+    except (ValueError, OverflowError):  # 9999-W52 ends in year 10000, past the calendar
         raise PeriodError(f"no such week: {text!r}") from None
-    return Period("week", start, start + timedelta(days=6))
+    return Period("week", start, end)
 
 
 def month(text: str) -> Period:

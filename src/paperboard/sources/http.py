@@ -1,12 +1,18 @@
 """A polite HTTP client for the network sources: a minimum pause between requests, retries with
 exponential backoff on 429/5xx and connection errors (honouring ``Retry-After``), and one-line
-:class:`~paperboard.core.errors.SourceError` messages when it gives up.
+:class:`~paperboard.core.errors.SourceError` messages, worded for people, when it gives up.
+
+Retrying stops early when it cannot help: an unknown host or a TLS error is not retried, a refused
+connection is retried once (a server restarting), and no retry starts once ``retry_limit`` seconds
+have passed since the first attempt (nor a pause that would end after it).
 """
 
 from __future__ import annotations
 
+import socket
+import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -33,6 +39,42 @@ def _retry_after(response: httpx.Response) -> float | None:
         return min(max(0.0, when.timestamp() - time.time()), MAX_RETRY_AFTER)
 
 
+def service_name(settings: Settings, url: str) -> str:
+    """What to call the service at ``url`` in messages: arXiv, Hugging Face, or its host."""
+    host = httpx.URL(url).host or url
+    if url in (settings.arxiv_api_url, settings.arxiv_oai_url) or host.endswith("arxiv.org"):
+        return "arXiv"
+    if url == settings.hf_api_url or host.endswith("huggingface.co"):
+        return "Hugging Face"
+    return host
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _connection_problem(error: httpx.TransportError, url: httpx.URL) -> tuple[str, str]:
+    """What went wrong, in words, and what to do about it: "stop", "once" (retry a single time)
+    or "retry"."""
+    where = f"{url.host}:{url.port}" if url.port else url.host
+    for cause in _chain(error):
+        if isinstance(cause, socket.gaierror):
+            return f"host {url.host} not found", "stop"
+        if isinstance(cause, ssl.SSLError):
+            detail = getattr(cause, "reason", None) or cause.__class__.__name__
+            return f"secure connection to {where} failed: {detail}", "stop"
+        if isinstance(cause, ConnectionRefusedError):
+            return f"connection to {where} refused", "once"
+    innermost = list(_chain(error))[-1]
+    detail = getattr(innermost, "strerror", None) or str(innermost) or error.__class__.__name__
+    return f"connection to {where} failed: {detail}", "retry"
+
+
 class PoliteClient:
     """GET with a minimum interval between requests and bounded retries."""
 
@@ -44,11 +86,15 @@ class PoliteClient:
         backoff: float,
         timeout: float,
         user_agent: str,
+        retry_limit: float = 20.0,
+        service: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.min_interval = min_interval
         self.retries = retries
         self.backoff = backoff
+        self.retry_limit = retry_limit
+        self.service = service
         self._sleep = sleep
         self._last_request: float | None = None
         self._client = httpx.Client(
@@ -67,6 +113,8 @@ class PoliteClient:
             backoff=settings.http_backoff,
             timeout=settings.http_timeout,
             user_agent=settings.user_agent,
+            retry_limit=settings.http_retry_limit,
+            service=service_name(settings, url),
         )
 
     def close(self) -> None:
@@ -91,17 +139,23 @@ class PoliteClient:
         4xx answers other than 429 are returned, not raised: some APIs (arXiv's) explain errors
         in the body, and the caller knows best how to read it.
         """
+        target = httpx.URL(url)
+        service = self.service or target.host or url
+        started = time.monotonic()
         attempt = 0
         while True:
             self._wait_turn()
             delay: float | None = None
             response: httpx.Response | None = None
+            unreachable = False
+            retry = "retry"
             try:
                 response = self._client.get(url, params=params)
             except httpx.TimeoutException:
                 reason = "timed out"
             except httpx.TransportError as error:
-                reason = f"connection failed ({error.__class__.__name__}: {error})"
+                reason, retry = _connection_problem(error, target)
+                unreachable = True
             finally:
                 self._last_request = time.monotonic()
             if response is not None:
@@ -109,11 +163,20 @@ class PoliteClient:
                     return response
                 reason = f"HTTP {response.status_code}"
                 delay = _retry_after(response)
-            if attempt >= self.retries:
-                where = httpx.URL(url).host or url
+            pause = delay if delay is not None else self.backoff * (2**attempt)
+            elapsed = time.monotonic() - started
+            if (
+                attempt >= self.retries
+                or retry == "stop"
+                or (retry == "once" and attempt >= 1)
+                or elapsed + pause >= self.retry_limit
+            ):
                 tries = attempt + 1
-                raise SourceError(
-                    f"{where}: {reason}, gave up after {tries} attempt{'s' * (tries > 1)}"
-                )
-            self._sleep(delay if delay is not None else self.backoff * (2**attempt))
+                if tries > 1:
+                    reason += f", gave up after {tries} attempts"
+                elif delay is not None and delay > 0:
+                    reason += f", which asks to wait {delay:.0f} s"
+                state = "unreachable" if unreachable else "not answering"
+                raise SourceError(f"{service} is {state} right now ({reason}): try again later")
+            self._sleep(pause)
             attempt += 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -128,8 +129,9 @@ class SnapshotSource:
                         yield Skip(f"{label} line {number}", f"invalid JSON ({error})")
                     except (ValueError, InvalidIdError) as error:
                         yield Skip(f"{label} line {number}", str(error))
-            except (OSError, EOFError, gzip.BadGzipFile) as error:
-                raise SourceError(f"{label}: cannot read past line {number}: {error}") from None
+            except (OSError, EOFError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
+                where = f"past line {number}" if number else "from the start"
+                raise SourceError(f"{label}: cannot read {where}: {error}") from None
             if not seen_any:
                 raise SourceError(f"{label} is empty")
         finally:

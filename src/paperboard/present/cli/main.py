@@ -6,7 +6,10 @@ Exit statuses: 0 success; 1 the work failed (a source failed, nothing could be r
 
 from __future__ import annotations
 
-from typing import Any
+import errno
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
@@ -26,19 +29,64 @@ from paperboard.present.cli import worker as worker_commands
 from paperboard.present.cli.common import err_console
 
 
+def _say(message: str) -> None:
+    err_console.print(f"paperboard: error: {message}", highlight=False, markup=False)
+
+
+def _fail(message: str, status: int) -> NoReturn:
+    _say(message)
+    raise typer.Exit(status)
+
+
 class _Group(TyperGroup):
-    """Turns paperboard's own errors, raised anywhere below, into one line and an exit status."""
+    """Turns errors raised anywhere below (paperboard's own, usage errors, a file that cannot be
+    written) into one line ``paperboard: error: ...`` on stderr and an exit status."""
 
     # typer vendors click privately, so its Context class has no public name to annotate with.
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except ConfigError as error:
-            err_console.print(f"paperboard: error: {error}", highlight=False, markup=False)
-            raise typer.Exit(2) from None
+            _fail(str(error), 2)
         except PaperboardError as error:
-            err_console.print(f"paperboard: error: {error}", highlight=False, markup=False)
-            raise typer.Exit(1) from None
+            _fail(str(error), 1)
+        except OSError as error:  # the disk is full, a folder is gone: no traceback for that
+            if error.errno == errno.EPIPE:  # stdout closed early (| head): typer exits quietly
+                raise
+            where = f"{error.filename}: " if error.filename else ""
+            _fail(f"{where}{error.strerror or error}", 1)
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        # Typer draws usage errors in a five-line box; paperboard says them in one line, as it
+        # says every other error, so it runs typer's main without its standalone handling.
+        def run() -> Any:
+            return super(_Group, self).main(
+                args, prog_name, complete_var, False, windows_expand_args, **extra
+            )
+
+        if not standalone_mode:
+            return run()
+        try:
+            status = run()
+        except typer.TyperException as error:  # click's errors, vendored by typer
+            if error.__class__.__name__ == "NoArgsIsHelpError":
+                sys.exit(error.exit_code)  # the help is already printed
+            ctx = getattr(error, "ctx", None)
+            hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+            _say(f"{error.format_message()}{hint}")
+            sys.exit(error.exit_code)
+        except typer.Abort:
+            _say("aborted")
+            sys.exit(1)
+        sys.exit(status if isinstance(status, int) else 0)
 
 
 app = typer.Typer(

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from paperboard.core.errors import PaperboardError
 from paperboard.present.cli.common import console, err_console, open_app, print_json
 
 
@@ -30,6 +31,10 @@ def map_command(
 
     Example: paperboard map --svg map.svg --highlight "gaussian splatting"
     """
+    if svg is not None and not svg.resolve().parent.is_dir():
+        # Said before the map is computed, which takes a while.
+        raise typer.BadParameter(f"no folder {svg.parent} to write into", param_hint="--svg")
+
     from paperboard.index.maps import build_map, load_map
     from paperboard.present.map_svg import render_svg
     from paperboard.rank import periods
@@ -50,7 +55,13 @@ def map_command(
             period = periods.day(day)
             marked += [row["id"] for row in store.list_papers(period.start, period.end)]
     if svg is not None:
-        svg.write_text(render_svg(literature_map, highlighted=marked))
+        try:
+            svg.write_text(render_svg(literature_map, highlighted=marked))
+        except OSError as error:  # the map itself is stored: `paperboard map --reuse` draws it
+            raise PaperboardError(
+                f"cannot write {svg}: {error.strerror}; the map is stored, "
+                "draw it with paperboard map --reuse --svg FILE"
+            ) from None
     if as_json:
         print_json(
             [

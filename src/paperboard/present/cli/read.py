@@ -13,6 +13,9 @@ from paperboard.present.cli.common import console, open_app, print_json
 from paperboard.present.serialize import json_ready, paper_dict
 from paperboard.rank import periods
 
+MAX_LIST = 100_000
+"""The most papers ``list`` prints (a month of all of arXiv is about 25,000)."""
+
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
 
@@ -106,7 +109,9 @@ def list_papers(
     category: Annotated[
         str | None, typer.Option("--category", "-c", help="Category (cs.LG) or archive (cs).")
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many.")] = 50,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, max=MAX_LIST, help="At most this many.")
+    ] = 50,
     as_json: Json = False,
 ) -> None:
     """List a day's, week's or month's papers, most upvoted first (default: the latest day).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Annotated
 
 import typer
@@ -29,16 +30,20 @@ def create(
     moderator: Annotated[
         bool, typer.Option("--moderator", help="Make the member a moderator.")
     ] = False,
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="Read the password from the first line of stdin."),
+    ] = False,
 ) -> None:
-    """Create a member. The password is read from PAPERBOARD_NEW_PASSWORD or asked for.
+    """Create a member. The password is read from stdin (--password-stdin, e.g. printf '%s\n'
+    "$PASSWORD" | paperboard user create --password-stdin EMAIL), from PAPERBOARD_NEW_PASSWORD,
+    or asked for on the terminal.
 
     Example: paperboard user create --admin ada@example.org
     """
     from paperboard.core.passwords import check_new_password, hash_password
 
-    password = os.environ.get("PAPERBOARD_NEW_PASSWORD") or typer.prompt(
-        "Password", hide_input=True, confirmation_prompt=True
-    )
+    password = _new_password(password_stdin)
     check_new_password(password)
     role = "admin" if admin else "moderator" if moderator else "member"
     with open_app() as app:
@@ -46,6 +51,25 @@ def create(
             email, name or email.split("@")[0], hash_password(password), role=role
         )
     console.print(f"created {member['email']} ({role}), id {member['id']}")
+
+
+def _new_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise typer.BadParameter("stdin held no password", param_hint="--password-stdin")
+        return password
+    from_env = os.environ.get("PAPERBOARD_NEW_PASSWORD")
+    if from_env:
+        return from_env
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise typer.BadParameter(
+            "no terminal to ask for the password: pipe it in with --password-stdin "
+            "or set PAPERBOARD_NEW_PASSWORD",
+            param_hint="password",
+        )
+    prompted: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return prompted
 
 
 @app.command("role")
