@@ -24,7 +24,13 @@ from paperboard.core.errors import (
     PaperboardError,
 )
 from paperboard.present.web.deps import SignInRequired
-from paperboard.present.web.middleware import BodyLimit, JsonSuffix, PageCache, SecurityHeaders
+from paperboard.present.web.middleware import (
+    BodyLimit,
+    JsonSuffix,
+    PageCache,
+    RefuseControlCharacters,
+    SecurityHeaders,
+)
 from paperboard.present.web.rendering import HERE, json_response, page, wants_json
 from paperboard.present.web.security import CsrfError
 from paperboard.present.web.services import Services
@@ -117,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return _error(request, 500, "something went wrong on our side; it has been logged")
 
     app.add_middleware(PageCache, seconds=settings.page_cache_seconds)
+    app.add_middleware(RefuseControlCharacters, answer=_error)
     app.add_middleware(JsonSuffix)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, limit=settings.max_form_bytes)

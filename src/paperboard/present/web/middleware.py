@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: ``.json`` twins, request size limit, security headers, page cache.
+"""Pure ASGI middleware: ``.json`` twins, request size limit, control characters, errors,
+security headers, page cache.
 
 The page cache keeps anonymous GET responses (no session or ``pb_anon`` cookie, no API token, no
 cookie set by the response, not ``Cache-Control: private``/``no-store``) for
@@ -11,11 +12,20 @@ not once per client waiting for it. Members always get fresh pages.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# Makes the one-line error answer (a page, or ``{"error": ...}``) for a request: app.py's.
+ErrorAnswer = Callable[[Request, int, str], Response]
 
 _PASSTHROUGH = ("/api/", "/static/", "/feeds/", "/docs", "/openapi", "/redoc")
 
@@ -78,6 +88,86 @@ class BodyLimit:
 
 class _TooLarge(Exception):
     pass
+
+
+# C0 control characters and DEL. None belongs in an address; in a form only tab, line feed and
+# carriage return do (a comment's lines). PostgreSQL cannot store NUL at all, and the others
+# can make a stored name or title look like something it is not.
+_CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
+_CONTROL_IN_TEXT = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_FORM = b"application/x-www-form-urlencoded"
+_MULTIPART = b"multipart/form-data"
+_JSON = b"application/json"
+
+
+def _json_has_control(value: Any) -> bool:
+    if isinstance(value, str):
+        return _CONTROL_IN_TEXT.search(value.encode()) is not None
+    if isinstance(value, dict):
+        return any(_json_has_control(k) or _json_has_control(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_json_has_control(item) for item in value)
+    return False
+
+
+def _body_has_control(content_type: bytes, body: bytes) -> bool:
+    kind = content_type.split(b";", 1)[0].strip().lower()
+    if kind == _FORM:
+        return _CONTROL_IN_TEXT.search(unquote_to_bytes(body.replace(b"+", b" "))) is not None
+    if kind == _MULTIPART:  # the site takes no file uploads: every part is text
+        return _CONTROL_IN_TEXT.search(body) is not None
+    if kind == _JSON or kind.endswith(b"+json"):
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return False  # not JSON at all: the route's validation says so
+        return _json_has_control(data)
+    return False
+
+
+class RefuseControlCharacters:
+    """Answer 400 to a request with a control character in its path, its query or its form or
+    JSON fields (tab and line breaks allowed there), before any of it reaches a route or the
+    database. One check for every route, so none can forget it."""
+
+    def __init__(self, app: ASGIApp, answer: ErrorAnswer) -> None:
+        self.app = app
+        self.answer = answer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if _CONTROL.search(scope["path"].encode("utf-8", "surrogateescape")) or _CONTROL.search(
+            unquote_to_bytes(scope.get("query_string", b""))
+        ):
+            await self._refuse(scope, receive, send, "the address")
+            return
+        content_type = dict(scope["headers"]).get(b"content-type", b"")
+        if scope["method"] in ("GET", "HEAD") or not content_type:
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
+        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
+        if _body_has_control(content_type, body):
+            await self._refuse(scope, receive, send, "a form field")
+            return
+        replay = iter(messages)
+
+        async def replayed() -> Message:
+            return next(replay, None) or await receive()
+
+        await self.app(scope, replayed, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, where: str) -> None:
+        message = f"control characters are not allowed in {where}"
+        response = self.answer(Request(scope), 400, message)
+        await response(scope, receive, send)
 
 
 async def _plain(send: Send, status: int, text: str) -> None:

@@ -1,0 +1,97 @@
+"""Hostile input must get a one-line 4xx, never a 500: control characters anywhere in a request,
+dates at the calendar's ends, ids too big for the database, names that hide or mislead; and the
+headers that protect a page must be on every answer, errors included."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import Site
+from test_members import page_token, sign_up
+
+PAPER = "2505.13308"
+
+
+def assert_one_line_json_error(response: Any, *statuses: int) -> None:
+    assert response.status_code in statuses, (response.status_code, response.text[:200])
+    assert response.headers["content-type"].startswith("application/json"), response.headers
+    message = response.json()["error"]
+    assert message and "\n" not in message
+
+
+# -- 1. NUL and other control characters -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/papers/%00",
+        "/papers/%00.json",
+        "/api/papers/%00",
+        "/api/papers/%00/comments",
+        "/papers/2505.13308%01",
+        "/papers?q=%00",
+        "/api/papers/search?q=a%00b",
+        "/api/daily_papers?submitter=%00",
+        "/feeds/search.xml?q=%00",
+        "/signin?next=/%00",
+    ],
+)
+def test_control_characters_in_the_address_get_400(site: Site, path: str) -> None:
+    with site.client() as client:
+        response = client.get(path)
+    assert response.status_code == 400, (path, response.status_code, response.text[:200])
+    assert "control character" in response.text
+    assert response.headers["x-content-type-options"] == "nosniff"
+    if ".json" in path or path.startswith(("/api/", "/feeds/")):
+        assert_one_line_json_error(response, 400)
+
+
+def test_nul_in_form_fields_gets_400(site: Site) -> None:
+    with site.client() as client:
+        token = page_token(client, "/signin")
+        forms = [
+            ("/signin", {"csrf_token": token, "email": "a\x00@example.org", "password": "x" * 12}),
+            ("/signin", {"csrf_token": token, "email": "ada@example.org", "password": "x\x00" * 6}),
+            (
+                "/signup",
+                {
+                    "csrf_token": token,
+                    "email": "eve@example.org",
+                    "name": "E\x00ve",
+                    "password": "correct horse battery",
+                },
+            ),
+            ("/subscribe", {"email": "s\x00b@example.org", "frequency": "daily"}),
+        ]
+        for path, data in forms:
+            response = client.post(path, data=data)
+            assert response.status_code == 400, (path, response.status_code, response.text[:200])
+            assert "control character" in response.text
+        sign_up(client)
+        token = page_token(client, "/")
+        response = client.post(
+            f"/papers/{PAPER}/comments", data={"csrf_token": token, "body": "nul \x00 here"}
+        )
+        assert response.status_code == 400
+        multipart = client.post(
+            f"/papers/{PAPER}/comments",
+            data={"csrf_token": token},
+            files={"body": (None, "nul \x00 here")},
+        )
+        assert multipart.status_code == 400
+        api = client.post(
+            f"/api/papers/{PAPER}/comments",
+            headers={"X-CSRF-Token": token, "Content-Type": "application/json"},
+            content=b'{"body": "nul \\u0000 here"}',
+        )
+        assert_one_line_json_error(api, 400)
+        # Line breaks and tabs are what comments are made of: they stay welcome.
+        fine = client.post(
+            f"/papers/{PAPER}/comments",
+            data={"csrf_token": token, "body": "two\r\nlines\tand a tab"},
+        )
+        assert fine.status_code == 303
+    bodies = [c["body"] for c in site.services.community.comments(PAPER)]
+    assert bodies == ["two\r\nlines\tand a tab"] or bodies == ["two\nlines\tand a tab"]
