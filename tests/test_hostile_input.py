@@ -95,3 +95,51 @@ def test_nul_in_form_fields_gets_400(site: Site) -> None:
         assert fine.status_code == 303
     bodies = [c["body"] for c in site.services.community.comments(PAPER)]
     assert bodies == ["two\r\nlines\tand a tab"] or bodies == ["two\nlines\tand a tab"]
+
+
+# -- 2. the calendar's ends, and errors in the shape asked for -------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/papers/week/9999-W52",
+        "/papers/week/0001-W01",
+        "/papers/month/0001-01",
+        "/papers/month/9999-12",
+        "/papers/month/0000-12",
+        "/papers/date/9999-12-31",
+        "/papers/date/0001-01-01",
+        "/papers/week/9999-W52.json",
+        "/papers/month/0001-01.json",
+        "/api/daily_papers?week=9999-W52",
+        "/api/daily_papers?week=0001-W01",
+        "/api/daily_papers?month=9999-12",
+        "/api/daily_papers?date=9999-12-31",
+        "/feeds/date/9999-12-31.xml",
+    ],
+)
+def test_the_calendars_ends_are_not_errors_of_ours(site: Site, path: str) -> None:
+    with site.client() as client:
+        response = client.get(path)
+    assert response.status_code in (200, 400, 404), (path, response.status_code)
+    if response.status_code != 200:
+        assert "something went wrong" not in response.text
+    if ".json" in path or path.startswith("/api/"):
+        assert response.headers["content-type"].startswith("application/json")
+
+
+def test_periods_at_the_calendars_ends_have_no_neighbour_beyond_it() -> None:
+    from paperboard.rank import periods
+
+    assert periods.week("9999-W51").next() is None  # 9999-W52 runs into the year 10000
+    assert periods.month("9999-12").next() is None
+    assert periods.month("0001-01").previous() is None
+    assert periods.week("0001-W01").previous() is None
+    assert periods.day("9999-12-31").next() is None
+    assert periods.day("0001-01-01").previous() is None
+    assert periods.month("2025-12").next() == periods.month("2026-01")
+    with pytest.raises(periods.PeriodError, match="no such week"):
+        periods.week("9999-W53")
+    with pytest.raises(periods.PeriodError, match="past the calendar's last day"):
+        periods.week("9999-W52")
