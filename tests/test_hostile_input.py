@@ -143,3 +143,24 @@ def test_periods_at_the_calendars_ends_have_no_neighbour_beyond_it() -> None:
         periods.week("9999-W53")
     with pytest.raises(periods.PeriodError, match="past the calendar's last day"):
         periods.week("9999-W52")
+
+
+def _crash(site: Site) -> None:
+    """Break the database under the running site (the papers table goes away), as a failed
+    migration or a bad restore would: every feed page then fails unexpectedly."""
+    with site.services.papers.engine.begin() as connection:
+        connection.exec_driver_sql("ALTER TABLE papers RENAME TO papers_gone")
+
+
+def test_an_unexpected_error_answers_in_the_shape_asked_for(site: Site) -> None:
+    _crash(site)
+    with site.client() as client:
+        html = client.get("/")
+        twin = client.get("/.json")
+        api = client.get("/api/daily_papers")
+    for response in (html, twin, api):
+        assert response.status_code == 500
+        assert "something went wrong" in response.text
+    assert html.headers["content-type"].startswith("text/html")
+    assert_one_line_json_error(twin, 500)
+    assert_one_line_json_error(api, 500)

@@ -25,6 +25,7 @@ from paperboard.core.errors import (
 )
 from paperboard.present.web.deps import SignInRequired
 from paperboard.present.web.middleware import (
+    AnswerErrors,
     BodyLimit,
     JsonSuffix,
     PageCache,
@@ -114,16 +115,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             message = "no such page"
         return _error(request, error.status_code, message)
 
-    @app.exception_handler(Exception)
-    async def unexpected_error(request: Request, error: Exception) -> Response:
-        # Logged with its traceback; the client gets one line in the page's or the API's shape.
-        import logging
-
-        logging.getLogger("paperboard.web").exception("unexpected error on %s", request.url.path)
-        return _error(request, 500, "something went wrong on our side; it has been logged")
-
     app.add_middleware(PageCache, seconds=settings.page_cache_seconds)
     app.add_middleware(RefuseControlCharacters, answer=_error)
+    app.add_middleware(AnswerErrors, answer=_error)  # unexpected exceptions: a 500 in our shape
     app.add_middleware(JsonSuffix)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, limit=settings.max_form_bytes)

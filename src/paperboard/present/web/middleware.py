@@ -12,6 +12,7 @@ not once per client waiting for it. Members always get fresh pages.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections import OrderedDict
@@ -88,6 +89,42 @@ class BodyLimit:
 
 class _TooLarge(Exception):
     pass
+
+
+class AnswerErrors:
+    """An exception no route handled becomes a logged, one-line 500 in the shape the request
+    asked for (an error page, or JSON for ``.json`` twins and the API). It sits inside the other
+    middleware, so that answer carries the security headers like any other; Starlette's own
+    last-resort handler runs outside all of them and would give neither."""
+
+    def __init__(self, app: ASGIApp, answer: ErrorAnswer) -> None:
+        self.app = app
+        self.answer = answer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except _TooLarge:
+            raise  # BodyLimit's own signal: it answers 413
+        except Exception:
+            logging.getLogger("paperboard.web").exception(
+                "unexpected error on %s", scope.get("path")
+            )
+            if started:  # too late for another answer: let the server drop the connection
+                raise
+            message = "something went wrong on our side; it has been logged"
+            response = self.answer(Request(scope), 500, message)
+            await response(scope, receive, send)
 
 
 # C0 control characters and DEL. None belongs in an address; in a form only tab, line feed and
