@@ -164,3 +164,26 @@ def test_an_unexpected_error_answers_in_the_shape_asked_for(site: Site) -> None:
     assert html.headers["content-type"].startswith("text/html")
     assert_one_line_json_error(twin, 500)
     assert_one_line_json_error(api, 500)
+
+
+# -- 3. ids too big for the database ---------------------------------------------------------------
+
+
+def test_ids_beyond_64_bits_are_not_found(site: Site) -> None:
+    big = "10000000000000000000"  # 10**19 > 2**63 - 1
+    with site.client() as client:
+        sign_up(client)
+        token = page_token(client, "/account")
+        answers = {
+            "edit form": client.get(f"/comments/{big}/edit"),
+            "edit": client.post(f"/comments/{big}/edit", data={"csrf_token": token, "body": "x"}),
+            "delete": client.post(f"/comments/{big}/delete", data={"csrf_token": token}),
+            "token": client.post(f"/account/tokens/{big}/delete", data={"csrf_token": token}),
+            "2**63": client.get(f"/comments/{2**63}/edit"),
+            "negative": client.get("/comments/-1/edit"),
+            "not a number": client.get("/comments/abc/edit"),
+            "json twin": client.get(f"/comments/{big}/edit.json"),
+        }
+    for what, response in answers.items():
+        assert response.status_code == 404, (what, response.status_code, response.text[:200])
+    assert_one_line_json_error(answers["json twin"], 404)

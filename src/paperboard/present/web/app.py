@@ -105,6 +105,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> Response:
         first = error.errors()[0]
+        if first.get("loc", ("",))[0] == "path":  # /comments/abc/edit: no such page, not 422
+            return _error(request, 404, "no such page")
         where = ".".join(str(part) for part in first.get("loc", ())[1:]) or "request"
         return _error(request, 422, f"bad {where}: {first.get('msg', 'invalid value')}")
 
