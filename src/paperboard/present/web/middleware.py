@@ -163,9 +163,9 @@ def _body_has_control(content_type: bytes, body: bytes) -> bool:
 
 
 class RefuseControlCharacters:
-    """Answer 400 to a request with a control character in its path, its query or its form or
-    JSON fields (tab and line breaks allowed there), before any of it reaches a route or the
-    database. One check for every route, so none can forget it."""
+    """Answer a request with a control character in its path (404: it names no page), its query
+    or its form or JSON fields (400; tab and line breaks are allowed there) before any of it
+    reaches a route or the database. One check for every route, so none can forget it."""
 
     def __init__(self, app: ASGIApp, answer: ErrorAnswer) -> None:
         self.app = app
@@ -175,10 +175,11 @@ class RefuseControlCharacters:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if _CONTROL.search(scope["path"].encode("utf-8", "surrogateescape")) or _CONTROL.search(
-            unquote_to_bytes(scope.get("query_string", b""))
-        ):
-            await self._refuse(scope, receive, send, "the address")
+        if _CONTROL.search(scope["path"].encode("utf-8", "surrogateescape")):
+            await self._refuse(scope, receive, send, 404, "no such page: control characters")
+            return
+        if _CONTROL.search(unquote_to_bytes(scope.get("query_string", b""))):
+            await self._refuse(scope, receive, send, 400, "control characters in the query")
             return
         content_type = dict(scope["headers"]).get(b"content-type", b"")
         if scope["method"] in ("GET", "HEAD") or not content_type:
@@ -192,7 +193,7 @@ class RefuseControlCharacters:
                 break
         body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
         if _body_has_control(content_type, body):
-            await self._refuse(scope, receive, send, "a form field")
+            await self._refuse(scope, receive, send, 400, "control characters in a form field")
             return
         replay = iter(messages)
 
@@ -201,9 +202,11 @@ class RefuseControlCharacters:
 
         await self.app(scope, replayed, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send, where: str) -> None:
-        message = f"control characters are not allowed in {where}"
-        response = self.answer(Request(scope), 400, message)
+    async def _refuse(
+        self, scope: Scope, receive: Receive, send: Send, status: int, what: str
+    ) -> None:
+        message = f"{what} (NUL and other C0 codes, DEL) are not allowed"
+        response = self.answer(Request(scope), status, message)
         await response(scope, receive, send)
 
 
