@@ -188,3 +188,33 @@ def test_ids_beyond_64_bits_are_not_found(site: Site) -> None:
     for what, response in answers.items():
         assert response.status_code == 404, (what, response.status_code, response.text[:200])
     assert_one_line_json_error(answers["json twin"], 404)
+
+
+# -- 4. names and categories -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("   ", "needs a name"),
+        ("\u3000", "needs a name"),
+        ("Ada\u202eevil", "control"),
+        ("Ada\u200f", "control"),
+        ("Ada\x1b[31m", "control"),
+        ("Ada\nLovelace", "control"),
+        ("Ada\x7f", "control"),
+    ],
+)
+def test_sign_up_refuses_blank_and_disguised_names(site: Site, name: str, message: str) -> None:
+    with site.client() as client:
+        response = sign_up(client, name=name)
+    assert response.status_code == 400, (name, response.status_code)
+    assert message in response.text
+    assert site.services.members.by_email("ada@example.org") is None
+
+
+def test_ordinary_names_still_sign_up(site: Site) -> None:
+    with site.client() as client:
+        assert sign_up(client, name="  Ada Lovelace-Byron  ").status_code == 303
+        assert sign_up(client, email="z@example.org", name="Zoë 张伟 ☃").status_code == 303
+    assert site.services.members.by_email("ada@example.org")["name"] == "Ada Lovelace-Byron"
