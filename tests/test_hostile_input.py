@@ -10,6 +10,8 @@ import pytest
 from conftest import Site
 from test_members import page_token, sign_up
 
+from paperboard.core.errors import NotFoundError
+
 PAPER = "2505.13308"
 
 
@@ -218,3 +220,22 @@ def test_ordinary_names_still_sign_up(site: Site) -> None:
         assert sign_up(client, name="  Ada Lovelace-Byron  ").status_code == 303
         assert sign_up(client, email="z@example.org", name="Zoë 张伟 ☃").status_code == 303
     assert site.services.members.by_email("ada@example.org")["name"] == "Ada Lovelace-Byron"
+
+
+def test_bad_categories_in_feed_addresses_are_not_found(site: Site) -> None:
+    with site.client() as client:
+        assert client.get("/feeds/category/cs.LG.xml").status_code == 200
+        for category in ("cs.LG%0a", "cs.LG%0d%0aX", "cs.LG%20", "cs..LG", "%3Cb%3E", "x" * 41):
+            response = client.get(f"/feeds/category/{category}.xml")
+            assert_one_line_json_error(response, 404)
+
+
+def test_a_final_line_break_is_no_part_of_a_category_or_a_period() -> None:
+    from paperboard.present.web.routes.feeds import by_category
+    from paperboard.rank import periods
+
+    for text in ("2025-W01\n", "2025-05\n"):
+        with pytest.raises(periods.PeriodError):
+            (periods.week if "W" in text else periods.month)(text)
+    with pytest.raises(NotFoundError, match="no such category"):
+        by_category(None, "cs.LG\n")  # type: ignore[arg-type]  # refused before it is used

@@ -66,7 +66,7 @@ def day(text: str) -> Period:
 
 
 def week(text: str) -> Period:
-    match = _WEEK.match(text)
+    match = _WEEK.fullmatch(text)
     if not match:
         raise PeriodError(f"not an ISO week (YYYY-Www): {text[:40]!r}")
     try:
@@ -79,7 +79,7 @@ def week(text: str) -> Period:
 
 
 def month(text: str) -> Period:
-    match = _MONTH.match(text)
+    match = _MONTH.fullmatch(text)
     if not match or not 1 <= int(match[2]) <= 12 or int(match[1]) < 1:
         raise PeriodError(f"not a month (YYYY-MM): {text[:40]!r}")
     year, number = int(match[1]), int(match[2])
