@@ -239,3 +239,19 @@ def test_a_final_line_break_is_no_part_of_a_category_or_a_period() -> None:
             (periods.week if "W" in text else periods.month)(text)
     with pytest.raises(NotFoundError, match="no such category"):
         by_category(None, "cs.LG\n")  # type: ignore[arg-type]  # refused before it is used
+
+
+# -- 5. protective headers everywhere --------------------------------------------------------------
+
+
+def test_error_answers_carry_the_protective_headers(site: Site) -> None:
+    with site.client() as client:
+        not_found = client.get("/no/such/page")
+        too_large = client.post("/signin", content=b"x" * (site.settings.max_form_bytes + 1))
+        _crash(site)
+        crashed = client.get("/")
+    for response in (not_found, too_large, crashed):
+        assert response.headers["x-content-type-options"] == "nosniff", response.status_code
+        assert response.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert crashed.status_code == 500 and too_large.status_code == 413

@@ -121,8 +121,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RefuseControlCharacters, answer=_error)
     app.add_middleware(AnswerErrors, answer=_error)  # unexpected exceptions: a 500 in our shape
     app.add_middleware(JsonSuffix)
-    app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, limit=settings.max_form_bytes)
+    app.add_middleware(SecurityHeaders)  # outermost: on every answer, a 413 included
     return app
 
 
