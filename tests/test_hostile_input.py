@@ -255,3 +255,11 @@ def test_error_answers_carry_the_protective_headers(site: Site) -> None:
         assert response.headers["x-frame-options"] == "DENY"
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     assert crashed.status_code == 500 and too_large.status_code == 413
+
+
+def test_method_not_allowed_says_what_is_allowed(site: Site) -> None:
+    with site.client() as client:
+        response = client.get("/signout")
+        api = client.delete("/api/me")
+    assert response.status_code == 405 and response.headers["allow"] == "POST"
+    assert api.status_code == 405 and "GET" in api.headers["allow"]

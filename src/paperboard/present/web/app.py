@@ -3,7 +3,7 @@ error pages. ``paperboard serve`` runs it under uvicorn (``app:factory`` for sev
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from urllib.parse import quote
 
@@ -52,10 +52,17 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith(("/api/", "/feeds/")) or wants_json(request)
 
 
-def _error(request: Request, status: int, message: str) -> Response:
+def _error(
+    request: Request, status: int, message: str, headers: Mapping[str, str] | None = None
+) -> Response:
     if _is_api(request):
-        return json_response({"error": message}, status_code=status)
-    return page(request, "error.html", {"error": message, "status": status}, status_code=status)
+        response = json_response({"error": message}, status_code=status)
+    else:
+        response = page(
+            request, "error.html", {"error": message, "status": status}, status_code=status
+        )
+    response.headers.update(headers or {})  # such as a 405's Allow
+    return response
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -115,7 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         message = error.detail if isinstance(error.detail, str) else "error"
         if error.status_code == 404 and message == "Not Found":
             message = "no such page"
-        return _error(request, error.status_code, message)
+        return _error(request, error.status_code, message, error.headers)
 
     app.add_middleware(PageCache, seconds=settings.page_cache_seconds)
     app.add_middleware(RefuseControlCharacters, answer=_error)
