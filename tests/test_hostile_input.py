@@ -263,3 +263,23 @@ def test_method_not_allowed_says_what_is_allowed(site: Site) -> None:
         api = client.delete("/api/me")
     assert response.status_code == 405 and response.headers["allow"] == "POST"
     assert api.status_code == 405 and "GET" in api.headers["allow"]
+
+
+def test_https_gets_secure_anonymous_cookies_and_hsts(site: Site) -> None:
+    with site.client() as client:
+        plain = client.get("/signin")
+        assert "Secure" not in plain.headers["set-cookie"]
+        assert "strict-transport-security" not in plain.headers
+    with site.client() as client:  # behind a proxy that ends TLS
+        proxied = client.get("/signin", headers={"X-Forwarded-Proto": "https"})
+        assert "pb_anon=" in proxied.headers["set-cookie"]
+        assert "Secure" in proxied.headers["set-cookie"]
+        assert proxied.headers["strict-transport-security"].startswith("max-age=")
+    site.services.settings = site.services.settings.model_copy(
+        update={"base_url": "https://papers.example.org"}
+    )
+    with site.client() as client:  # the public address is https
+        response = client.get("/signin")
+        assert "Secure" in response.headers["set-cookie"]
+        assert "max-age=" in response.headers["strict-transport-security"]
+        assert "max-age=" in client.get("/no/such/page").headers["strict-transport-security"]

@@ -33,7 +33,7 @@ from paperboard.present.web.middleware import (
     SecurityHeaders,
 )
 from paperboard.present.web.rendering import HERE, json_response, page, wants_json
-from paperboard.present.web.security import CsrfError
+from paperboard.present.web.security import CsrfError, secure_cookies
 from paperboard.present.web.services import Services
 
 _STATUS = [
@@ -129,7 +129,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AnswerErrors, answer=_error)  # unexpected exceptions: a 500 in our shape
     app.add_middleware(JsonSuffix)
     app.add_middleware(BodyLimit, limit=settings.max_form_bytes)
-    app.add_middleware(SecurityHeaders)  # outermost: on every answer, a 413 included
+    # Outermost, so on every answer (a 413 included); HSTS where cookies are Secure.
+    app.add_middleware(
+        SecurityHeaders, https=lambda scope: secure_cookies(Request(scope), services.settings)
+    )
     return app
 
 

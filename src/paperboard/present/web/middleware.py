@@ -232,9 +232,16 @@ _CSP = (
 )
 
 
+_HSTS = b"max-age=31536000"  # a year; no includeSubDomains: other hosts of the domain are not ours
+
+
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
+    """Headers that limit what a page may do, on every answer; and on HTTPS (``https(scope)``:
+    the same rule as for Secure cookies) Strict-Transport-Security."""
+
+    def __init__(self, app: ASGIApp, https: Callable[[Scope], bool] = lambda _scope: False) -> None:
         self.app = app
+        self.https = https
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -254,6 +261,8 @@ class SecurityHeaders:
                 ]
                 if not docs:
                     headers.append((b"content-security-policy", _CSP))
+                if self.https(scope):
+                    headers.append((b"strict-transport-security", _HSTS))
                 message = {**message, "headers": headers}
             await send(message)
 
