@@ -4,6 +4,8 @@ headers that protect a page must be on every answer, errors included."""
 
 from __future__ import annotations
 
+import os
+import stat
 from typing import Any
 
 import pytest
@@ -11,6 +13,7 @@ from conftest import Site
 from test_members import page_token, sign_up
 
 from paperboard.core.errors import NotFoundError
+from paperboard.store.database import open_engine
 
 PAPER = "2505.13308"
 
@@ -283,3 +286,12 @@ def test_https_gets_secure_anonymous_cookies_and_hsts(site: Site) -> None:
         assert "Secure" in response.headers["set-cookie"]
         assert "max-age=" in response.headers["strict-transport-security"]
         assert "max-age=" in client.get("/no/such/page").headers["strict-transport-security"]
+
+
+def test_a_new_sqlite_database_is_readable_by_its_owner_only(tmp_path: Any) -> None:
+    path = tmp_path / "sub" / "paperboard.db"
+    engine = open_engine(f"sqlite:///{path}")
+    with engine.connect() as connection:
+        connection.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    engine.dispose()
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
