@@ -28,28 +28,33 @@ class Period:
     @property
     def label(self) -> str:
         if self.kind == "week":
-            year, week, _ = self.start.isocalendar()
-            return f"{year}-W{week:02d}"
+            return _week_label(self.start)
         if self.kind == "month":
             return f"{self.start.year}-{self.start.month:02d}"
         return self.start.isoformat()
 
-    def previous(self) -> Period:
-        if self.kind == "month":
-            return month(_shift_month(self.start, -1))
-        step = timedelta(days=7 if self.kind == "week" else 1)
-        return Period(self.kind, self.start - step, self.end - step)
+    def previous(self) -> Period | None:
+        """The period before this one; None before the calendar's first day (0001-01-01)."""
+        return self._shifted(-1)
 
-    def next(self) -> Period:
-        if self.kind == "month":
-            return month(_shift_month(self.start, 1))
-        step = timedelta(days=7 if self.kind == "week" else 1)
-        return Period(self.kind, self.start + step, self.end + step)
+    def next(self) -> Period | None:
+        """The period after this one; None after the calendar's last day (9999-12-31)."""
+        return self._shifted(1)
+
+    def _shifted(self, steps: int) -> Period | None:
+        try:
+            if self.kind == "month":
+                index = self.start.year * 12 + self.start.month - 1 + steps
+                return month(f"{index // 12:04d}-{index % 12 + 1:02d}")
+            shifted = self.start + timedelta(days=(7 if self.kind == "week" else 1) * steps)
+            return week(_week_label(shifted)) if self.kind == "week" else day(shifted.isoformat())
+        except (OverflowError, PeriodError):  # off either end of the calendar
+            return None
 
 
-def _shift_month(day: date, months: int) -> str:
-    index = day.year * 12 + day.month - 1 + months
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+def _week_label(start: date) -> str:
+    year, number, _ = start.isocalendar()
+    return f"{year}-W{number:02d}"
 
 
 def day(text: str) -> Period:
@@ -61,19 +66,20 @@ def day(text: str) -> Period:
 
 
 def week(text: str) -> Period:
-    match = _WEEK.match(text)
+    match = _WEEK.fullmatch(text)
     if not match:
         raise PeriodError(f"not an ISO week (YYYY-Www): {text[:40]!r}")
     try:
         start = date.fromisocalendar(int(match[1]), int(match[2]), 1)
-        end = start + timedelta(days=6)
-    except (ValueError, OverflowError):  # 9999-W52 ends in year 10000, past the calendar
+    except ValueError:
         raise PeriodError(f"no such week: {text!r}") from None
-    return Period("week", start, end)
+    if start > date.max - timedelta(days=6):  # 9999-W52 ends in the year 10000
+        raise PeriodError(f"the week {text!r} runs past the calendar's last day, 9999-12-31")
+    return Period("week", start, start + timedelta(days=6))
 
 
 def month(text: str) -> Period:
-    match = _MONTH.match(text)
+    match = _MONTH.fullmatch(text)
     if not match or not 1 <= int(match[2]) <= 12 or int(match[1]) < 1:
         raise PeriodError(f"not a month (YYYY-MM): {text[:40]!r}")
     year, number = int(match[1]), int(match[2])

@@ -6,6 +6,7 @@ revision; ``ensure_schema`` does that only when the database is behind (cheap to
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,15 +76,19 @@ def begin_write(engine: Engine) -> Iterator[Connection]:
 
 
 def open_engine(url: str) -> Engine:
-    """An engine for ``url``; creates the folder of a SQLite file. Raises ConfigError on a bad
-    URL."""
+    """An engine for ``url``; creates the folder of a SQLite file and the file itself, mode 0600.
+    Raises ConfigError on a bad URL."""
     try:
         parsed = make_url(url)
     except ArgumentError:
         raise ConfigError(f"not a database URL: {url!r}") from None
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            path = Path(parsed.database)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Members' e-mail addresses and password hashes: readable by the owner only, like
+            # the secret key. SQLite gives its -wal and -shm files the database file's mode.
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         engine = create_engine(parsed, json_serializer=_json_dumps, json_deserializer=orjson.loads)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paperboard.core.errors import ConflictError, NotFoundError
+from paperboard.core.names import check_display_name
 from paperboard.store.database import begin_write
 from paperboard.store.rows import MemberRow
 from paperboard.store.schema import (
@@ -63,14 +64,15 @@ class MemberStore:
     def create(
         self, email: str, name: str, password_hash: str, *, role: str = "member"
     ) -> MemberRow:
-        """A new member; ConflictError if the address is taken."""
+        """A new member; ConflictError if the address is taken, PaperboardError for a name that
+        may not be shown (``core/names.py``)."""
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
         now = datetime.now(UTC)
         address = normalize_email(email)
         values = {
             "email": address,
-            "name": name.strip(),
+            "name": check_display_name(name),
             "password_hash": password_hash,
             "role": role,
             "created_at": now,

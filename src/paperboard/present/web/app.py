@@ -3,7 +3,7 @@ error pages. ``paperboard serve`` runs it under uvicorn (``app:factory`` for sev
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from urllib.parse import quote
 
@@ -24,9 +24,16 @@ from paperboard.core.errors import (
     PaperboardError,
 )
 from paperboard.present.web.deps import SignInRequired
-from paperboard.present.web.middleware import BodyLimit, JsonSuffix, PageCache, SecurityHeaders
+from paperboard.present.web.middleware import (
+    AnswerErrors,
+    BodyLimit,
+    JsonSuffix,
+    PageCache,
+    RefuseControlCharacters,
+    SecurityHeaders,
+)
 from paperboard.present.web.rendering import HERE, json_response, page, wants_json
-from paperboard.present.web.security import CsrfError
+from paperboard.present.web.security import CsrfError, secure_cookies
 from paperboard.present.web.services import Services
 
 _STATUS = [
@@ -45,10 +52,17 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith(("/api/", "/feeds/")) or wants_json(request)
 
 
-def _error(request: Request, status: int, message: str) -> Response:
+def _error(
+    request: Request, status: int, message: str, headers: Mapping[str, str] | None = None
+) -> Response:
     if _is_api(request):
-        return json_response({"error": message}, status_code=status)
-    return page(request, "error.html", {"error": message, "status": status}, status_code=status)
+        response = json_response({"error": message}, status_code=status)
+    else:
+        response = page(
+            request, "error.html", {"error": message, "status": status}, status_code=status
+        )
+    response.headers.update(headers or {})  # such as a 405's Allow
+    return response
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -98,6 +112,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> Response:
         first = error.errors()[0]
+        if first.get("loc", ("",))[0] == "path":  # /comments/abc/edit: no such page, not 422
+            return _error(request, 404, "no such page")
         where = ".".join(str(part) for part in first.get("loc", ())[1:]) or "request"
         return _error(request, 422, f"bad {where}: {first.get('msg', 'invalid value')}")
 
@@ -106,20 +122,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         message = error.detail if isinstance(error.detail, str) else "error"
         if error.status_code == 404 and message == "Not Found":
             message = "no such page"
-        return _error(request, error.status_code, message)
-
-    @app.exception_handler(Exception)
-    async def unexpected_error(request: Request, error: Exception) -> Response:
-        # Logged with its traceback; the client gets one line in the page's or the API's shape.
-        import logging
-
-        logging.getLogger("paperboard.web").exception("unexpected error on %s", request.url.path)
-        return _error(request, 500, "something went wrong on our side; it has been logged")
+        return _error(request, error.status_code, message, error.headers)
 
     app.add_middleware(PageCache, seconds=settings.page_cache_seconds)
+    app.add_middleware(RefuseControlCharacters, answer=_error)
+    app.add_middleware(AnswerErrors, answer=_error)  # unexpected exceptions: a 500 in our shape
     app.add_middleware(JsonSuffix)
-    app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, limit=settings.max_form_bytes)
+    # Outermost, so on every answer (a 413 included); HSTS where cookies are Secure.
+    app.add_middleware(
+        SecurityHeaders, https=lambda scope: secure_cookies(Request(scope), services.settings)
+    )
     return app
 
 

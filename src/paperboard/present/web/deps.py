@@ -5,12 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
 from paperboard.core.errors import PaperboardError
 from paperboard.present.web.security import SESSION_COOKIE, anonymous_csrf, check_csrf
 from paperboard.present.web.services import Services
 from paperboard.store.rows import MemberRow
+
+# A row id in an address (a comment, an API token): what the databases' 64-bit integer keys can
+# hold. Anything else names no row: app.py answers 404 for path values that fail validation.
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 class SignInRequired(PaperboardError):

@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: ``.json`` twins, request size limit, security headers, page cache.
+"""Pure ASGI middleware: ``.json`` twins, request size limit, control characters, errors,
+security headers, page cache.
 
 The page cache keeps anonymous GET responses (no session or ``pb_anon`` cookie, no API token, no
 cookie set by the response, not ``Cache-Control: private``/``no-store``) for
@@ -11,11 +12,21 @@ not once per client waiting for it. Members always get fresh pages.
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# Makes the one-line error answer (a page, or ``{"error": ...}``) for a request: app.py's.
+ErrorAnswer = Callable[[Request, int, str], Response]
 
 _PASSTHROUGH = ("/api/", "/static/", "/feeds/", "/docs", "/openapi", "/redoc")
 
@@ -80,6 +91,125 @@ class _TooLarge(Exception):
     pass
 
 
+class AnswerErrors:
+    """An exception no route handled becomes a logged, one-line 500 in the shape the request
+    asked for (an error page, or JSON for ``.json`` twins and the API). It sits inside the other
+    middleware, so that answer carries the security headers like any other; Starlette's own
+    last-resort handler runs outside all of them and would give neither."""
+
+    def __init__(self, app: ASGIApp, answer: ErrorAnswer) -> None:
+        self.app = app
+        self.answer = answer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except _TooLarge:
+            raise  # BodyLimit's own signal: it answers 413
+        except Exception:
+            logging.getLogger("paperboard.web").exception(
+                "unexpected error on %s", scope.get("path")
+            )
+            if started:  # too late for another answer: let the server drop the connection
+                raise
+            message = "something went wrong on our side; it has been logged"
+            response = self.answer(Request(scope), 500, message)
+            await response(scope, receive, send)
+
+
+# C0 control characters and DEL. None belongs in an address; in a form only tab, line feed and
+# carriage return do (a comment's lines). PostgreSQL cannot store NUL at all, and the others
+# can make a stored name or title look like something it is not.
+_CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
+_CONTROL_IN_TEXT = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_FORM = b"application/x-www-form-urlencoded"
+_MULTIPART = b"multipart/form-data"
+_JSON = b"application/json"
+
+
+def _json_has_control(value: Any) -> bool:
+    if isinstance(value, str):
+        return _CONTROL_IN_TEXT.search(value.encode()) is not None
+    if isinstance(value, dict):
+        return any(_json_has_control(k) or _json_has_control(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_json_has_control(item) for item in value)
+    return False
+
+
+def _body_has_control(content_type: bytes, body: bytes) -> bool:
+    kind = content_type.split(b";", 1)[0].strip().lower()
+    if kind == _FORM:
+        return _CONTROL_IN_TEXT.search(unquote_to_bytes(body.replace(b"+", b" "))) is not None
+    if kind == _MULTIPART:  # the site takes no file uploads: every part is text
+        return _CONTROL_IN_TEXT.search(body) is not None
+    if kind == _JSON or kind.endswith(b"+json"):
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return False  # not JSON at all: the route's validation says so
+        return _json_has_control(data)
+    return False
+
+
+class RefuseControlCharacters:
+    """Answer a request with a control character in its path (404: it names no page), its query
+    or its form or JSON fields (400; tab and line breaks are allowed there) before any of it
+    reaches a route or the database. One check for every route, so none can forget it."""
+
+    def __init__(self, app: ASGIApp, answer: ErrorAnswer) -> None:
+        self.app = app
+        self.answer = answer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if _CONTROL.search(scope["path"].encode("utf-8", "surrogateescape")):
+            await self._refuse(scope, receive, send, 404, "no such page: control characters")
+            return
+        if _CONTROL.search(unquote_to_bytes(scope.get("query_string", b""))):
+            await self._refuse(scope, receive, send, 400, "control characters in the query")
+            return
+        content_type = dict(scope["headers"]).get(b"content-type", b"")
+        if scope["method"] in ("GET", "HEAD") or not content_type:
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
+        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
+        if _body_has_control(content_type, body):
+            await self._refuse(scope, receive, send, 400, "control characters in a form field")
+            return
+        replay = iter(messages)
+
+        async def replayed() -> Message:
+            return next(replay, None) or await receive()
+
+        await self.app(scope, replayed, send)
+
+    async def _refuse(
+        self, scope: Scope, receive: Receive, send: Send, status: int, what: str
+    ) -> None:
+        message = f"{what} (NUL and other C0 codes, DEL) are not allowed"
+        response = self.answer(Request(scope), status, message)
+        await response(scope, receive, send)
+
+
 async def _plain(send: Send, status: int, text: str) -> None:
     body = (text + "\n").encode()
     await send(
@@ -102,9 +232,16 @@ _CSP = (
 )
 
 
+_HSTS = b"max-age=31536000"  # a year; no includeSubDomains: other hosts of the domain are not ours
+
+
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
+    """Headers that limit what a page may do, on every answer; and on HTTPS (``https(scope)``:
+    the same rule as for Secure cookies) Strict-Transport-Security."""
+
+    def __init__(self, app: ASGIApp, https: Callable[[Scope], bool] = lambda _scope: False) -> None:
         self.app = app
+        self.https = https
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -124,6 +261,8 @@ class SecurityHeaders:
                 ]
                 if not docs:
                     headers.append((b"content-security-policy", _CSP))
+                if self.https(scope):
+                    headers.append((b"strict-transport-security", _HSTS))
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -20,6 +20,7 @@ from markupsafe import Markup
 from paperboard.core.ids import is_arxiv_id
 from paperboard.index.highlight import excerpt
 from paperboard.present.serialize import json_ready
+from paperboard.present.web.security import ANON_COOKIE, secure_cookies
 from paperboard.store.rows import CountedPaperRow, PaperRow
 
 HERE = Path(__file__).parent
@@ -80,7 +81,12 @@ def page(
     )
     if viewer is not None and viewer.new_anon_cookie:
         response.set_cookie(
-            "pb_anon", viewer.new_anon_cookie, httponly=True, samesite="lax", path="/"
+            ANON_COOKIE,
+            viewer.new_anon_cookie,
+            httponly=True,
+            samesite="lax",
+            secure=secure_cookies(request, context["settings"]),
+            path="/",
         )
     if viewer is not None and (viewer.csrf or viewer._anon_csrf):
         # A page with a form token belongs to one browser: never kept by the page cache or proxies.

@@ -13,7 +13,7 @@ from paperboard.core.errors import LimitError, NotFoundError, PaperboardError
 from paperboard.core.ids import parse_arxiv_id
 from paperboard.core.passwords import check_new_password, hash_password, verify_password
 from paperboard.present.serialize import json_ready
-from paperboard.present.web.deps import CsrfDep, MemberDep, ServicesDep, ViewerDep
+from paperboard.present.web.deps import CsrfDep, MemberDep, RowId, ServicesDep, ViewerDep
 from paperboard.present.web.rendering import page
 from paperboard.present.web.security import clear_session_cookie
 from paperboard.present.web.services import Services
@@ -106,7 +106,7 @@ def create_token(
 
 @router.post("/account/tokens/{token_id}/delete", summary="Revoke a personal API token")
 def revoke_token(
-    services: ServicesDep, member: MemberDep, _csrf: CsrfDep, token_id: int
+    services: ServicesDep, member: MemberDep, _csrf: CsrfDep, token_id: RowId
 ) -> Response:
     if not services.members.revoke_token(member["id"], token_id):
         raise NotFoundError(f"no token {token_id}")

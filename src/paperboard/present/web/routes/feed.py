@@ -60,9 +60,9 @@ def _feed(
         previous = periods.day(before.isoformat()) if before else None
         following = periods.day(after.isoformat()) if after else None
     else:
-        previous, following = period.previous(), period.next()
-        previous = previous if before else None
-        following = following if after else None
+        # None past either end of the calendar (9999-12 has no next month)
+        previous = period.previous() if before else None
+        following = period.next() if after else None
     base = {"date": "/papers/date/", "week": "/papers/week/", "month": "/papers/month/"}[
         period.kind
     ]

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from feedgen.feed import FeedGenerator
 
-from paperboard.core.errors import PaperboardError
+from paperboard.core.errors import NotFoundError
 from paperboard.index.highlight import excerpt
 from paperboard.present.web.deps import ServicesDep
 from paperboard.present.web.routes.search import run_search
@@ -147,8 +147,9 @@ def by_day(
     "/category/{category}.xml", summary="A category's papers of the last week, newest first"
 )
 def by_category(services: ServicesDep, category: str, format: Format = "rss") -> Response:
-    if len(category) > 40 or not CATEGORY.match(category):
-        raise PaperboardError(f"not a category (such as cs.LG or q-bio): {category[:40]!r}")
+    # fullmatch: with match, "$" also matches before a final line break ("cs.LG\n").
+    if len(category) > 40 or not CATEGORY.fullmatch(category):
+        raise NotFoundError(f"no such category (such as cs.LG or q-bio): {category[:40]!r}")
     latest = services.papers.latest_feed_date(category) or datetime.now(UTC).date()
     rows = services.papers.list_papers(
         latest - timedelta(days=CATEGORY_DAYS - 1),

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from paperboard.core.errors import ForbiddenError, InvalidIdError, NotFoundError, PaperboardError
 from paperboard.core.ids import canonical_id
 from paperboard.present.serialize import paper_dict
-from paperboard.present.web.deps import CsrfDep, MemberDep, ServicesDep, Viewer, ViewerDep
+from paperboard.present.web.deps import CsrfDep, MemberDep, RowId, ServicesDep, Viewer, ViewerDep
 from paperboard.present.web.rendering import card, markdown, page, paper_links
 from paperboard.present.web.services import Services
 from paperboard.store.rows import AuthoredCommentRow, CountedPaperRow
@@ -127,7 +127,7 @@ def add_comment(
 
 @router.get("/comments/{comment_id}/edit", summary="Form to edit one's comment")
 def edit_comment_form(
-    request: Request, services: ServicesDep, viewer: ViewerDep, member: MemberDep, comment_id: int
+    request: Request, services: ServicesDep, viewer: ViewerDep, member: MemberDep, comment_id: RowId
 ) -> Response:
     comment = services.community.comment(comment_id)
     if comment is None:
@@ -143,7 +143,7 @@ def edit_comment_form(
 
 @router.post("/comments/{comment_id}/edit", summary="Edit one's comment")
 def edit_comment(
-    services: ServicesDep, member: MemberDep, _csrf: CsrfDep, comment_id: int, body: CommentBody
+    services: ServicesDep, member: MemberDep, _csrf: CsrfDep, comment_id: RowId, body: CommentBody
 ) -> Response:
     if not body.strip():
         raise PaperboardError("the comment is empty")
@@ -157,7 +157,7 @@ def edit_comment(
     "/comments/{comment_id}/delete", summary="Delete a comment (one's own, or any as moderator)"
 )
 def delete_comment(
-    services: ServicesDep, member: MemberDep, _csrf: CsrfDep, comment_id: int
+    services: ServicesDep, member: MemberDep, _csrf: CsrfDep, comment_id: RowId
 ) -> Response:
     paper_id = services.community.delete_comment(comment_id, member)
     return RedirectResponse(f"/papers/{paper_id}#comments", status_code=303)
