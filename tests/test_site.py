@@ -266,6 +266,39 @@ def test_openapi_docs_are_served(site: Site) -> None:
     assert site.client().get("/docs").status_code == 200
 
 
+ERROR = {"error": {"type": "string"}}
+
+
+def _answers(schema: dict, path: str, method: str = "get") -> dict:
+    return schema["paths"][path][method]["responses"]
+
+
+def test_openapi_tells_pages_redirects_and_errors_as_they_are(site: Site) -> None:
+    schema = site.client().get("/openapi.json").json()
+    paper = _answers(schema, "/papers/{paper_id}")
+    assert set(paper["200"]["content"]) == {"text/html", "application/json"}
+    assert set(paper) >= {"200", "301", "404"}
+    body = paper["404"]["content"]["application/json"]["schema"]
+    assert body["required"] == ["error"] and body["properties"]["error"]["type"] == "string"
+    # The error body really is that shape, on a page's twin and on the API.
+    assert set(site.client().get("/papers/9999.99999.json").json()) == {"error"}
+    api = _answers(schema, "/api/papers/{paper_id}")
+    assert "text/html" not in api["404"]["content"] and "422" not in api
+    assert set(site.client().get("/api/papers/9999.99999").json()) == {"error"}
+    signout = _answers(schema, "/signout", "post")
+    assert "200" not in signout and "Location" in signout["303"]["headers"]
+    assert "403" in signout  # the CSRF check
+    assert {"303", "403", "404"} <= set(_answers(schema, "/comments/{comment_id}/edit"))
+    assert {"401", "404", "429"} <= set(_answers(schema, "/api/papers/submit", "post"))
+    assert "429" in _answers(schema, "/signin", "post")
+    daily = _answers(schema, "/api/daily_papers")
+    assert daily["422"]["content"]["application/json"]["schema"]["properties"]["error"]
+    assert set(site.client().get("/api/daily_papers?limit=0").json()) == {"error"}
+    feed = _answers(schema, "/feeds/trending.xml")
+    assert set(feed["200"]["content"]) == {"application/rss+xml", "application/atom+xml"}
+    assert "HTTPValidationError" not in str(schema)
+
+
 def test_the_documented_trending_formula_is_the_one_computed() -> None:
     from pathlib import Path
 

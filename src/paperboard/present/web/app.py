@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -23,6 +24,7 @@ from paperboard.core.errors import (
     NotFoundError,
     PaperboardError,
 )
+from paperboard.present.web import openapi
 from paperboard.present.web.deps import SignInRequired
 from paperboard.present.web.middleware import (
     AnswerErrors,
@@ -82,6 +84,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.services = services
+    framework_schema = app.openapi
+
+    def schema() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = openapi.without_framework_errors(framework_schema())
+        return app.openapi_schema
+
+    app.openapi = schema  # type: ignore[method-assign]
 
     from paperboard.present.web.routes import (
         about,
@@ -96,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
     for module in (api, feeds, auth, account, subscribe, about, search, feed, papers):
+        openapi.describe(module.router)  # every route's error answers, as /openapi.json tells
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 

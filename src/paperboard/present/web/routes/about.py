@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 
 from paperboard.present.web.deps import ServicesDep, ViewerDep
+from paperboard.present.web.openapi import html
 from paperboard.present.web.rendering import page
 from paperboard.rank import trending
 
 router = APIRouter(tags=["pages"])
 
 
-@router.get("/about", summary="About this site and the trending formula")
+@router.get(
+    "/about",
+    summary="About this site and the trending formula",
+    response_class=HTMLResponse,
+    responses=html(),
+)
 def about(request: Request, services: ServicesDep, viewer: ViewerDep) -> Response:
     stats = services.papers.stats()
     data = {

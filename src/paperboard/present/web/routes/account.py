@@ -7,13 +7,14 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperboard.core.errors import LimitError, NotFoundError, PaperboardError
 from paperboard.core.ids import parse_arxiv_id
 from paperboard.core.passwords import check_new_password, hash_password, verify_password
 from paperboard.present.serialize import json_ready
 from paperboard.present.web.deps import CsrfDep, MemberDep, RowId, ServicesDep, ViewerDep
+from paperboard.present.web.openapi import html, redirect
 from paperboard.present.web.rendering import page
 from paperboard.present.web.security import clear_session_cookie
 from paperboard.present.web.services import Services
@@ -60,14 +61,19 @@ def _digest_settings(services: Services, member: MemberRow) -> dict[str, Any] | 
     return {key: value for key, value in found.items() if key in keys}
 
 
-@router.get("/account", summary="One's account")
+@router.get("/account", summary="One's account", response_class=HTMLResponse, responses=html())
 def account(
     request: Request, services: ServicesDep, viewer: ViewerDep, member: MemberDep
 ) -> Response:
     return _account(request, services, member)
 
 
-@router.post("/account/password", summary="Change one's password")
+@router.post(
+    "/account/password",
+    summary="Change one's password",
+    response_class=HTMLResponse,
+    responses=html(e400="the current password is wrong, or the new one weak"),
+)
 def change_password(
     request: Request,
     services: ServicesDep,
@@ -91,7 +97,12 @@ def change_password(
     )
 
 
-@router.post("/account/tokens", summary="Create a personal API token")
+@router.post(
+    "/account/tokens",
+    summary="Create a personal API token",
+    response_class=HTMLResponse,
+    responses=html(),
+)
 def create_token(
     request: Request,
     services: ServicesDep,
@@ -104,7 +115,13 @@ def create_token(
     return _account(request, services, member, new_token=token)
 
 
-@router.post("/account/tokens/{token_id}/delete", summary="Revoke a personal API token")
+@router.post(
+    "/account/tokens/{token_id}/delete",
+    summary="Revoke a personal API token",
+    status_code=303,
+    response_class=RedirectResponse,
+    responses=redirect(e404="no such token of one's own", to="/account"),
+)
 def revoke_token(
     services: ServicesDep, member: MemberDep, _csrf: CsrfDep, token_id: RowId
 ) -> Response:
@@ -125,7 +142,12 @@ def export(services: ServicesDep, member: MemberDep) -> Response:
     )
 
 
-@router.post("/account/delete", summary="Delete one's account")
+@router.post(
+    "/account/delete",
+    summary="Delete one's account",
+    response_class=HTMLResponse,
+    responses=html(e400="the password is wrong") | redirect(to="/, signed out"),
+)
 def delete_account(
     request: Request,
     services: ServicesDep,
@@ -218,7 +240,9 @@ def refresh_lexical(services: Services) -> None:
         logging.getLogger(__name__).warning("lexical index not updated now: %s", error)
 
 
-@router.get("/submit", summary="Form to submit a paper")
+@router.get(
+    "/submit", summary="Form to submit a paper", response_class=HTMLResponse, responses=html()
+)
 def submit_form(
     request: Request, services: ServicesDep, viewer: ViewerDep, member: MemberDep
 ) -> Response:
@@ -232,7 +256,12 @@ def submit_form(
     )
 
 
-@router.post("/submit", summary="Submit a paper by arXiv id or URL")
+@router.post(
+    "/submit",
+    summary="Submit a paper by arXiv id or URL",
+    response_class=HTMLResponse,
+    responses=html(e400="refused (quota, age, not on arXiv)") | redirect(to="the paper"),
+)
 def submit(
     request: Request,
     services: ServicesDep,

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from paperboard.core.errors import PaperboardError
 from paperboard.present.web.deps import CsrfDep, MemberDep, ServicesDep, ViewerDep
+from paperboard.present.web.openapi import errors
 from paperboard.present.web.routes.account import submit_paper
 from paperboard.present.web.routes.papers import find_paper, similar_cards
 from paperboard.present.web.routes.search import run_search
@@ -132,7 +133,11 @@ def _period(
     return found.start, found.end
 
 
-@router.get("/daily_papers", summary="Daily papers (Hugging Face's shape)")
+@router.get(
+    "/daily_papers",
+    summary="Daily papers (Hugging Face's shape)",
+    responses=errors(e400="a bad or ambiguous period"),
+)
 def daily_papers(
     services: ServicesDep,
     date: Annotated[str | None, Query(max_length=10)] = None,
@@ -185,7 +190,15 @@ class Submission(BaseModel):
     id: str = Field(min_length=1, max_length=300, description="arXiv id or URL")
 
 
-@router.post("/papers/submit", summary="Submit a paper by arXiv id or URL")
+@router.post(
+    "/papers/submit",
+    summary="Submit a paper by arXiv id or URL",
+    responses=errors(
+        e400="refused: too old, or arXiv could not be reached",
+        e404="arXiv has no such paper",
+        e429="the daily submission quota is used up",
+    ),
+)
 def submit(
     services: ServicesDep, member: MemberDep, _csrf: CsrfDep, body: Submission
 ) -> dict[str, Any]:
@@ -193,7 +206,11 @@ def submit(
     return {"paper": paper_info(row), "new": new}
 
 
-@router.get("/papers/{paper_id:path}/similar", summary="Papers similar to this one")
+@router.get(
+    "/papers/{paper_id:path}/similar",
+    summary="Papers similar to this one",
+    responses=errors(e404="no such paper"),
+)
 def similar(
     services: ServicesDep, paper_id: str, limit: Annotated[int, Query(ge=1, le=50)] = 10
 ) -> list[dict[str, Any]]:
@@ -207,7 +224,11 @@ def similar(
     ]
 
 
-@router.post("/papers/{paper_id:path}/upvote", summary="Upvote a paper")
+@router.post(
+    "/papers/{paper_id:path}/upvote",
+    summary="Upvote a paper",
+    responses=errors(e404="no such paper"),
+)
 def upvote(
     services: ServicesDep, member: MemberDep, _csrf: CsrfDep, paper_id: str
 ) -> dict[str, Any]:
@@ -221,7 +242,11 @@ def upvote(
     }
 
 
-@router.delete("/papers/{paper_id:path}/upvote", summary="Take an upvote back")
+@router.delete(
+    "/papers/{paper_id:path}/upvote",
+    summary="Take an upvote back",
+    responses=errors(e404="no such paper"),
+)
 def unvote(
     services: ServicesDep, member: MemberDep, _csrf: CsrfDep, paper_id: str
 ) -> dict[str, Any]:
@@ -244,7 +269,11 @@ class NewComment(BaseModel):
     body: str = Field(min_length=1, max_length=10_000, description="Markdown")
 
 
-@router.get("/papers/{paper_id:path}/comments", summary="A paper's comments")
+@router.get(
+    "/papers/{paper_id:path}/comments",
+    summary="A paper's comments",
+    responses=errors(e404="no such paper"),
+)
 def comments(services: ServicesDep, paper_id: str) -> list[dict[str, Any]]:
     row = find_paper(services, paper_id)
     return [
@@ -259,7 +288,12 @@ def comments(services: ServicesDep, paper_id: str) -> list[dict[str, Any]]:
     ]
 
 
-@router.post("/papers/{paper_id:path}/comments", summary="Comment on a paper", status_code=201)
+@router.post(
+    "/papers/{paper_id:path}/comments",
+    summary="Comment on a paper",
+    status_code=201,
+    responses=errors(e400="the comment is empty", e404="no such paper"),
+)
 def comment(
     services: ServicesDep, member: MemberDep, _csrf: CsrfDep, paper_id: str, body: NewComment
 ) -> dict[str, Any]:
@@ -270,7 +304,11 @@ def comment(
     return {"id": comment_id, "paper": row["id"]}
 
 
-@router.get("/papers/{paper_id:path}", summary="One paper (Hugging Face's shape)")
+@router.get(
+    "/papers/{paper_id:path}",
+    summary="One paper (Hugging Face's shape)",
+    responses=errors(e404="no such paper"),
+)
 def paper(services: ServicesDep, paper_id: str) -> dict[str, Any]:
     return paper_info(find_paper(services, paper_id))
 

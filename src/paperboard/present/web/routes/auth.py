@@ -8,11 +8,12 @@ from email.message import EmailMessage
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperboard.core.errors import ConfigError, PaperboardError
 from paperboard.core.passwords import check_new_password, hash_password, verify_password
 from paperboard.present.web.deps import CsrfDep, ServicesDep, ViewerDep
+from paperboard.present.web.openapi import html, redirect
 from paperboard.present.web.rendering import page
 from paperboard.present.web.security import (
     claim_login_attempt,
@@ -53,12 +54,17 @@ def sign_in(request: Request, services: Services, member_id: int, target: str) -
     return response
 
 
-@router.get("/signup", summary="Sign-up form")
+@router.get("/signup", summary="Sign-up form", response_class=HTMLResponse, responses=html())
 def signup_form(request: Request, viewer: ViewerDep, next: Next = "/") -> Response:
     return page(request, "signup.html", {"next": safe_next(next)})
 
 
-@router.post("/signup", summary="Create an account")
+@router.post(
+    "/signup",
+    summary="Create an account",
+    response_class=HTMLResponse,
+    responses=html(e400="refused, with the form again") | redirect(to="next, signed in"),
+)
 def signup(
     request: Request,
     services: ServicesDep,
@@ -82,12 +88,17 @@ def signup(
     return sign_in(request, services, member["id"], next)
 
 
-@router.get("/signin", summary="Sign-in form")
+@router.get("/signin", summary="Sign-in form", response_class=HTMLResponse, responses=html())
 def signin_form(request: Request, viewer: ViewerDep, next: Next = "/") -> Response:
     return page(request, "signin.html", {"next": safe_next(next)})
 
 
-@router.post("/signin", summary="Sign in")
+@router.post(
+    "/signin",
+    summary="Sign in",
+    response_class=HTMLResponse,
+    responses=html(429, e400="wrong address or password") | redirect(to="next, signed in"),
+)
 def signin(
     request: Request,
     services: ServicesDep,
@@ -114,7 +125,13 @@ def signin(
     return sign_in(request, services, member["id"], next)
 
 
-@router.post("/signout", summary="Sign out")
+@router.post(
+    "/signout",
+    summary="Sign out",
+    status_code=303,
+    response_class=RedirectResponse,
+    responses=redirect(to="the home page"),
+)
 def signout(request: Request, services: ServicesDep, viewer: ViewerDep, _csrf: CsrfDep) -> Response:
     if viewer.session_token:
         services.members.end_session(viewer.session_token)
@@ -123,12 +140,19 @@ def signout(request: Request, services: ServicesDep, viewer: ViewerDep, _csrf: C
     return response
 
 
-@router.get("/reset", summary="Ask for a password reset link")
+@router.get(
+    "/reset", summary="Ask for a password reset link", response_class=HTMLResponse, responses=html()
+)
 def reset_request_form(request: Request, viewer: ViewerDep) -> Response:
     return page(request, "reset_request.html", {})
 
 
-@router.post("/reset", summary="Send a password reset link")
+@router.post(
+    "/reset",
+    summary="Send a password reset link",
+    response_class=HTMLResponse,
+    responses=html(e400="no e-mail can be sent now"),
+)
 def reset_request(
     request: Request, services: ServicesDep, viewer: ViewerDep, _csrf: CsrfDep, email: Email
 ) -> Response:
@@ -171,13 +195,23 @@ def reset_request(
     )
 
 
-@router.get("/reset/{token}", summary="Choose a new password")
+@router.get(
+    "/reset/{token}",
+    summary="Choose a new password",
+    response_class=HTMLResponse,
+    responses=html(e400="the link is not valid, used or expired"),
+)
 def reset_form(request: Request, services: ServicesDep, viewer: ViewerDep, token: str) -> Response:
     read_reset_token(services.settings, services.members, token)
     return page(request, "reset.html", {"token": token})
 
 
-@router.post("/reset/{token}", summary="Set the new password")
+@router.post(
+    "/reset/{token}",
+    summary="Set the new password",
+    response_class=HTMLResponse,
+    responses=html(e400="a bad link or a weak password") | redirect(to="/account, signed in"),
+)
 def reset(
     request: Request,
     services: ServicesDep,

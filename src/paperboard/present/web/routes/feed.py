@@ -6,10 +6,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BeforeValidator
 
 from paperboard.present.web.deps import ServicesDep, ViewerDep
+from paperboard.present.web.openapi import html
 from paperboard.present.web.rendering import card, page
 from paperboard.rank import periods
 from paperboard.rank import trending as trending_rank
@@ -89,7 +90,9 @@ def _feed(
     return page(request, "feed.html", data)
 
 
-@router.get("/", summary="The latest day with papers")
+@router.get(
+    "/", summary="The latest day with papers", response_class=HTMLResponse, responses=html()
+)
 def home(
     request: Request,
     services: ServicesDep,
@@ -101,7 +104,12 @@ def home(
     return _feed(request, services, viewer, periods.day(latest.isoformat()), category, p)
 
 
-@router.get("/papers/date/{day}", summary="One day's papers by upvotes")
+@router.get(
+    "/papers/date/{day}",
+    summary="One day's papers by upvotes",
+    response_class=HTMLResponse,
+    responses=html(e400="not a day (YYYY-MM-DD)"),
+)
 def by_day(
     request: Request,
     services: ServicesDep,
@@ -113,7 +121,12 @@ def by_day(
     return _feed(request, services, viewer, periods.day(day), category, p)
 
 
-@router.get("/papers/week/{week}", summary="One ISO week's papers by upvotes")
+@router.get(
+    "/papers/week/{week}",
+    summary="One ISO week's papers by upvotes",
+    response_class=HTMLResponse,
+    responses=html(e400="not an ISO week (YYYY-Www)"),
+)
 def by_week(
     request: Request,
     services: ServicesDep,
@@ -125,7 +138,12 @@ def by_week(
     return _feed(request, services, viewer, periods.week(week), category, p)
 
 
-@router.get("/papers/month/{month}", summary="One month's papers by upvotes")
+@router.get(
+    "/papers/month/{month}",
+    summary="One month's papers by upvotes",
+    response_class=HTMLResponse,
+    responses=html(e400="not a month (YYYY-MM)"),
+)
 def by_month(
     request: Request,
     services: ServicesDep,
@@ -137,7 +155,12 @@ def by_month(
     return _feed(request, services, viewer, periods.month(month), category, p)
 
 
-@router.get("/papers/trending", summary="Trending papers (time-decayed upvotes)")
+@router.get(
+    "/papers/trending",
+    summary="Trending papers (time-decayed upvotes)",
+    response_class=HTMLResponse,
+    responses=html(),
+)
 def trending(
     request: Request, services: ServicesDep, viewer: ViewerDep, p: PageNumber = 1
 ) -> Response:

@@ -16,6 +16,7 @@ from feedgen.feed import FeedGenerator
 from paperboard.core.errors import NotFoundError
 from paperboard.index.highlight import excerpt
 from paperboard.present.web.deps import ServicesDep
+from paperboard.present.web.openapi import Responses, errors
 from paperboard.present.web.routes.search import run_search
 from paperboard.present.web.services import Services
 from paperboard.rank import periods
@@ -115,7 +116,18 @@ def render_feed(
     return Response(generator.rss_str(pretty=True), media_type="application/rss+xml; charset=utf-8")
 
 
-@router.get("/trending.xml", summary="Trending papers")
+FEED: Responses = {
+    200: {
+        "description": "RSS 2.0, or Atom 1.0 with `?format=atom`",
+        "content": {
+            "application/rss+xml": {"schema": {"type": "string"}},
+            "application/atom+xml": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+@router.get("/trending.xml", summary="Trending papers", response_class=Response, responses=FEED)
 def trending(services: ServicesDep, format: Format = "rss") -> Response:
     rows, _ = trending_rank.trending(services.papers, limit=ITEMS)
     return render_feed(
@@ -124,7 +136,10 @@ def trending(services: ServicesDep, format: Format = "rss") -> Response:
 
 
 @router.get(
-    "/date/{day}.xml", summary="One day's papers by upvotes (of one category with ?category=)"
+    "/date/{day}.xml",
+    summary="One day's papers by upvotes (of one category with ?category=)",
+    response_class=Response,
+    responses=FEED | errors(e400="not a day (YYYY-MM-DD)"),
 )
 def by_day(
     services: ServicesDep, day: str, format: Format = "rss", category: Category = None
@@ -144,7 +159,10 @@ def by_day(
 
 
 @router.get(
-    "/category/{category}.xml", summary="A category's papers of the last week, newest first"
+    "/category/{category}.xml",
+    summary="A category's papers of the last week, newest first",
+    response_class=Response,
+    responses=FEED | errors(e404="no such category"),
 )
 def by_category(services: ServicesDep, category: str, format: Format = "rss") -> Response:
     # fullmatch: with match, "$" also matches before a final line break ("cs.LG\n").
@@ -162,7 +180,7 @@ def by_category(services: ServicesDep, category: str, format: Format = "rss") ->
     return render_feed(services, f"{category} papers", path, page, rows, format)
 
 
-@router.get("/search.xml", summary="Results of a search")
+@router.get("/search.xml", summary="Results of a search", response_class=Response, responses=FEED)
 def search(
     services: ServicesDep,
     q: Annotated[str, Query(min_length=1, max_length=1000)],

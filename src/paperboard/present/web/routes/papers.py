@@ -6,12 +6,13 @@ import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperboard.core.errors import ForbiddenError, InvalidIdError, NotFoundError, PaperboardError
 from paperboard.core.ids import canonical_id
 from paperboard.present.serialize import paper_dict
 from paperboard.present.web.deps import CsrfDep, MemberDep, RowId, ServicesDep, Viewer, ViewerDep
+from paperboard.present.web.openapi import html, redirect
 from paperboard.present.web.rendering import card, markdown, page, paper_links
 from paperboard.present.web.services import Services
 from paperboard.store.rows import AuthoredCommentRow, CountedPaperRow
@@ -86,7 +87,13 @@ def comment_view(comment: AuthoredCommentRow, viewer: Viewer) -> dict[str, Any]:
     }
 
 
-@router.post("/papers/{paper_id:path}/upvote", summary="Upvote (or take back with action=remove)")
+@router.post(
+    "/papers/{paper_id:path}/upvote",
+    summary="Upvote (or take back with action=remove)",
+    status_code=303,
+    response_class=RedirectResponse,
+    responses=redirect(e404="no such paper", to="back to the page"),
+)
 def upvote(
     request: Request,
     services: ServicesDep,
@@ -114,7 +121,13 @@ def _same_site(url: str, paper_id: str) -> str:
     return path + (f"?{parts.query}" if parts.query else "")
 
 
-@router.post("/papers/{paper_id:path}/comments", summary="Comment on a paper")
+@router.post(
+    "/papers/{paper_id:path}/comments",
+    summary="Comment on a paper",
+    status_code=303,
+    response_class=RedirectResponse,
+    responses=redirect(e400="the comment is empty", e404="no such paper", to="the new comment"),
+)
 def add_comment(
     services: ServicesDep, member: MemberDep, _csrf: CsrfDep, paper_id: str, body: CommentBody
 ) -> Response:
@@ -125,7 +138,12 @@ def add_comment(
     return RedirectResponse(f"/papers/{row['id']}#comment-{comment_id}", status_code=303)
 
 
-@router.get("/comments/{comment_id}/edit", summary="Form to edit one's comment")
+@router.get(
+    "/comments/{comment_id}/edit",
+    summary="Form to edit one's comment",
+    response_class=HTMLResponse,
+    responses=html(e403="that comment is not yours", e404="no such comment"),
+)
 def edit_comment_form(
     request: Request, services: ServicesDep, viewer: ViewerDep, member: MemberDep, comment_id: RowId
 ) -> Response:
@@ -141,7 +159,18 @@ def edit_comment_form(
     )
 
 
-@router.post("/comments/{comment_id}/edit", summary="Edit one's comment")
+@router.post(
+    "/comments/{comment_id}/edit",
+    summary="Edit one's comment",
+    status_code=303,
+    response_class=RedirectResponse,
+    responses=redirect(
+        e400="the comment is empty",
+        e403="that comment is not yours",
+        e404="no such comment",
+        to="the comment",
+    ),
+)
 def edit_comment(
     services: ServicesDep, member: MemberDep, _csrf: CsrfDep, comment_id: RowId, body: CommentBody
 ) -> Response:
@@ -154,7 +183,15 @@ def edit_comment(
 
 
 @router.post(
-    "/comments/{comment_id}/delete", summary="Delete a comment (one's own, or any as moderator)"
+    "/comments/{comment_id}/delete",
+    summary="Delete a comment (one's own, or any as moderator)",
+    status_code=303,
+    response_class=RedirectResponse,
+    responses=redirect(
+        e403="not one's comment, and not a moderator",
+        e404="no such comment",
+        to="the paper's comments",
+    ),
 )
 def delete_comment(
     services: ServicesDep, member: MemberDep, _csrf: CsrfDep, comment_id: RowId
@@ -163,7 +200,12 @@ def delete_comment(
     return RedirectResponse(f"/papers/{paper_id}#comments", status_code=303)
 
 
-@router.get("/papers/{paper_id:path}", summary="A paper's page")
+@router.get(
+    "/papers/{paper_id:path}",
+    summary="A paper's page",
+    response_class=HTMLResponse,
+    responses=html(301, e404="no such paper"),
+)
 def paper_page(
     request: Request, services: ServicesDep, viewer: ViewerDep, paper_id: str
 ) -> Response:

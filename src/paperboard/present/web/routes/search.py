@@ -6,11 +6,12 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 
 from paperboard.core.errors import PaperboardError
 from paperboard.index.lexical import Filters
 from paperboard.present.web.deps import ServicesDep, ViewerDep
+from paperboard.present.web.openapi import html, redirect
 from paperboard.present.web.rendering import card, page
 from paperboard.present.web.routes.feed import Blank
 from paperboard.present.web.services import Services
@@ -61,7 +62,13 @@ def hit_cards(services: Services, result: SearchResult, viewer: Any) -> list[dic
     return out
 
 
-@router.get("/papers", summary="Search papers (hybrid lexical + semantic)")
+@router.get(
+    "/papers",
+    summary="Search papers (hybrid lexical + semantic)",
+    response_class=HTMLResponse,
+    responses=html(e400="a query that cannot be run")
+    | redirect(to="the paper, when the query is its id"),
+)
 def search_page(
     request: Request,
     services: ServicesDep,
@@ -129,7 +136,12 @@ def _quote(text: str) -> str:
     return quote_plus(text)
 
 
-@router.get("/map", summary="The map of the literature, with a search or a day highlighted")
+@router.get(
+    "/map",
+    summary="The map of the literature, with a search or a day highlighted",
+    response_class=HTMLResponse,
+    responses=html(),
+)
 def map_page(
     request: Request,
     services: ServicesDep,

@@ -8,13 +8,14 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperboard.core.errors import ConfigError, ForbiddenError, NotFoundError, PaperboardError
 from paperboard.present.mail.smtp import check_mail_settings
 from paperboard.present.mail.subscriptions import request_confirmation
 from paperboard.present.mail.tokens import read_confirm_token, read_unsubscribe_token
 from paperboard.present.web.deps import CsrfDep, MemberDep, ServicesDep, ViewerDep
+from paperboard.present.web.openapi import html, redirect
 from paperboard.present.web.rendering import page
 from paperboard.present.web.security import CsrfError
 from paperboard.present.web.services import Services
@@ -53,12 +54,19 @@ def _send_confirmation(services: Services, subscriber: SubscriberRow) -> None:
         ) from None
 
 
-@router.get("/subscribe", summary="Subscribe to the digest")
+@router.get(
+    "/subscribe", summary="Subscribe to the digest", response_class=HTMLResponse, responses=html()
+)
 def subscribe_form(request: Request, viewer: ViewerDep) -> Response:
     return page(request, "subscribe.html", {"frequencies": ["daily", "weekly"]})
 
 
-@router.post("/subscribe", summary="Subscribe an address (a confirmation e-mail goes out)")
+@router.post(
+    "/subscribe",
+    summary="Subscribe an address (a confirmation e-mail goes out)",
+    response_class=HTMLResponse,
+    responses=html(e400="no e-mail can be sent now", e403="the form was sent from another site"),
+)
 def subscribe(
     request: Request,
     services: ServicesDep,
@@ -91,7 +99,12 @@ def subscribe(
     )
 
 
-@router.get("/subscribe/confirm/{token}", summary="Confirm a subscription (shows a button)")
+@router.get(
+    "/subscribe/confirm/{token}",
+    summary="Confirm a subscription (shows a button)",
+    response_class=HTMLResponse,
+    responses=html(e400="the link is not valid or has expired"),
+)
 def confirm_form(
     request: Request, services: ServicesDep, viewer: ViewerDep, token: str
 ) -> Response:
@@ -99,7 +112,14 @@ def confirm_form(
     return page(request, "confirm.html", {"email": email, "token": token})
 
 
-@router.post("/subscribe/confirm/{token}", summary="Confirm a subscription")
+@router.post(
+    "/subscribe/confirm/{token}",
+    summary="Confirm a subscription",
+    response_class=HTMLResponse,
+    responses=html(
+        e400="the link is not valid or has expired", e404="the subscription no longer exists"
+    ),
+)
 def confirm(request: Request, services: ServicesDep, viewer: ViewerDep, token: str) -> Response:
     subscriber_id, email = read_confirm_token(services.settings, token)
     digests = services.digests
@@ -120,7 +140,12 @@ def confirm(request: Request, services: ServicesDep, viewer: ViewerDep, token: s
     )
 
 
-@router.get("/unsubscribe/{token}", summary="Unsubscribe (shows a button)")
+@router.get(
+    "/unsubscribe/{token}",
+    summary="Unsubscribe (shows a button)",
+    response_class=HTMLResponse,
+    responses=html(e400="the link is not valid", e404="the address is no longer subscribed"),
+)
 def unsubscribe_form(
     request: Request, services: ServicesDep, viewer: ViewerDep, token: str
 ) -> Response:
@@ -139,7 +164,10 @@ def unsubscribe_form(
 
 
 @router.post(
-    "/unsubscribe/{token}", summary="Unsubscribe (also RFC 8058 one-click, from mail clients)"
+    "/unsubscribe/{token}",
+    summary="Unsubscribe (also RFC 8058 one-click, from mail clients)",
+    response_class=HTMLResponse,
+    responses=html(e400="the link is not valid"),
 )
 def unsubscribe(request: Request, services: ServicesDep, viewer: ViewerDep, token: str) -> Response:
     digests = services.digests
@@ -154,7 +182,13 @@ def unsubscribe(request: Request, services: ServicesDep, viewer: ViewerDep, toke
     )
 
 
-@router.post("/account/digest", summary="One's digest settings")
+@router.post(
+    "/account/digest",
+    summary="One's digest settings",
+    status_code=303,
+    response_class=RedirectResponse,
+    responses=redirect(e400="no e-mail can be sent now", to="the account page"),
+)
 def digest_settings(
     request: Request,
     services: ServicesDep,
@@ -181,7 +215,12 @@ def digest_settings(
     return RedirectResponse("/account#digest", status_code=303)
 
 
-@router.get("/admin/mail", summary="Mail problems and digest runs (admins)")
+@router.get(
+    "/admin/mail",
+    summary="Mail problems and digest runs (admins)",
+    response_class=HTMLResponse,
+    responses=html(e403="admins only"),
+)
 def admin_mail(
     request: Request, services: ServicesDep, viewer: ViewerDep, member: MemberDep
 ) -> Response:
