@@ -299,6 +299,21 @@ def test_openapi_tells_pages_redirects_and_errors_as_they_are(site: Site) -> Non
     assert "HTTPValidationError" not in str(schema)
 
 
+def test_docs_load_only_same_origin_assets(site: Site) -> None:
+    import re
+
+    with site.client() as client:
+        docs = client.get("/docs")
+        assert docs.status_code == 200
+        assert "http://" not in docs.text and "https://" not in docs.text
+        assets = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+        assert len(assets) >= 3, assets  # the script, the style sheet, the icon
+        for asset in assets:
+            assert asset.startswith("/") and not asset.startswith("//"), asset
+            assert client.get(asset).status_code == 200, asset
+        assert client.get("/redoc").status_code == 404
+
+
 def test_the_documented_trending_formula_is_the_one_computed() -> None:
     from pathlib import Path
 

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperboard import __version__
@@ -76,7 +77,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         services.close()
 
-    app = FastAPI(
+    # Swagger UI's files come from the fastapi-offline package, served here: /docs works offline
+    # and loads nothing from another origin. No ReDoc page.
+    app = FastAPIOffline(
+        docs_url="/docs",
+        redoc_url=None,
+        static_url="/docs/static",
         title="paperboard",
         version=__version__,
         description="A self-hosted Daily Papers. The `/api/daily_papers`, `/api/papers/{id}` and "
