@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import httpx
@@ -187,6 +188,72 @@ def test_api_tokens_authenticate_and_can_be_revoked(site: Site) -> None:
         assert response.status_code == 401 and response.json() == {
             "error": "that API token is not valid"
         }
+
+
+def make_token(client: httpx.Client, name: str = "laptop") -> str:
+    page = client.post("/account/tokens", data={"csrf_token": page_token(client), "name": name})
+    match = re.search(r'<code class="token">(pb_[^<]+)</code>', page.text)
+    assert match, page.text
+    return match.group(1)
+
+
+def token_works(site: Site, token: str) -> bool:
+    with site.client(headers={"Authorization": f"Bearer {token}"}) as api:
+        return api.get("/api/me").status_code == 200
+
+
+def test_changing_the_password_revokes_every_api_token(site: Site) -> None:
+    with site.client() as client:
+        sign_up(client)
+        token = make_token(client)
+        assert "revokes your API tokens" in client.get("/account").text
+        assert token_works(site, token)
+        changed = client.post(
+            "/account/password",
+            data={"csrf_token": page_token(client), "current": PASSWORD, "new": "a brand new one"},
+        )
+        assert changed.status_code == 200 and "API tokens were revoked" in changed.text
+    assert not token_works(site, token)
+    assert site.services.members.tokens(1) == []
+
+
+def test_a_password_reset_revokes_every_api_token(
+    site: Site, smtp_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site.services.settings = site.settings.model_copy(
+        update={"smtp_host": "127.0.0.1", "smtp_port": smtp_server.port, "smtp_security": "none"}
+    )
+    with site.client() as client:
+        sign_up(client)
+        token = make_token(client)
+    with site.client() as client:
+        reset_link = request_reset(site, client, smtp_server)
+        form = client.get(reset_link)
+        assert "revokes your API tokens" in form.text
+        done = client.post(
+            reset_link, data={"csrf_token": form_token(form.text), "password": "reset and renewed"}
+        )
+        assert done.status_code == 303
+        assert "API tokens were revoked" in client.get(done.headers["location"]).text
+    assert not token_works(site, token)
+
+
+def request_reset(site: Site, client: httpx.Client, smtp_server: Any) -> str:
+    """Ask for a reset of ada@example.org; the path of the link that arrives by mail."""
+    seen = len(smtp_server.messages)
+    token = form_token(client.get("/reset").text)
+    client.post("/reset", data={"csrf_token": token, "email": "ada@example.org"})
+    wait_for(lambda: len(smtp_server.messages) > seen)
+    content = smtp_server.messages[-1].get_content()
+    link = re.search(r"(http://127\.0\.0\.1:\d+/reset/\S+)", content).group(1)
+    return link.removeprefix(site.url)
+
+
+def wait_for(condition: Any, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
 
 
 def test_export_then_delete_account(site: Site) -> None:

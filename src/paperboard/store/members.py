@@ -118,7 +118,8 @@ class MemberStore:
     def set_password(
         self, member_id: int, password_hash: str, *, keep_session: str | None = None
     ) -> None:
-        """Change the password and end every session but ``keep_session`` (a cookie token)."""
+        """Change the password, end every session but ``keep_session`` (a cookie token) and revoke
+        every API token: whoever held the old password may have minted one."""
         with begin_write(self.engine) as connection:
             connection.execute(
                 update(members)
@@ -129,6 +130,7 @@ class MemberStore:
             if keep_session:
                 query = query.where(member_sessions.c.token_hash != _digest(keep_session))
             connection.execute(query)
+            connection.execute(delete(api_tokens).where(api_tokens.c.member_id == member_id))
 
     def set_role(self, member_id: int, role: str) -> None:
         if role not in ROLES:

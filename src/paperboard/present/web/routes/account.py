@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from paperboard.core.errors import LimitError, NotFoundError, PaperboardError
@@ -22,6 +22,7 @@ from paperboard.store.rows import CountedPaperRow, MemberRow
 router = APIRouter(tags=["members"])
 
 Password = Annotated[str, Form(min_length=1, max_length=1024)]
+PASSWORD_RESET_NOTICE = "password set; other sessions were signed out and API tokens were revoked"
 
 
 def _account(request: Request, services: Services, member: MemberRow, **extra: Any) -> Response:
@@ -62,8 +63,14 @@ def _digest_settings(services: Services, member: MemberRow) -> dict[str, Any] | 
 
 @router.get("/account", summary="One's account")
 def account(
-    request: Request, services: ServicesDep, viewer: ViewerDep, member: MemberDep
+    request: Request,
+    services: ServicesDep,
+    viewer: ViewerDep,
+    member: MemberDep,
+    password: Annotated[str | None, Query(max_length=10)] = None,
 ) -> Response:
+    if password == "reset":  # where a password reset lands
+        return _account(request, services, member, notice=PASSWORD_RESET_NOTICE)
     return _account(request, services, member)
 
 
@@ -87,7 +94,10 @@ def change_password(
         member["id"], hash_password(new), keep_session=viewer.session_token
     )
     return _account(
-        request, services, member, notice="password changed; other sessions were signed out"
+        request,
+        services,
+        member,
+        notice="password changed; other sessions were signed out and API tokens were revoked",
     )
 
 

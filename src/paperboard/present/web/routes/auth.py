@@ -192,4 +192,4 @@ def reset(
     except PaperboardError as error:
         return page(request, "reset.html", {"token": token, "error": str(error)}, status_code=400)
     services.members.set_password(member["id"], hash_password(password))
-    return sign_in(request, services, member["id"], "/account")
+    return sign_in(request, services, member["id"], "/account?password=reset")
