@@ -256,6 +256,33 @@ def wait_for(condition: Any, seconds: float = 10) -> None:
         time.sleep(0.02)
 
 
+def test_account_actions_need_a_session_not_an_api_token(site: Site) -> None:
+    with site.client() as client:
+        sign_up(client)
+        token = make_token(client)
+    token_id = site.services.members.tokens(1)[0]["id"]
+    calls = [
+        ("POST", "/account/tokens", {"name": "minted"}),
+        ("POST", f"/account/tokens/{token_id}/delete", {}),
+        ("GET", "/account/export", None),
+        ("POST", "/account/delete", {"password": PASSWORD}),
+        ("POST", "/account/password", {"current": PASSWORD, "new": "taken over now"}),
+        ("POST", "/account/digest", {"frequency": "daily", "categories": "cs.LG"}),
+    ]
+    with site.client(headers={"Authorization": f"Bearer {token}"}) as api:
+        for method, path, data in calls:
+            response = api.request(method, path, data=data)
+            assert response.status_code == 403, (path, response.text)
+            error = response.json()["error"]
+            assert "\n" not in error and "session" in error
+        assert api.get("/api/me").status_code == 200  # the token still reads
+    assert len(site.services.members.tokens(1)) == 1
+    assert site.services.members.get(1) is not None
+    assert site.services.digests.by_member(1) is None
+    with site.client() as client:
+        assert sign_in(client).status_code == 303  # the password is unchanged
+
+
 def test_export_then_delete_account(site: Site) -> None:
     with site.client() as client:
         sign_up(client)

@@ -13,7 +13,14 @@ from paperboard.core.errors import LimitError, NotFoundError, PaperboardError
 from paperboard.core.ids import parse_arxiv_id
 from paperboard.core.passwords import check_new_password, hash_password, verify_password
 from paperboard.present.serialize import json_ready
-from paperboard.present.web.deps import CsrfDep, MemberDep, RowId, ServicesDep, ViewerDep
+from paperboard.present.web.deps import (
+    CsrfDep,
+    MemberDep,
+    RowId,
+    ServicesDep,
+    SessionMemberDep,
+    ViewerDep,
+)
 from paperboard.present.web.rendering import page
 from paperboard.present.web.security import clear_session_cookie
 from paperboard.present.web.services import Services
@@ -79,7 +86,7 @@ def change_password(
     request: Request,
     services: ServicesDep,
     viewer: ViewerDep,
-    member: MemberDep,
+    member: SessionMemberDep,
     _csrf: CsrfDep,
     current: Password,
     new: Password,
@@ -106,7 +113,7 @@ def create_token(
     request: Request,
     services: ServicesDep,
     viewer: ViewerDep,
-    member: MemberDep,
+    member: SessionMemberDep,
     _csrf: CsrfDep,
     name: Annotated[str, Form(max_length=80)] = "token",
 ) -> Response:
@@ -116,7 +123,7 @@ def create_token(
 
 @router.post("/account/tokens/{token_id}/delete", summary="Revoke a personal API token")
 def revoke_token(
-    services: ServicesDep, member: MemberDep, _csrf: CsrfDep, token_id: RowId
+    services: ServicesDep, member: SessionMemberDep, _csrf: CsrfDep, token_id: RowId
 ) -> Response:
     if not services.members.revoke_token(member["id"], token_id):
         raise NotFoundError(f"no token {token_id}")
@@ -124,7 +131,7 @@ def revoke_token(
 
 
 @router.get("/account/export", summary="Download everything stored about oneself (JSON)")
-def export(services: ServicesDep, member: MemberDep) -> Response:
+def export(services: ServicesDep, member: SessionMemberDep) -> Response:
     body = orjson.dumps(
         json_ready(services.members.export(member["id"])), option=orjson.OPT_INDENT_2
     )
@@ -140,7 +147,7 @@ def delete_account(
     request: Request,
     services: ServicesDep,
     viewer: ViewerDep,
-    member: MemberDep,
+    member: SessionMemberDep,
     _csrf: CsrfDep,
     password: Password,
 ) -> Response:
