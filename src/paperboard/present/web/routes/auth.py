@@ -7,9 +7,10 @@ from datetime import timedelta
 from email.message import EmailMessage
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from paperboard.core.config import Settings
 from paperboard.core.errors import ConfigError, PaperboardError
 from paperboard.core.passwords import check_new_password, hash_password, verify_password
 from paperboard.present.web.deps import CsrfDep, ServicesDep, ViewerDep
@@ -24,6 +25,7 @@ from paperboard.present.web.security import (
     set_session_cookie,
 )
 from paperboard.present.web.services import Services
+from paperboard.store.rows import MemberRow
 
 router = APIRouter(tags=["members"])
 log = logging.getLogger(__name__)
@@ -128,11 +130,36 @@ def reset_request_form(request: Request, viewer: ViewerDep) -> Response:
     return page(request, "reset_request.html", {})
 
 
+def send_reset_mail(settings: Settings, member: MemberRow) -> None:
+    """Mail a reset link; run after the answer has gone, so a failure is only logged."""
+    from paperboard.present.mail.smtp import Mailer
+
+    link = f"{settings.base_url}/reset/{reset_token(settings, member)}"
+    message = EmailMessage()
+    message["To"] = member["email"]
+    message["Subject"] = "Reset your paperboard password"
+    message.set_content(
+        f"Hello {member['name']},\n\n"
+        f"to choose a new password, open this link within an hour:\n\n{link}\n\n"
+        "If you did not ask for this, ignore this message: your password stays as it is.\n"
+    )
+    try:
+        with Mailer(settings, retries=1, backoff=0.5) as mailer:
+            mailer.send(message)
+    except PaperboardError as error:
+        log.error("password reset mail to %s: %s", member["email"], error)
+
+
 @router.post("/reset", summary="Send a password reset link")
 def reset_request(
-    request: Request, services: ServicesDep, viewer: ViewerDep, _csrf: CsrfDep, email: Email
+    request: Request,
+    services: ServicesDep,
+    viewer: ViewerDep,
+    _csrf: CsrfDep,
+    email: Email,
+    background: BackgroundTasks,
 ) -> Response:
-    from paperboard.present.mail.smtp import Mailer, check_mail_settings
+    from paperboard.present.mail.smtp import check_mail_settings
 
     settings = services.settings
     try:
@@ -143,22 +170,10 @@ def reset_request(
         ) from None
     member = services.members.by_email(email)
     if member is not None:
-        link = f"{settings.base_url}/reset/{reset_token(settings, member)}"
-        message = EmailMessage()
-        message["To"] = member["email"]
-        message["Subject"] = "Reset your paperboard password"
-        message.set_content(
-            f"Hello {member['name']},\n\n"
-            f"to choose a new password, open this link within an hour:\n\n{link}\n\n"
-            "If you did not ask for this, ignore this message: your password stays as it is.\n"
-        )
-        try:
-            with Mailer(settings, retries=1, backoff=0.5) as mailer:
-                mailer.send(message)
-        except PaperboardError as error:
-            log.error("password reset mail to %s: %s", member["email"], error)
-            raise PaperboardError("the reset mail could not be sent: try again later") from None
-    # The same answer for known and unknown addresses.
+        # After the answer: waiting for the SMTP server would tell by the answer's timing
+        # whether the address has an account.
+        background.add_task(send_reset_mail, settings, member)
+    # The same answer, as fast, for known and unknown addresses.
     return page(
         request,
         "message.html",
