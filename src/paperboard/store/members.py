@@ -307,10 +307,12 @@ class MemberStore:
     # -- failed sign-ins ------------------------------------------------------------------------
 
     def claim_attempt(self, limits: dict[str, int], window: timedelta) -> builtins.list[int] | None:
-        """Count one sign-in attempt against each key's limit, as one atomic step: None (and
-        nothing recorded) if a key already has its limit of failures in the last ``window``;
-        otherwise the attempt is recorded as a failure under every key, before the password is
-        checked, and the ids of those rows are returned for :meth:`withdraw_attempt`. Concurrent
+        """Count one sign-in attempt (or another throttled action: reset mails, sign-ups,
+        comments) against each key's limit, as one atomic step: None (and nothing recorded) if a
+        key already has its limit of rows in the last ``window``; otherwise the attempt is
+        recorded under every key (for a sign-in, as a failure, before the password is checked),
+        and the ids of those rows, in the keys' sorted order, are returned for
+        :meth:`withdraw_attempt`. Concurrent
         attempts queue here (BEGIN IMMEDIATE on SQLite, an advisory lock per key on PostgreSQL),
         so each one counts those before it, whether they have finished or not."""
         now = datetime.now(UTC)

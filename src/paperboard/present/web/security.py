@@ -24,6 +24,10 @@ SESSION_COOKIE = "pb_session"
 ANON_COOKIE = "pb_anon"  # binds the CSRF token of sign-in and sign-up forms to this browser
 RESET_MAX_AGE = 3600
 FAILURE_WINDOW = timedelta(minutes=15)
+# Throttles, each counted with the same atomic claim as failed sign-ins (``claim_attempt``).
+RESETS_PER_ADDRESS = 3  # password reset mails per e-mail address an hour
+RESETS_PER_CLIENT = 10  # reset requests per client address an hour
+HOUR = timedelta(hours=1)
 
 
 class CsrfError(PaperboardError):
@@ -127,6 +131,27 @@ def claim_login_attempt(
     if attempt is None:
         raise LimitError("too many failed sign-ins: wait 15 minutes and try again")
     return attempt
+
+
+def claim_or_refuse(
+    members: MemberStore, limits: dict[str, int], window: timedelta, refusal: str
+) -> dict[str, int]:
+    """Count one action against each key's limit in the last ``window``, atomically (as for
+    sign-ins); LimitError with ``refusal`` once a key is at its limit. Returns each key's row id,
+    for :meth:`MemberStore.withdraw_attempt` should the action not count after all."""
+    ids = members.claim_attempt(limits, window)
+    if ids is None:
+        raise LimitError(refusal)
+    return dict(zip(sorted(limits), ids, strict=True))
+
+
+def claim_reset_mail(members: MemberStore, email: str, address: str) -> None:
+    """A reset request, counted whether or not the address has an account (the same answer)."""
+    limits = {
+        f"reset:email:{email.strip().lower()}": RESETS_PER_ADDRESS,
+        f"reset:ip:{address}": RESETS_PER_CLIENT,
+    }
+    claim_or_refuse(members, limits, HOUR, "too many reset requests: wait an hour and try again")
 
 
 def login_succeeded(members: MemberStore, member: MemberRow, attempt: list[int]) -> None:

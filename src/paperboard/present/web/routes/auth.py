@@ -17,6 +17,7 @@ from paperboard.present.web.deps import CsrfDep, ServicesDep, ViewerDep
 from paperboard.present.web.rendering import page
 from paperboard.present.web.security import (
     claim_login_attempt,
+    claim_reset_mail,
     clear_session_cookie,
     client_address,
     login_succeeded,
@@ -168,6 +169,7 @@ def reset_request(
         raise PaperboardError(
             "this site cannot send e-mail yet: ask its administrator to reset your password"
         ) from None
+    claim_reset_mail(services.members, email, client_address(request))
     member = services.members.by_email(email)
     if member is not None:
         # After the answer: waiting for the SMTP server would tell by the answer's timing

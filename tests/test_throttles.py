@@ -1,0 +1,61 @@
+"""Limits on what one client or member can make the site do (password reset mail), over real
+HTTP on a real database (the same atomic claims as the sign-in limit)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+from conftest import Site
+from test_members import form_token, sign_up, wait_for
+
+from paperboard.present.web.security import RESETS_PER_ADDRESS, RESETS_PER_CLIENT
+
+
+def with_mail(site: Site, smtp_server: Any) -> None:
+    site.services.settings = site.settings.model_copy(
+        update={"smtp_host": "127.0.0.1", "smtp_port": smtp_server.port, "smtp_security": "none"}
+    )
+
+
+def ask_reset(client: httpx.Client, email: str, path: str = "/reset") -> httpx.Response:
+    token = form_token(client.get("/reset").text)
+    return client.post(path, data={"csrf_token": token, "email": email})
+
+
+def assert_one_line_429(response: httpx.Response, words: str) -> None:
+    assert response.status_code == 429, response.text
+    if response.headers["content-type"].startswith("application/json"):
+        message = response.json()["error"]
+        assert "\n" not in message
+    else:
+        message = response.text
+    assert words in message
+
+
+def test_reset_mail_is_limited_per_address_the_same_for_unknown_ones(
+    site: Site, smtp_server: Any
+) -> None:
+    with_mail(site, smtp_server)
+    with site.client() as client:
+        sign_up(client)
+    with site.client() as client:
+        known = [ask_reset(client, "ada@example.org").status_code for _ in range(15)]
+        unknown = [ask_reset(client, "nobody@example.org").status_code for _ in range(15)]
+        assert known == unknown == [200] * RESETS_PER_ADDRESS + [429] * (15 - RESETS_PER_ADDRESS)
+        assert_one_line_429(ask_reset(client, "ada@example.org"), "too many reset requests")
+        assert_one_line_429(
+            ask_reset(client, "ADA@example.org", "/reset.json"), "too many reset requests"
+        )
+    wait_for(lambda: len(smtp_server.messages) == RESETS_PER_ADDRESS)
+    time.sleep(0.3)  # nothing more trickles in
+    assert len(smtp_server.messages) == RESETS_PER_ADDRESS
+
+
+def test_reset_mail_is_limited_per_client(site: Site, smtp_server: Any) -> None:
+    with_mail(site, smtp_server)
+    with site.client() as client:
+        for n in range(RESETS_PER_CLIENT):
+            assert ask_reset(client, f"someone{n}@example.org").status_code == 200
+        assert_one_line_429(ask_reset(client, "fresh@example.org"), "too many reset requests")
