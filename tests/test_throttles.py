@@ -1,5 +1,5 @@
-"""Limits on what one client or member can make the site do (password reset mail), over real
-HTTP on a real database (the same atomic claims as the sign-in limit)."""
+"""Limits on what one client or member can make the site do: password reset mail and
+sign-ups, over real HTTP on a real database (the same atomic claims as the sign-in limit)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,13 @@ from typing import Any
 
 import httpx
 from conftest import Site
-from test_members import form_token, sign_up, wait_for
+from test_members import PASSWORD, form_token, sign_up, wait_for
 
-from paperboard.present.web.security import RESETS_PER_ADDRESS, RESETS_PER_CLIENT
+from paperboard.present.web.security import (
+    RESETS_PER_ADDRESS,
+    RESETS_PER_CLIENT,
+    SIGNUPS_PER_CLIENT,
+)
 
 
 def with_mail(site: Site, smtp_server: Any) -> None:
@@ -59,3 +63,25 @@ def test_reset_mail_is_limited_per_client(site: Site, smtp_server: Any) -> None:
         for n in range(RESETS_PER_CLIENT):
             assert ask_reset(client, f"someone{n}@example.org").status_code == 200
         assert_one_line_429(ask_reset(client, "fresh@example.org"), "too many reset requests")
+
+
+def test_sign_ups_are_limited_per_client(site: Site) -> None:
+    with site.client() as client:  # a refused sign-up (weak password) does not count
+        assert sign_up(client, "weak@example.org", "Weak", "short").status_code == 400
+    for n in range(SIGNUPS_PER_CLIENT):
+        with site.client() as client:
+            assert sign_up(client, f"m{n}@example.org", f"Member {n}").status_code == 303
+    with site.client() as client:
+        assert_one_line_429(sign_up(client, "late@example.org", "Late"), "too many sign-ups")
+        token = form_token(client.get("/signup").text)
+        as_json = client.post(
+            "/signup.json",
+            data={
+                "csrf_token": token,
+                "email": "late@example.org",
+                "name": "Late",
+                "password": PASSWORD,
+            },
+        )
+        assert_one_line_429(as_json, "too many sign-ups")
+    assert site.services.members.by_email("late@example.org") is None

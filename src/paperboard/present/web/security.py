@@ -27,6 +27,8 @@ FAILURE_WINDOW = timedelta(minutes=15)
 # Throttles, each counted with the same atomic claim as failed sign-ins (``claim_attempt``).
 RESETS_PER_ADDRESS = 3  # password reset mails per e-mail address an hour
 RESETS_PER_CLIENT = 10  # reset requests per client address an hour
+SIGNUPS_PER_CLIENT = 5  # accounts created per client address an hour
+SIGNUP_TRIES_PER_CLIENT = 20  # sign-up attempts per client address an hour, refused ones too
 HOUR = timedelta(hours=1)
 
 
@@ -152,6 +154,18 @@ def claim_reset_mail(members: MemberStore, email: str, address: str) -> None:
         f"reset:ip:{address}": RESETS_PER_CLIENT,
     }
     claim_or_refuse(members, limits, HOUR, "too many reset requests: wait an hour and try again")
+
+
+def claim_sign_up(members: MemberStore, address: str) -> int:
+    """A sign-up attempt from this client; returns the id to withdraw if no account results."""
+    created, tried = f"signup:ip:{address}", f"signup-try:ip:{address}"
+    ids = claim_or_refuse(
+        members,
+        {created: SIGNUPS_PER_CLIENT, tried: SIGNUP_TRIES_PER_CLIENT},
+        HOUR,
+        "too many sign-ups from this address: wait an hour and try again",
+    )
+    return ids[created]
 
 
 def login_succeeded(members: MemberStore, member: MemberRow, attempt: list[int]) -> None:

@@ -18,6 +18,7 @@ from paperboard.present.web.rendering import page
 from paperboard.present.web.security import (
     claim_login_attempt,
     claim_reset_mail,
+    claim_sign_up,
     clear_session_cookie,
     client_address,
     login_succeeded,
@@ -72,10 +73,12 @@ def signup(
     password: Password,
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
+    claimed = claim_sign_up(services.members, client_address(request))
     try:
         check_new_password(password)
         member = services.members.create(email, name, hash_password(password))
     except PaperboardError as error:  # a taken address or name, a weak password
+        services.members.withdraw_attempt([claimed])  # no account: only the attempt counts
         return page(
             request,
             "signup.html",
