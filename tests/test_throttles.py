@@ -1,5 +1,5 @@
-"""Limits on what one client or member can make the site do: password reset mail and
-sign-ups, over real HTTP on a real database (the same atomic claims as the sign-in limit)."""
+"""Limits on what one client or member can make the site do: password reset mail, sign-ups and
+comments, over real HTTP on a real database (the same atomic claims as the sign-in limit)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,16 @@ from typing import Any
 
 import httpx
 from conftest import Site
-from test_members import PASSWORD, form_token, sign_up, wait_for
+from test_members import PASSWORD, form_token, page_token, sign_up, wait_for
 
 from paperboard.present.web.security import (
+    COMMENTS_PER_MEMBER,
     RESETS_PER_ADDRESS,
     RESETS_PER_CLIENT,
     SIGNUPS_PER_CLIENT,
 )
+
+PAPER = "2505.13308"
 
 
 def with_mail(site: Site, smtp_server: Any) -> None:
@@ -85,3 +88,26 @@ def test_sign_ups_are_limited_per_client(site: Site) -> None:
         )
         assert_one_line_429(as_json, "too many sign-ups")
     assert site.services.members.by_email("late@example.org") is None
+
+
+def test_comments_are_limited_per_member(site: Site) -> None:
+    with site.client() as client:
+        sign_up(client)
+        token = page_token(client, f"/papers/{PAPER}")
+        for n in range(COMMENTS_PER_MEMBER):
+            posted = client.post(
+                f"/papers/{PAPER}/comments", data={"csrf_token": token, "body": f"note {n}"}
+            )
+            assert posted.status_code == 303
+        page = client.post(f"/papers/{PAPER}/comments", data={"csrf_token": token, "body": "more"})
+        assert_one_line_429(page, "too many comments")
+        api = client.post(
+            f"/api/papers/{PAPER}/comments", json={"body": "more"}, headers={"X-CSRF-Token": token}
+        )
+        assert_one_line_429(api, "too many comments")
+    with site.client() as other:  # another member is not held back
+        sign_up(other, "grace@example.org", "Grace")
+        token = page_token(other, f"/papers/{PAPER}")
+        posted = other.post(f"/papers/{PAPER}/comments", data={"csrf_token": token, "body": "hi"})
+        assert posted.status_code == 303
+    assert len(site.services.community.comments(PAPER)) == COMMENTS_PER_MEMBER + 1

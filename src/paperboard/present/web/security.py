@@ -29,7 +29,9 @@ RESETS_PER_ADDRESS = 3  # password reset mails per e-mail address an hour
 RESETS_PER_CLIENT = 10  # reset requests per client address an hour
 SIGNUPS_PER_CLIENT = 5  # accounts created per client address an hour
 SIGNUP_TRIES_PER_CLIENT = 20  # sign-up attempts per client address an hour, refused ones too
+COMMENTS_PER_MEMBER = 10  # comments per member in 10 minutes
 HOUR = timedelta(hours=1)
+COMMENT_WINDOW = timedelta(minutes=10)
 
 
 class CsrfError(PaperboardError):
@@ -166,6 +168,15 @@ def claim_sign_up(members: MemberStore, address: str) -> int:
         "too many sign-ups from this address: wait an hour and try again",
     )
     return ids[created]
+
+
+def claim_comment(members: MemberStore, member: MemberRow) -> None:
+    claim_or_refuse(
+        members,
+        {f"comment:member:{member['id']}": COMMENTS_PER_MEMBER},
+        COMMENT_WINDOW,
+        "too many comments: wait a few minutes and try again",
+    )
 
 
 def login_succeeded(members: MemberStore, member: MemberRow, attempt: list[int]) -> None:

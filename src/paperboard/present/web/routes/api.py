@@ -17,6 +17,7 @@ from paperboard.present.web.deps import CsrfDep, MemberDep, ServicesDep, ViewerD
 from paperboard.present.web.routes.account import submit_paper
 from paperboard.present.web.routes.papers import find_paper, similar_cards
 from paperboard.present.web.routes.search import run_search
+from paperboard.present.web.security import claim_comment
 from paperboard.present.web.services import Services
 from paperboard.rank import periods
 from paperboard.rank import trending as trending_rank
@@ -266,6 +267,7 @@ def comment(
     row = find_paper(services, paper_id)
     if not body.body.strip():
         raise PaperboardError("the comment is empty")
+    claim_comment(services.members, member)
     comment_id = services.community.add_comment(row["id"], member["id"], body.body.strip())
     return {"id": comment_id, "paper": row["id"]}
 

@@ -13,6 +13,7 @@ from paperboard.core.ids import canonical_id
 from paperboard.present.serialize import paper_dict
 from paperboard.present.web.deps import CsrfDep, MemberDep, RowId, ServicesDep, Viewer, ViewerDep
 from paperboard.present.web.rendering import card, markdown, page, paper_links
+from paperboard.present.web.security import claim_comment
 from paperboard.present.web.services import Services
 from paperboard.store.rows import AuthoredCommentRow, CountedPaperRow
 
@@ -121,6 +122,7 @@ def add_comment(
     row = find_paper(services, paper_id)
     if not body.strip():
         raise PaperboardError("the comment is empty")
+    claim_comment(services.members, member)
     comment_id = services.community.add_comment(row["id"], member["id"], body.strip())
     return RedirectResponse(f"/papers/{row['id']}#comment-{comment_id}", status_code=303)
 
