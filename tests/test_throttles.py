@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 from conftest import Site
+from test_concurrency import together
 from test_members import PASSWORD, form_token, page_token, sign_up, wait_for
 
 from paperboard.present.web.security import (
@@ -58,6 +59,23 @@ def test_reset_mail_is_limited_per_address_the_same_for_unknown_ones(
     wait_for(lambda: len(smtp_server.messages) == RESETS_PER_ADDRESS)
     time.sleep(0.3)  # nothing more trickles in
     assert len(smtp_server.messages) == RESETS_PER_ADDRESS
+
+
+def test_reset_requests_sent_together_are_held_to_the_limit(site: Site, smtp_server: Any) -> None:
+    with_mail(site, smtp_server)
+    with site.client() as client:
+        sign_up(client)
+
+    def ask(_i: int, barrier: Any) -> int:
+        with site.client() as client:
+            token = form_token(client.get("/reset").text)
+            barrier.wait()
+            data = {"csrf_token": token, "email": "ada@example.org"}
+            return client.post("/reset", data=data).status_code
+
+    statuses = together(12, ask)
+    assert sorted(statuses) == [200] * RESETS_PER_ADDRESS + [429] * (12 - RESETS_PER_ADDRESS)
+    wait_for(lambda: len(smtp_server.messages) == RESETS_PER_ADDRESS)
 
 
 def test_reset_mail_is_limited_per_client(site: Site, smtp_server: Any) -> None:
