@@ -139,8 +139,10 @@ def test_64_clients_with_cookies_and_tokens_get_no_server_errors(site: Site) -> 
             if body["changed"]:
                 votes[paper] += 1 if operation == "upvote" else -1
         elif operation == "comment":
-            assert status == 201, body
-            comments[paper] += 1
+            # 429 once a member has posted its 10 comments in 10 minutes (test_throttles.py).
+            assert status in (201, 429), body
+            if status == 201:
+                comments[paper] += 1
         elif operation == "me":
             assert status == 200
     assert statuses[200] >= CLIENTS, statuses  # the clients really did run at the same time

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import httpx
@@ -143,7 +144,7 @@ def test_password_reset_by_email_link(
         answer = client.post("/reset", data={"csrf_token": token, "email": "ada@example.org"})
         unknown = client.post("/reset", data={"csrf_token": token, "email": "nobody@example.org"})
         assert answer.status_code == unknown.status_code == 200
-        assert len(smtp_server.messages) == 1
+        wait_for(lambda: len(smtp_server.messages) == 1)
         message = smtp_server.messages[0]
         assert message["To"] == "ada@example.org"
         link = re.search(r"(http://127\.0\.0\.1:\d+/reset/\S+)", message.get_content()).group(1)
@@ -159,6 +160,29 @@ def test_password_reset_by_email_link(
     with site.client() as client:
         assert sign_in(client, password="reset and renewed").status_code == 303
         assert client.get("/reset/not-a-token").status_code == 400
+
+
+def test_reset_answers_without_waiting_for_the_mail(site: Site, slow_smtp: Any) -> None:
+    """The answer must not tell a registered address from an unknown one by its timing: the
+    mail goes out after the response, and still arrives."""
+    slow_smtp.delay = 1.0
+    site.services.settings = site.settings.model_copy(
+        update={"smtp_host": "127.0.0.1", "smtp_port": slow_smtp.port, "smtp_security": "none"}
+    )
+    with site.client() as client:
+        sign_up(client)
+    with site.client() as client:
+        token = form_token(client.get("/reset").text)
+        started = time.monotonic()
+        known = client.post("/reset", data={"csrf_token": token, "email": "ada@example.org"})
+        took = time.monotonic() - started
+        unknown = client.post("/reset", data={"csrf_token": token, "email": "eve@example.org"})
+    assert known.status_code == unknown.status_code == 200
+    assert known.text == unknown.text
+    assert took < 0.5, f"the answer waited {took:.2f} s for the SMTP server"
+    assert slow_smtp.messages == []  # not delivered yet when the answer came
+    wait_for(lambda: len(slow_smtp.messages) == 1)
+    assert slow_smtp.messages[0]["To"] == "ada@example.org"
 
 
 def test_reset_without_mail_settings_says_so(site: Site) -> None:
@@ -187,6 +211,99 @@ def test_api_tokens_authenticate_and_can_be_revoked(site: Site) -> None:
         assert response.status_code == 401 and response.json() == {
             "error": "that API token is not valid"
         }
+
+
+def make_token(client: httpx.Client, name: str = "laptop") -> str:
+    page = client.post("/account/tokens", data={"csrf_token": page_token(client), "name": name})
+    match = re.search(r'<code class="token">(pb_[^<]+)</code>', page.text)
+    assert match, page.text
+    return match.group(1)
+
+
+def token_works(site: Site, token: str) -> bool:
+    with site.client(headers={"Authorization": f"Bearer {token}"}) as api:
+        return api.get("/api/me").status_code == 200
+
+
+def test_changing_the_password_revokes_every_api_token(site: Site) -> None:
+    with site.client() as client:
+        sign_up(client)
+        token = make_token(client)
+        assert "revokes your API tokens" in client.get("/account").text
+        assert token_works(site, token)
+        changed = client.post(
+            "/account/password",
+            data={"csrf_token": page_token(client), "current": PASSWORD, "new": "a brand new one"},
+        )
+        assert changed.status_code == 200 and "API tokens were revoked" in changed.text
+    assert not token_works(site, token)
+    assert site.services.members.tokens(1) == []
+
+
+def test_a_password_reset_revokes_every_api_token(
+    site: Site, smtp_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site.services.settings = site.settings.model_copy(
+        update={"smtp_host": "127.0.0.1", "smtp_port": smtp_server.port, "smtp_security": "none"}
+    )
+    with site.client() as client:
+        sign_up(client)
+        token = make_token(client)
+    with site.client() as client:
+        reset_link = request_reset(site, client, smtp_server)
+        form = client.get(reset_link)
+        assert "revokes your API tokens" in form.text
+        done = client.post(
+            reset_link, data={"csrf_token": form_token(form.text), "password": "reset and renewed"}
+        )
+        assert done.status_code == 303
+        assert "API tokens were revoked" in client.get(done.headers["location"]).text
+    assert not token_works(site, token)
+
+
+def request_reset(site: Site, client: httpx.Client, smtp_server: Any) -> str:
+    """Ask for a reset of ada@example.org; the path of the link that arrives by mail."""
+    seen = len(smtp_server.messages)
+    token = form_token(client.get("/reset").text)
+    client.post("/reset", data={"csrf_token": token, "email": "ada@example.org"})
+    wait_for(lambda: len(smtp_server.messages) > seen)
+    content = smtp_server.messages[-1].get_content()
+    link = re.search(r"(http://127\.0\.0\.1:\d+/reset/\S+)", content).group(1)
+    return link.removeprefix(site.url)
+
+
+def wait_for(condition: Any, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_account_actions_need_a_session_not_an_api_token(site: Site) -> None:
+    with site.client() as client:
+        sign_up(client)
+        token = make_token(client)
+    token_id = site.services.members.tokens(1)[0]["id"]
+    calls = [
+        ("POST", "/account/tokens", {"name": "minted"}),
+        ("POST", f"/account/tokens/{token_id}/delete", {}),
+        ("GET", "/account/export", None),
+        ("POST", "/account/delete", {"password": PASSWORD}),
+        ("POST", "/account/password", {"current": PASSWORD, "new": "taken over now"}),
+        ("POST", "/account/digest", {"frequency": "daily", "categories": "cs.LG"}),
+    ]
+    with site.client(headers={"Authorization": f"Bearer {token}"}) as api:
+        for method, path, data in calls:
+            response = api.request(method, path, data=data)
+            assert response.status_code == 403, (path, response.text)
+            error = response.json()["error"]
+            assert "\n" not in error and "session" in error
+        assert api.get("/api/me").status_code == 200  # the token still reads
+    assert len(site.services.members.tokens(1)) == 1
+    assert site.services.members.get(1) is not None
+    assert site.services.digests.by_member(1) is None
+    with site.client() as client:
+        assert sign_in(client).status_code == 303  # the password is unchanged
 
 
 def test_export_then_delete_account(site: Site) -> None:

@@ -118,7 +118,8 @@ class MemberStore:
     def set_password(
         self, member_id: int, password_hash: str, *, keep_session: str | None = None
     ) -> None:
-        """Change the password and end every session but ``keep_session`` (a cookie token)."""
+        """Change the password, end every session but ``keep_session`` (a cookie token) and revoke
+        every API token: whoever held the old password may have minted one."""
         with begin_write(self.engine) as connection:
             connection.execute(
                 update(members)
@@ -129,6 +130,7 @@ class MemberStore:
             if keep_session:
                 query = query.where(member_sessions.c.token_hash != _digest(keep_session))
             connection.execute(query)
+            connection.execute(delete(api_tokens).where(api_tokens.c.member_id == member_id))
 
     def set_role(self, member_id: int, role: str) -> None:
         if role not in ROLES:
@@ -305,10 +307,12 @@ class MemberStore:
     # -- failed sign-ins ------------------------------------------------------------------------
 
     def claim_attempt(self, limits: dict[str, int], window: timedelta) -> builtins.list[int] | None:
-        """Count one sign-in attempt against each key's limit, as one atomic step: None (and
-        nothing recorded) if a key already has its limit of failures in the last ``window``;
-        otherwise the attempt is recorded as a failure under every key, before the password is
-        checked, and the ids of those rows are returned for :meth:`withdraw_attempt`. Concurrent
+        """Count one sign-in attempt (or another throttled action: reset mails, sign-ups,
+        comments) against each key's limit, as one atomic step: None (and nothing recorded) if a
+        key already has its limit of rows in the last ``window``; otherwise the attempt is
+        recorded under every key (for a sign-in, as a failure, before the password is checked),
+        and the ids of those rows, in the keys' sorted order, are returned for
+        :meth:`withdraw_attempt`. Concurrent
         attempts queue here (BEGIN IMMEDIATE on SQLite, an advisory lock per key on PostgreSQL),
         so each one counts those before it, whether they have finished or not."""
         now = datetime.now(UTC)

@@ -192,7 +192,8 @@ class ApiToken(Base):
 
 
 class LoginFailure(Base):
-    """A failed sign-in, by e-mail and by client address, for rate limiting across app servers."""
+    """A failed sign-in, by e-mail and by client address, for rate limiting across app servers;
+    also one throttled action (a reset mail, a sign-up, a comment) under its own key."""
 
     __tablename__ = "login_failures"
 

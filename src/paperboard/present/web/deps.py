@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
-from paperboard.core.errors import PaperboardError
+from paperboard.core.errors import ForbiddenError, PaperboardError
 from paperboard.present.web.security import SESSION_COOKIE, anonymous_csrf, check_csrf
 from paperboard.present.web.services import Services
 from paperboard.store.rows import MemberRow
@@ -90,6 +90,19 @@ def require_member(viewer: ViewerDep) -> MemberRow:
 
 
 MemberDep = Annotated[MemberRow, Depends(require_member)]
+
+
+def require_session(request: Request, viewer: ViewerDep) -> MemberRow:
+    """For account-level actions (tokens, export, deletion, password, e-mail settings): a member
+    signed in with a session. An API token answers 403 in JSON: a leaked token must not be able
+    to mint more tokens, take the account's data or lock its owner out."""
+    if viewer.via_token:
+        request.state.format = "json"  # a script's call: the error as one line of JSON
+        raise ForbiddenError("this needs a signed-in session on the site, not an API token")
+    return require_member(viewer)
+
+
+SessionMemberDep = Annotated[MemberRow, Depends(require_session)]
 
 
 async def csrf_checked(request: Request, viewer: ViewerDep, services: ServicesDep) -> None:

@@ -96,7 +96,12 @@ def _add(responses: Responses, code: int, text: str) -> None:
 
 def describe(router: APIRouter) -> None:
     """Complete the ``responses`` of every route of ``router`` (before it is included)."""
-    from paperboard.present.web.deps import csrf_checked, get_viewer, require_member
+    from paperboard.present.web.deps import (
+        csrf_checked,
+        get_viewer,
+        require_member,
+        require_session,
+    )
 
     for route in router.routes:
         if not isinstance(route, APIRoute) or not route.include_in_schema:
@@ -120,6 +125,8 @@ def describe(router: APIRouter) -> None:
                 responses[303].setdefault("headers", _LOCATION)
         if csrf_checked in calls:
             _add(responses, 403, "Forbidden: the CSRF token is missing or wrong")
+        if require_session in calls:
+            _add(responses, 403, "Forbidden: an API token cannot do this; sign in on the site")
         for code, response in responses.items():
             if int(code) < 400 or "content" in response:
                 continue

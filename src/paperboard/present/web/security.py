@@ -24,6 +24,14 @@ SESSION_COOKIE = "pb_session"
 ANON_COOKIE = "pb_anon"  # binds the CSRF token of sign-in and sign-up forms to this browser
 RESET_MAX_AGE = 3600
 FAILURE_WINDOW = timedelta(minutes=15)
+# Throttles, each counted with the same atomic claim as failed sign-ins (``claim_attempt``).
+RESETS_PER_ADDRESS = 3  # password reset mails per e-mail address an hour
+RESETS_PER_CLIENT = 10  # reset requests per client address an hour
+SIGNUPS_PER_CLIENT = 5  # accounts created per client address an hour
+SIGNUP_TRIES_PER_CLIENT = 20  # sign-up attempts per client address an hour, refused ones too
+COMMENTS_PER_MEMBER = 10  # comments per member in 10 minutes
+HOUR = timedelta(hours=1)
+COMMENT_WINDOW = timedelta(minutes=10)
 
 
 class CsrfError(PaperboardError):
@@ -127,6 +135,48 @@ def claim_login_attempt(
     if attempt is None:
         raise LimitError("too many failed sign-ins: wait 15 minutes and try again")
     return attempt
+
+
+def claim_or_refuse(
+    members: MemberStore, limits: dict[str, int], window: timedelta, refusal: str
+) -> dict[str, int]:
+    """Count one action against each key's limit in the last ``window``, atomically (as for
+    sign-ins); LimitError with ``refusal`` once a key is at its limit. Returns each key's row id,
+    for :meth:`MemberStore.withdraw_attempt` should the action not count after all."""
+    ids = members.claim_attempt(limits, window)
+    if ids is None:
+        raise LimitError(refusal)
+    return dict(zip(sorted(limits), ids, strict=True))
+
+
+def claim_reset_mail(members: MemberStore, email: str, address: str) -> None:
+    """A reset request, counted whether or not the address has an account (the same answer)."""
+    limits = {
+        f"reset:email:{email.strip().lower()}": RESETS_PER_ADDRESS,
+        f"reset:ip:{address}": RESETS_PER_CLIENT,
+    }
+    claim_or_refuse(members, limits, HOUR, "too many reset requests: wait an hour and try again")
+
+
+def claim_sign_up(members: MemberStore, address: str) -> int:
+    """A sign-up attempt from this client; returns the id to withdraw if no account results."""
+    created, tried = f"signup:ip:{address}", f"signup-try:ip:{address}"
+    ids = claim_or_refuse(
+        members,
+        {created: SIGNUPS_PER_CLIENT, tried: SIGNUP_TRIES_PER_CLIENT},
+        HOUR,
+        "too many sign-ups from this address: wait an hour and try again",
+    )
+    return ids[created]
+
+
+def claim_comment(members: MemberStore, member: MemberRow) -> None:
+    claim_or_refuse(
+        members,
+        {f"comment:member:{member['id']}": COMMENTS_PER_MEMBER},
+        COMMENT_WINDOW,
+        "too many comments: wait a few minutes and try again",
+    )
 
 
 def login_succeeded(members: MemberStore, member: MemberRow, attempt: list[int]) -> None:

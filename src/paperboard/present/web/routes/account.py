@@ -6,14 +6,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperboard.core.errors import LimitError, NotFoundError, PaperboardError
 from paperboard.core.ids import parse_arxiv_id
 from paperboard.core.passwords import check_new_password, hash_password, verify_password
 from paperboard.present.serialize import json_ready
-from paperboard.present.web.deps import CsrfDep, MemberDep, RowId, ServicesDep, ViewerDep
+from paperboard.present.web.deps import (
+    CsrfDep,
+    MemberDep,
+    RowId,
+    ServicesDep,
+    SessionMemberDep,
+    ViewerDep,
+)
 from paperboard.present.web.openapi import html, redirect
 from paperboard.present.web.rendering import page
 from paperboard.present.web.security import clear_session_cookie
@@ -23,6 +30,7 @@ from paperboard.store.rows import CountedPaperRow, MemberRow
 router = APIRouter(tags=["members"])
 
 Password = Annotated[str, Form(min_length=1, max_length=1024)]
+PASSWORD_RESET_NOTICE = "password set; other sessions were signed out and API tokens were revoked"
 
 
 def _account(request: Request, services: Services, member: MemberRow, **extra: Any) -> Response:
@@ -63,8 +71,14 @@ def _digest_settings(services: Services, member: MemberRow) -> dict[str, Any] | 
 
 @router.get("/account", summary="One's account", response_class=HTMLResponse, responses=html())
 def account(
-    request: Request, services: ServicesDep, viewer: ViewerDep, member: MemberDep
+    request: Request,
+    services: ServicesDep,
+    viewer: ViewerDep,
+    member: MemberDep,
+    password: Annotated[str | None, Query(max_length=10)] = None,
 ) -> Response:
+    if password == "reset":  # where a password reset lands
+        return _account(request, services, member, notice=PASSWORD_RESET_NOTICE)
     return _account(request, services, member)
 
 
@@ -78,7 +92,7 @@ def change_password(
     request: Request,
     services: ServicesDep,
     viewer: ViewerDep,
-    member: MemberDep,
+    member: SessionMemberDep,
     _csrf: CsrfDep,
     current: Password,
     new: Password,
@@ -93,7 +107,10 @@ def change_password(
         member["id"], hash_password(new), keep_session=viewer.session_token
     )
     return _account(
-        request, services, member, notice="password changed; other sessions were signed out"
+        request,
+        services,
+        member,
+        notice="password changed; other sessions were signed out and API tokens were revoked",
     )
 
 
@@ -107,7 +124,7 @@ def create_token(
     request: Request,
     services: ServicesDep,
     viewer: ViewerDep,
-    member: MemberDep,
+    member: SessionMemberDep,
     _csrf: CsrfDep,
     name: Annotated[str, Form(max_length=80)] = "token",
 ) -> Response:
@@ -123,7 +140,7 @@ def create_token(
     responses=redirect(e404="no such token of one's own", to="/account"),
 )
 def revoke_token(
-    services: ServicesDep, member: MemberDep, _csrf: CsrfDep, token_id: RowId
+    services: ServicesDep, member: SessionMemberDep, _csrf: CsrfDep, token_id: RowId
 ) -> Response:
     if not services.members.revoke_token(member["id"], token_id):
         raise NotFoundError(f"no token {token_id}")
@@ -131,7 +148,7 @@ def revoke_token(
 
 
 @router.get("/account/export", summary="Download everything stored about oneself (JSON)")
-def export(services: ServicesDep, member: MemberDep) -> Response:
+def export(services: ServicesDep, member: SessionMemberDep) -> Response:
     body = orjson.dumps(
         json_ready(services.members.export(member["id"])), option=orjson.OPT_INDENT_2
     )
@@ -152,7 +169,7 @@ def delete_account(
     request: Request,
     services: ServicesDep,
     viewer: ViewerDep,
-    member: MemberDep,
+    member: SessionMemberDep,
     _csrf: CsrfDep,
     password: Password,
 ) -> Response:

@@ -18,6 +18,7 @@ from paperboard.present.web.openapi import errors
 from paperboard.present.web.routes.account import submit_paper
 from paperboard.present.web.routes.papers import find_paper, similar_cards
 from paperboard.present.web.routes.search import run_search
+from paperboard.present.web.security import claim_comment
 from paperboard.present.web.services import Services
 from paperboard.rank import periods
 from paperboard.rank import trending as trending_rank
@@ -292,7 +293,7 @@ def comments(services: ServicesDep, paper_id: str) -> list[dict[str, Any]]:
     "/papers/{paper_id:path}/comments",
     summary="Comment on a paper",
     status_code=201,
-    responses=errors(e400="the comment is empty", e404="no such paper"),
+    responses=errors(429, e400="the comment is empty", e404="no such paper"),
 )
 def comment(
     services: ServicesDep, member: MemberDep, _csrf: CsrfDep, paper_id: str, body: NewComment
@@ -300,6 +301,7 @@ def comment(
     row = find_paper(services, paper_id)
     if not body.body.strip():
         raise PaperboardError("the comment is empty")
+    claim_comment(services.members, member)
     comment_id = services.community.add_comment(row["id"], member["id"], body.body.strip())
     return {"id": comment_id, "paper": row["id"]}
 

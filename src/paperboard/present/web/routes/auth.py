@@ -7,9 +7,10 @@ from datetime import timedelta
 from email.message import EmailMessage
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from paperboard.core.config import Settings
 from paperboard.core.errors import ConfigError, PaperboardError
 from paperboard.core.passwords import check_new_password, hash_password, verify_password
 from paperboard.present.web.deps import CsrfDep, ServicesDep, ViewerDep
@@ -17,6 +18,8 @@ from paperboard.present.web.openapi import html, redirect
 from paperboard.present.web.rendering import page
 from paperboard.present.web.security import (
     claim_login_attempt,
+    claim_reset_mail,
+    claim_sign_up,
     clear_session_cookie,
     client_address,
     login_succeeded,
@@ -25,6 +28,7 @@ from paperboard.present.web.security import (
     set_session_cookie,
 )
 from paperboard.present.web.services import Services
+from paperboard.store.rows import MemberRow
 
 router = APIRouter(tags=["members"])
 log = logging.getLogger(__name__)
@@ -63,7 +67,7 @@ def signup_form(request: Request, viewer: ViewerDep, next: Next = "/") -> Respon
     "/signup",
     summary="Create an account",
     response_class=HTMLResponse,
-    responses=html(e400="refused, with the form again") | redirect(to="next, signed in"),
+    responses=html(429, e400="refused, with the form again") | redirect(to="next, signed in"),
 )
 def signup(
     request: Request,
@@ -75,10 +79,12 @@ def signup(
     password: Password,
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
+    claimed = claim_sign_up(services.members, client_address(request))
     try:
         check_new_password(password)
         member = services.members.create(email, name, hash_password(password))
     except PaperboardError as error:  # a taken address or name, a weak password
+        services.members.withdraw_attempt([claimed])  # no account: only the attempt counts
         return page(
             request,
             "signup.html",
@@ -147,16 +153,41 @@ def reset_request_form(request: Request, viewer: ViewerDep) -> Response:
     return page(request, "reset_request.html", {})
 
 
+def send_reset_mail(settings: Settings, member: MemberRow) -> None:
+    """Mail a reset link; run after the answer has gone, so a failure is only logged."""
+    from paperboard.present.mail.smtp import Mailer
+
+    link = f"{settings.base_url}/reset/{reset_token(settings, member)}"
+    message = EmailMessage()
+    message["To"] = member["email"]
+    message["Subject"] = "Reset your paperboard password"
+    message.set_content(
+        f"Hello {member['name']},\n\n"
+        f"to choose a new password, open this link within an hour:\n\n{link}\n\n"
+        "If you did not ask for this, ignore this message: your password stays as it is.\n"
+    )
+    try:
+        with Mailer(settings, retries=1, backoff=0.5) as mailer:
+            mailer.send(message)
+    except PaperboardError as error:
+        log.error("password reset mail to %s: %s", member["email"], error)
+
+
 @router.post(
     "/reset",
     summary="Send a password reset link",
     response_class=HTMLResponse,
-    responses=html(e400="no e-mail can be sent now"),
+    responses=html(429, e400="no e-mail can be sent now"),
 )
 def reset_request(
-    request: Request, services: ServicesDep, viewer: ViewerDep, _csrf: CsrfDep, email: Email
+    request: Request,
+    services: ServicesDep,
+    viewer: ViewerDep,
+    _csrf: CsrfDep,
+    email: Email,
+    background: BackgroundTasks,
 ) -> Response:
-    from paperboard.present.mail.smtp import Mailer, check_mail_settings
+    from paperboard.present.mail.smtp import check_mail_settings
 
     settings = services.settings
     try:
@@ -165,24 +196,13 @@ def reset_request(
         raise PaperboardError(
             "this site cannot send e-mail yet: ask its administrator to reset your password"
         ) from None
+    claim_reset_mail(services.members, email, client_address(request))
     member = services.members.by_email(email)
     if member is not None:
-        link = f"{settings.base_url}/reset/{reset_token(settings, member)}"
-        message = EmailMessage()
-        message["To"] = member["email"]
-        message["Subject"] = "Reset your paperboard password"
-        message.set_content(
-            f"Hello {member['name']},\n\n"
-            f"to choose a new password, open this link within an hour:\n\n{link}\n\n"
-            "If you did not ask for this, ignore this message: your password stays as it is.\n"
-        )
-        try:
-            with Mailer(settings, retries=1, backoff=0.5) as mailer:
-                mailer.send(message)
-        except PaperboardError as error:
-            log.error("password reset mail to %s: %s", member["email"], error)
-            raise PaperboardError("the reset mail could not be sent: try again later") from None
-    # The same answer for known and unknown addresses.
+        # After the answer: waiting for the SMTP server would tell by the answer's timing
+        # whether the address has an account.
+        background.add_task(send_reset_mail, settings, member)
+    # The same answer, as fast, for known and unknown addresses.
     return page(
         request,
         "message.html",
@@ -226,4 +246,4 @@ def reset(
     except PaperboardError as error:
         return page(request, "reset.html", {"token": token, "error": str(error)}, status_code=400)
     services.members.set_password(member["id"], hash_password(password))
-    return sign_in(request, services, member["id"], "/account")
+    return sign_in(request, services, member["id"], "/account?password=reset")

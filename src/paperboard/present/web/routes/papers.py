@@ -14,6 +14,7 @@ from paperboard.present.serialize import paper_dict
 from paperboard.present.web.deps import CsrfDep, MemberDep, RowId, ServicesDep, Viewer, ViewerDep
 from paperboard.present.web.openapi import html, redirect
 from paperboard.present.web.rendering import card, markdown, page, paper_links
+from paperboard.present.web.security import claim_comment
 from paperboard.present.web.services import Services
 from paperboard.store.rows import AuthoredCommentRow, CountedPaperRow
 
@@ -126,7 +127,9 @@ def _same_site(url: str, paper_id: str) -> str:
     summary="Comment on a paper",
     status_code=303,
     response_class=RedirectResponse,
-    responses=redirect(e400="the comment is empty", e404="no such paper", to="the new comment"),
+    responses=redirect(
+        429, e400="the comment is empty", e404="no such paper", to="the new comment"
+    ),
 )
 def add_comment(
     services: ServicesDep, member: MemberDep, _csrf: CsrfDep, paper_id: str, body: CommentBody
@@ -134,6 +137,7 @@ def add_comment(
     row = find_paper(services, paper_id)
     if not body.strip():
         raise PaperboardError("the comment is empty")
+    claim_comment(services.members, member)
     comment_id = services.community.add_comment(row["id"], member["id"], body.strip())
     return RedirectResponse(f"/papers/{row['id']}#comment-{comment_id}", status_code=303)
 

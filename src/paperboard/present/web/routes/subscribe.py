@@ -14,7 +14,13 @@ from paperboard.core.errors import ConfigError, ForbiddenError, NotFoundError, P
 from paperboard.present.mail.smtp import check_mail_settings
 from paperboard.present.mail.subscriptions import request_confirmation
 from paperboard.present.mail.tokens import read_confirm_token, read_unsubscribe_token
-from paperboard.present.web.deps import CsrfDep, MemberDep, ServicesDep, ViewerDep
+from paperboard.present.web.deps import (
+    CsrfDep,
+    MemberDep,
+    ServicesDep,
+    SessionMemberDep,
+    ViewerDep,
+)
 from paperboard.present.web.openapi import html, redirect
 from paperboard.present.web.rendering import page
 from paperboard.present.web.security import CsrfError
@@ -193,7 +199,7 @@ def digest_settings(
     request: Request,
     services: ServicesDep,
     viewer: ViewerDep,
-    member: MemberDep,
+    member: SessionMemberDep,
     _csrf: CsrfDep,
     frequency: Annotated[str, Form(pattern="^(daily|weekly|off)$")],
     categories: Annotated[str, Form(max_length=500)] = "",
