@@ -295,3 +295,14 @@ def test_a_new_sqlite_database_is_readable_by_its_owner_only(tmp_path: Any) -> N
         connection.exec_driver_sql("CREATE TABLE t (x INTEGER)")
     engine.dispose()
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+def test_an_account_needs_an_e_mail_address(cli: Any) -> None:
+    """``user create not-an-email`` made an account no mail could reach."""
+    for address in ("not-an-email", "a@b", "two words@example.org", "ada@exa\u0000mple.org"):
+        result = cli("user", "create", address, "--password-stdin", input="longpassword123\n")
+        assert result.exit_code == 1, (address, result.stdout)
+        assert result.stderr.count("\n") == 1 and "e-mail address" in result.stderr
+    made = cli("user", "create", " Ada@Example.org ", "--password-stdin", input="longpassword123\n")
+    assert made.exit_code == 0, made.stderr
+    assert "ada@example.org" in made.stdout

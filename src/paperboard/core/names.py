@@ -1,4 +1,5 @@
-"""Members' display names: what one may be, so that it shows as what it is.
+"""Members' display names and e-mail addresses: what one may be, so that it shows (or is mailed)
+as what it is.
 
 A name is shown beside comments and submissions, so it must not be blank (it would read as a
 deleted member) or carry characters that change how text around it is shown: control codes,
@@ -8,11 +9,14 @@ and line separators. Zero-width (non-)joiners stay: Persian, Indic scripts and e
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from paperboard.core.errors import PaperboardError
 
 MAX_LENGTH = 80
+MAX_ADDRESS_LENGTH = 320
+_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")  # the shape the sign-up form asks for
 _ALLOWED_FORMAT = {"\u200c", "\u200d"}  # zero-width non-joiner and joiner
 _HIDDEN = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 
@@ -31,4 +35,15 @@ def check_display_name(name: str) -> str:
                 "the name may not contain control, invisible or text-direction characters "
                 f"(it has U+{ord(char):04X})"
             )
+    return clean
+
+
+def check_email_address(address: str) -> str:
+    """``address`` without surrounding white space and lower-cased; a one-line PaperboardError
+    unless it has the shape of an e-mail address (``name@host.domain``, no spaces or controls)."""
+    clean = address.strip().lower()
+    if len(clean) > MAX_ADDRESS_LENGTH or not _ADDRESS.fullmatch(clean):
+        raise PaperboardError(f"not an e-mail address: {clean[:80]!r}")
+    if any(unicodedata.category(char) in _HIDDEN for char in clean):
+        raise PaperboardError("the e-mail address may not contain control or invisible characters")
     return clean

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paperboard.core.errors import ConflictError, NotFoundError
-from paperboard.core.names import check_display_name
+from paperboard.core.names import check_display_name, check_email_address
 from paperboard.store.database import begin_write
 from paperboard.store.rows import MemberRow
 from paperboard.store.schema import (
@@ -69,7 +69,7 @@ class MemberStore:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
         now = datetime.now(UTC)
-        address = normalize_email(email)
+        address = check_email_address(email)
         values = {
             "email": address,
             "name": check_display_name(name),
