@@ -17,13 +17,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DatabaseError
 
 from paperboard.core.config import Settings, load_settings
-from paperboard.core.errors import ConfigError, PaperboardError
+from paperboard.core.errors import ConfigError
 from paperboard.store.community import CommunityStore
-from paperboard.store.database import db_error
 from paperboard.store.digests import DigestStore
 from paperboard.store.members import MemberStore
 from paperboard.store.papers import PaperStore
@@ -59,16 +56,7 @@ class Container:
         environment's."""
         settings = settings if settings is not None else load_settings()
         _prepare_home(settings.home)
-        try:
-            papers = PaperStore.open(settings)
-        except DatabaseError as error:  # a sqlite URL naming a file that is no database
-            if "not a database" in str(error.orig):
-                where = make_url(settings.db_url).database
-                raise ConfigError(
-                    f"PAPERBOARD_DATABASE_URL names {where}, which is not a database"
-                ) from None
-            raise PaperboardError(f"cannot open the database: {db_error(error)}") from None
-        return cls(settings, papers)
+        return cls(settings, PaperStore.open(settings))
 
     @property
     def engine(self) -> Engine:

@@ -19,7 +19,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 
 from paperboard.core.errors import ConfigError, PaperboardError
 
@@ -139,5 +139,11 @@ def ensure_schema(engine: Engine) -> None:
         behind = current_revision(engine) != head_revision()
     except OperationalError as error:
         raise PaperboardError(f"cannot reach the database: {db_error(error)}") from None
+    except DatabaseError as error:  # a sqlite URL naming a file that is no database
+        if "not a database" in str(error.orig):
+            raise ConfigError(
+                f"PAPERBOARD_DATABASE_URL names {engine.url.database}, which is not a database"
+            ) from None
+        raise PaperboardError(f"cannot open the database: {db_error(error)}") from None
     if behind:
         upgrade(engine)

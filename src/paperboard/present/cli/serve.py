@@ -24,12 +24,11 @@ def serve(
     """
     import uvicorn
 
-    from paperboard.store.papers import PaperStore
+    from paperboard.present.container import Container
 
     config = settings()
-    PaperStore.open(
-        config
-    ).close()  # schema up to date (and a bad database reported) before forking
+    # The home checked and the schema up to date (or a bad database reported) before forking.
+    Container.open(config).close()
     config.signing_key  # noqa: B018 - made once here, not raced by the workers
     os.environ.setdefault("PAPERBOARD_HOME", str(config.home.resolve()))
     console.print(
