@@ -38,10 +38,15 @@ def check_display_name(name: str) -> str:
     return clean
 
 
+def normalize_email(address: str) -> str:
+    """The form addresses are stored and compared in: no surrounding white space, lower case."""
+    return address.strip().lower()
+
+
 def check_email_address(address: str) -> str:
-    """``address`` without surrounding white space and lower-cased; a one-line PaperboardError
-    unless it has the shape of an e-mail address (``name@host.domain``, no spaces or controls)."""
-    clean = address.strip().lower()
+    """:func:`normalize_email`; a one-line PaperboardError unless the address has the shape of
+    an e-mail address (``name@host.domain``, no spaces or controls)."""
+    clean = normalize_email(address)
     if len(clean) > MAX_ADDRESS_LENGTH or not _ADDRESS.fullmatch(clean):
         raise PaperboardError(f"not an e-mail address: {clean[:80]!r}")
     if any(unicodedata.category(char) in _HIDDEN for char in clean):

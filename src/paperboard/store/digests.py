@@ -15,8 +15,8 @@ from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paperboard.core.errors import NotFoundError
+from paperboard.core.names import normalize_email
 from paperboard.store.database import begin_write
-from paperboard.store.members import normalize_email
 from paperboard.store.rows import SubscriberRow
 from paperboard.store.schema import DigestRun, DigestSend, SentPaper, Subscriber, table_of
 

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paperboard.core.errors import ConflictError, NotFoundError
-from paperboard.core.names import check_display_name, check_email_address
+from paperboard.core.names import check_display_name, check_email_address, normalize_email
 from paperboard.store.database import begin_write
 from paperboard.store.rows import MemberRow
 from paperboard.store.schema import (
@@ -43,10 +43,6 @@ TOKEN_USE_RESOLUTION = timedelta(minutes=1)  # how precisely a token's last use 
 
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
 
 
 def _public(row: Any) -> MemberRow:

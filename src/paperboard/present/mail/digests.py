@@ -24,6 +24,7 @@ from typing import Any
 
 from paperboard.core.config import Settings
 from paperboard.core.errors import PaperboardError
+from paperboard.core.names import normalize_email
 from paperboard.present.container import Container
 from paperboard.present.mail.messages import digest_message, message_id
 from paperboard.present.mail.smtp import Mailer, MailError, PermanentMailError
@@ -231,7 +232,7 @@ def send_digests(
     settings, digests = app.settings, app.digests
     report = DigestReport(period)
     due = [
-        s for s in digests.due(period.kind) if only is None or s["email"] == only.strip().lower()
+        s for s in digests.due(period.kind) if only is None or s["email"] == normalize_email(only)
     ]
     if only is not None and not due:
         raise PaperboardError(f"{only} is not a confirmed {period.kind} subscriber")

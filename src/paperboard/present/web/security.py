@@ -17,6 +17,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from paperboard.core.config import Settings
 from paperboard.core.errors import LimitError, PaperboardError
+from paperboard.core.names import normalize_email
 from paperboard.store.members import MemberStore
 from paperboard.store.rows import MemberRow
 
@@ -128,13 +129,11 @@ def claim_login_attempt(
     so attempts sent together cannot all pass the check before any is recorded. The attempt
     counts as a failure unless :func:`login_succeeded` takes it back."""
     limits = {
-        f"email:{email.strip().lower()}": settings.login_attempts,
+        f"email:{normalize_email(email)}": settings.login_attempts,
         f"ip:{address}": settings.login_attempts * 4,
     }
-    attempt = members.claim_attempt(limits, FAILURE_WINDOW)
-    if attempt is None:
-        raise LimitError("too many failed sign-ins: wait 15 minutes and try again")
-    return attempt
+    refusal = "too many failed sign-ins: wait 15 minutes and try again"
+    return list(claim_or_refuse(members, limits, FAILURE_WINDOW, refusal).values())
 
 
 def claim_or_refuse(
@@ -152,7 +151,7 @@ def claim_or_refuse(
 def claim_reset_mail(members: MemberStore, email: str, address: str) -> None:
     """A reset request, counted whether or not the address has an account (the same answer)."""
     limits = {
-        f"reset:email:{email.strip().lower()}": RESETS_PER_ADDRESS,
+        f"reset:email:{normalize_email(email)}": RESETS_PER_ADDRESS,
         f"reset:ip:{address}": RESETS_PER_CLIENT,
     }
     claim_or_refuse(members, limits, HOUR, "too many reset requests: wait an hour and try again")
