@@ -11,6 +11,8 @@ import httpx
 import pytest
 from conftest import Site
 
+from paperboard.present.container import Container
+
 PASSWORD = "correct horse battery"
 
 
@@ -144,11 +146,9 @@ def test_password_reset_by_email_link(
         answer = client.post("/reset", data={"csrf_token": token, "email": "ada@example.org"})
         unknown = client.post("/reset", data={"csrf_token": token, "email": "nobody@example.org"})
         assert answer.status_code == unknown.status_code == 200
-        wait_for(lambda: len(smtp_server.messages) == 1)
-        message = smtp_server.messages[0]
-        assert message["To"] == "ada@example.org"
-        link = re.search(r"(http://127\.0\.0\.1:\d+/reset/\S+)", message.get_content()).group(1)
-        path = link.removeprefix(site.url)
+        path = mailed_link(site, smtp_server, "reset")
+        resets = mailed_links_so_far(site, smtp_server, "reset")
+        assert [m["To"] for m in resets] == ["ada@example.org"]  # none for the unknown address
         form = client.get(path)
         assert form.status_code == 200
         done = client.post(
@@ -160,6 +160,8 @@ def test_password_reset_by_email_link(
     with site.client() as client:
         assert sign_in(client, password="reset and renewed").status_code == 303
         assert client.get("/reset/not-a-token").status_code == 400
+        # The reset link came by mail: using it proved the address, too.
+        assert client.get("/account.json").json()["member"]["email_verified"] is True
 
 
 def test_reset_answers_without_waiting_for_the_mail(site: Site, slow_smtp: Any) -> None:
@@ -263,13 +265,15 @@ def test_a_password_reset_revokes_every_api_token(
 
 def request_reset(site: Site, client: httpx.Client, smtp_server: Any) -> str:
     """Ask for a reset of ada@example.org; the path of the link that arrives by mail."""
-    seen = len(smtp_server.messages)
+    seen = len(mailed_links_so_far(site, smtp_server, "reset"))
     token = form_token(client.get("/reset").text)
     client.post("/reset", data={"csrf_token": token, "email": "ada@example.org"})
-    wait_for(lambda: len(smtp_server.messages) > seen)
-    content = smtp_server.messages[-1].get_content()
-    link = re.search(r"(http://127\.0\.0\.1:\d+/reset/\S+)", content).group(1)
-    return link.removeprefix(site.url)
+    return mailed_link(site, smtp_server, "reset", seen + 1)
+
+
+def mailed_links_so_far(site: Site, smtp_server: Any, kind: str) -> list[str]:
+    pattern = re.compile(rf"http://127\.0\.0\.1:\d+/{kind}/\S+")
+    return [m for m in smtp_server.messages if pattern.search(m.get_content())]
 
 
 def wait_for(condition: Any, seconds: float = 10) -> None:
@@ -348,7 +352,119 @@ def test_user_create_admin_from_the_cli(cli: Any, monkeypatch: pytest.MonkeyPatc
     assert cli("user", "role", "root@example.org", "moderator").exit_code == 0
     listed = cli("user", "list", "--json")
     assert '"role": "moderator"' in listed.stdout
+    assert '"email_verified_at": null' not in listed.stdout  # the operator vouches for it
     assert cli("user", "role", "root@example.org", "king").exit_code == 2
+    with Container.open() as app:  # as a sign-up creates it: not verified
+        app.members.create("bob@example.org", "Bob", "hash")
+    assert "bob@example.org (address not confirmed)" in cli("user", "list").stdout
+    assert cli("user", "verify", "BOB@example.org").exit_code == 0
+    assert "not confirmed" not in cli("user", "list").stdout
+    missing = cli("user", "verify", "nobody@example.org")
+    assert missing.exit_code == 1 and "no member nobody@example.org" in missing.stderr
     monkeypatch.setenv("PAPERBOARD_NEW_PASSWORD", "short")
     weak = cli("user", "create", "weak@example.org")
     assert weak.exit_code == 1 and "at least 10 characters" in weak.stderr
+
+
+def test_an_account_on_someone_elses_address_cannot_touch_its_subscription(site: Site) -> None:
+    """Audit finding 5: signing up with another person's address gave the account that
+    address's confirmed digest subscription, to read and to change."""
+    from paperboard.store.digests import DigestStore
+
+    digests = DigestStore(site.services.papers.engine)
+    mine = digests.subscribe("victim@example.org", frequency="weekly", keywords=["private"])
+    digests.confirm(mine["id"])
+    with site.client() as client:
+        assert sign_up(client, email="victim@example.org", name="Mallory").status_code == 303
+        account = client.get("/account.json").json()
+        assert account["digest"] is None
+        assert account["member"]["email_verified"] is False
+        token = page_token(client)
+        changed = client.post(
+            "/account/digest", data={"csrf_token": token, "frequency": "off", "keywords": "x"}
+        )
+        assert changed.status_code == 400 and "confirm your e-mail address" in changed.text
+    after = digests.by_email("victim@example.org")
+    assert after is not None
+    assert (after["frequency"], after["keywords"]) == ("weekly", ["private"])
+    assert after["member_id"] is None
+
+
+def mail_settings(site: Site, smtp_server: Any) -> None:
+    site.services.settings = site.settings.model_copy(
+        update={"smtp_host": "127.0.0.1", "smtp_port": smtp_server.port, "smtp_security": "none"}
+    )
+
+
+def mailed_link(site: Site, smtp_server: Any, kind: str, count: int = 1) -> str:
+    """The path of the ``count``-th link to /``kind``/ that arrived by mail (other mail, such
+    as the address check after a sign-up, may come before or after it)."""
+    pattern = re.compile(rf"(http://127\.0\.0\.1:\d+/{kind}/\S+)")
+
+    def links() -> list[str]:
+        found = (pattern.search(m.get_content()) for m in list(smtp_server.messages))
+        return [match.group(1).removeprefix(site.url) for match in found if match]
+
+    wait_for(lambda: len(links()) >= count)
+    return links()[count - 1]
+
+
+def test_sign_up_mails_a_link_that_verifies_the_address(site: Site, smtp_server: Any) -> None:
+    mail_settings(site, smtp_server)
+    with site.client() as client:
+        assert sign_up(client).status_code == 303
+        path = mailed_link(site, smtp_server, "verify")
+        assert smtp_server.messages[0]["To"] == "ada@example.org"
+        assert client.get("/account.json").json()["member"]["email_verified"] is False
+        refused = client.post(
+            "/account/digest", data={"csrf_token": page_token(client), "frequency": "daily"}
+        )
+        assert refused.status_code == 400
+        form = client.get(path)  # shows a button: mail scanners open links without a reader
+        assert form.status_code == 200 and "ada@example.org" in form.text
+        assert client.get("/account.json").json()["member"]["email_verified"] is False
+        done = client.post(path)
+        assert done.status_code == 200 and "Address confirmed" in done.text
+        assert client.get("/account.json").json()["member"]["email_verified"] is True
+        saved = client.post(
+            "/account/digest", data={"csrf_token": page_token(client), "frequency": "daily"}
+        )
+        assert saved.status_code == 303
+        digest = client.get("/account.json").json()["digest"]
+        # The verified address needs no second confirmation mail.
+        assert digest["frequency"] == "daily" and digest["confirmed_at"] is not None
+        assert len(smtp_server.messages) == 1
+        assert client.post(path).status_code == 200  # a second click changes nothing
+        assert client.get("/verify/not-a-token").status_code == 400
+        assert client.post("/verify/not-a-token").status_code == 400
+
+
+def test_a_link_for_a_deleted_account_confirms_nothing(site: Site, smtp_server: Any) -> None:
+    mail_settings(site, smtp_server)
+    with site.client() as client:
+        sign_up(client)
+        path = mailed_link(site, smtp_server, "verify")
+    site.services.members.delete(1)
+    with site.client() as client:
+        answer = client.post(path)
+        assert answer.status_code == 404 and "no account uses this address" in answer.text
+
+
+def test_the_link_can_be_sent_again_a_few_times_an_hour(site: Site, smtp_server: Any) -> None:
+    with site.client() as client:
+        sign_up(client)  # no mail settings yet: no link went out
+        refused = client.post("/account/verify", data={"csrf_token": page_token(client)})
+        assert refused.status_code == 400 and "cannot send e-mail yet" in refused.text
+        mail_settings(site, smtp_server)
+        for count in range(1, 4):
+            again = client.post("/account/verify", data={"csrf_token": page_token(client)})
+            assert again.status_code == 303
+            mailed_link(site, smtp_server, "verify", count)
+        assert "a new link is on its way" in client.get("/account?verify=sent").text
+        throttled = client.post("/account/verify", data={"csrf_token": page_token(client)})
+        assert throttled.status_code == 429
+        assert len(smtp_server.messages) == 3
+        client.post(mailed_link(site, smtp_server, "verify", 3))
+        verified = client.post("/account/verify", data={"csrf_token": page_token(client)})
+        assert verified.status_code == 303  # nothing to send any more, and nothing sent
+        assert len(smtp_server.messages) == 3

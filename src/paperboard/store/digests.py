@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from paperboard.core.errors import NotFoundError
 from paperboard.core.names import normalize_email
 from paperboard.store.database import begin_write
-from paperboard.store.rows import SubscriberRow
+from paperboard.store.rows import MemberRow, SubscriberRow
 from paperboard.store.schema import DigestRun, DigestSend, SentPaper, Subscriber, table_of
 
 subscribers = table_of(Subscriber)
@@ -126,6 +126,14 @@ class DigestStore:
                 select(subscribers).where(subscribers.c.member_id == member_id)
             ).first()
             return _subscriber(row) if row else None
+
+    def for_member(self, member: MemberRow) -> SubscriberRow | None:
+        """The subscription an account manages: its own, or the one of its address. None until
+        the address is verified: signing up proves nothing about the address given, and the
+        subscription belongs to whoever reads that inbox."""
+        if member["email_verified_at"] is None:
+            return None
+        return self.by_member(member["id"]) or self.by_email(member["email"])
 
     def all(self) -> list[SubscriberRow]:
         with self.engine.connect() as connection:

@@ -58,10 +58,17 @@ class MemberStore:
     # -- accounts -------------------------------------------------------------------------------
 
     def create(
-        self, email: str, name: str, password_hash: str, *, role: str = "member"
+        self,
+        email: str,
+        name: str,
+        password_hash: str,
+        *,
+        role: str = "member",
+        verified: bool = False,
     ) -> MemberRow:
         """A new member; ConflictError if the address is taken, PaperboardError for a name that
-        may not be shown (``core/names.py``)."""
+        may not be shown (``core/names.py``). ``verified`` when whoever creates the account
+        vouches for the address (an operator at the command line); sign-ups prove it by mail."""
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
         now = datetime.now(UTC)
@@ -73,6 +80,7 @@ class MemberStore:
             "role": role,
             "created_at": now,
             "password_changed_at": now,
+            "email_verified_at": now if verified else None,
         }
         try:
             with begin_write(self.engine) as connection:
@@ -128,6 +136,25 @@ class MemberStore:
             connection.execute(query)
             connection.execute(delete(api_tokens).where(api_tokens.c.member_id == member_id))
 
+    def verify_email(self, member_id: int, email: str) -> bool:
+        """Mark the address as proven, if the member still has it; False if not (the account is
+        gone or its address is no longer the one the link was mailed to)."""
+        with begin_write(self.engine) as connection:
+            found = connection.execute(
+                select(members.c.email_verified_at).where(
+                    members.c.id == member_id, members.c.email == normalize_email(email)
+                )
+            ).first()
+            if found is None:
+                return False
+            if found.email_verified_at is None:
+                connection.execute(
+                    update(members)
+                    .where(members.c.id == member_id)
+                    .values(email_verified_at=datetime.now(UTC))
+                )
+            return True
+
     def set_role(self, member_id: int, role: str) -> None:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
@@ -182,7 +209,10 @@ class MemberStore:
                 )
             ).all()
         return {
-            "member": {k: member[k] for k in ("id", "email", "name", "role", "created_at")},
+            "member": {
+                k: member[k]
+                for k in ("id", "email", "email_verified_at", "name", "role", "created_at")
+            },
             "upvotes": [dict(row._mapping) for row in votes],
             "comments": [dict(row._mapping) for row in comments],
             "submissions": [dict(row._mapping) for row in submissions],

@@ -70,6 +70,7 @@ class MemberRow(TypedDict):
     role: str
     created_at: datetime
     password_changed_at: datetime
+    email_verified_at: datetime | None
 
 
 class CommentRow(TypedDict):

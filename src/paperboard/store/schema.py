@@ -164,6 +164,9 @@ class Member(Base):
     role: Mapped[str] = mapped_column(String(20), default="member")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set once a link mailed to ``email`` was opened (migration 0005): until then the account
+    # may not touch what is tied to the address, such as its digest subscription.
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class MemberSession(Base):

@@ -1,4 +1,4 @@
-"""Sign-in sessions, CSRF tokens, signed reset links and the sign-in rate limit.
+"""Sign-in sessions, CSRF tokens, signed reset and address-verification links, rate limits.
 
 The session cookie holds a random token (the database keeps its hash, ``store/members.py``); it is
 HttpOnly, SameSite=Lax, and Secure when the site is served over HTTPS. Every state-changing form
@@ -24,6 +24,7 @@ from paperboard.store.rows import MemberRow
 SESSION_COOKIE = "pb_session"
 ANON_COOKIE = "pb_anon"  # binds the CSRF token of sign-in and sign-up forms to this browser
 RESET_MAX_AGE = 3600
+VERIFY_MAX_AGE = 3 * 86400
 FAILURE_WINDOW = timedelta(minutes=15)
 # Throttles, each counted with the same atomic claim as failed sign-ins (``claim_attempt``).
 RESETS_PER_ADDRESS = 3  # password reset mails per e-mail address an hour
@@ -31,6 +32,7 @@ RESETS_PER_CLIENT = 10  # reset requests per client address an hour
 SIGNUPS_PER_CLIENT = 5  # accounts created per client address an hour
 SIGNUP_TRIES_PER_CLIENT = 20  # sign-up attempts per client address an hour, refused ones too
 COMMENTS_PER_MEMBER = 10  # comments per member in 10 minutes
+VERIFY_MAILS_PER_MEMBER = 3  # address-verification links sent again, per member an hour
 HOUR = timedelta(hours=1)
 COMMENT_WINDOW = timedelta(minutes=10)
 
@@ -117,6 +119,28 @@ def read_reset_token(settings: Settings, members: MemberStore, token: str) -> Me
     return member
 
 
+def _verify_serializer(settings: Settings) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(settings.signing_key, salt="verify-email")
+
+
+def verify_token(settings: Settings, member: MemberRow) -> str:
+    """A link token proving that whoever opens it reads ``member``'s address; good for 3 days."""
+    return _verify_serializer(settings).dumps({"id": member["id"], "email": member["email"]})
+
+
+def read_verify_token(settings: Settings, token: str) -> tuple[int, str]:
+    """The (member id, address) a verification link was mailed for; PaperboardError if bad."""
+    try:
+        data = _verify_serializer(settings).loads(token[:500], max_age=VERIFY_MAX_AGE)
+    except SignatureExpired:
+        raise PaperboardError(
+            "this confirmation link has expired: send a new one from your account page"
+        ) from None
+    except BadSignature:
+        raise PaperboardError("this confirmation link is not valid") from None
+    return int(data.get("id", 0)), str(data.get("email", ""))
+
+
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
@@ -175,6 +199,15 @@ def claim_comment(members: MemberStore, member: MemberRow) -> None:
         {f"comment:member:{member['id']}": COMMENTS_PER_MEMBER},
         COMMENT_WINDOW,
         "too many comments: wait a few minutes and try again",
+    )
+
+
+def claim_verify_mail(members: MemberStore, member: MemberRow) -> None:
+    claim_or_refuse(
+        members,
+        {f"verify:member:{member['id']}": VERIFY_MAILS_PER_MEMBER},
+        HOUR,
+        "a confirmation link was sent several times this hour: wait an hour and try again",
     )
 
 

@@ -35,7 +35,10 @@ PASSWORD_RESET_NOTICE = "password set; other sessions were signed out and API to
 
 def _account(request: Request, services: Services, member: MemberRow, **extra: Any) -> Response:
     data = {
-        "member": {k: member[k] for k in ("id", "email", "name", "role", "created_at")},
+        "member": {
+            **{k: member[k] for k in ("id", "email", "name", "role", "created_at")},
+            "email_verified": member["email_verified_at"] is not None,
+        },
         "tokens": services.members.tokens(member["id"]),
         "submitted_today": services.community.submissions_on(
             member["id"], datetime.now(UTC).date()
@@ -53,8 +56,7 @@ def _account(request: Request, services: Services, member: MemberRow, **extra: A
 
 
 def _digest_settings(services: Services, member: MemberRow) -> dict[str, Any] | None:
-    digests = services.digests
-    found = digests.by_member(member["id"]) or digests.by_email(member["email"])
+    found = services.digests.for_member(member)
     if found is None:
         return None
     keys = (
@@ -76,9 +78,13 @@ def account(
     viewer: ViewerDep,
     member: MemberDep,
     password: Annotated[str | None, Query(max_length=10)] = None,
+    verify: Annotated[str | None, Query(max_length=10)] = None,
 ) -> Response:
     if password == "reset":  # where a password reset lands
         return _account(request, services, member, notice=PASSWORD_RESET_NOTICE)
+    if verify == "sent" and member["email_verified_at"] is None:
+        notice = f"a new link is on its way to {member['email']}"
+        return _account(request, services, member, notice=notice)
     return _account(request, services, member)
 
 

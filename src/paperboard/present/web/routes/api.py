@@ -321,5 +321,6 @@ def me(viewer: ViewerDep, member: MemberDep) -> dict[str, Any]:
         "id": member["id"],
         "name": member["name"],
         "email": member["email"],
+        "email_verified": member["email_verified_at"] is not None,
         "role": member["role"],
     }

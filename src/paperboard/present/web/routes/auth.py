@@ -1,4 +1,5 @@
-"""Signing up, in and out, and resetting a forgotten password by e-mail."""
+"""Signing up (with a link mailed to prove the address), in and out, and resetting a forgotten
+password by e-mail."""
 
 from __future__ import annotations
 
@@ -11,21 +12,24 @@ from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperboard.core.config import Settings
-from paperboard.core.errors import ConfigError, PaperboardError
+from paperboard.core.errors import ConfigError, NotFoundError, PaperboardError
 from paperboard.core.passwords import check_new_password, hash_password, verify_password
-from paperboard.present.web.deps import CsrfDep, ServicesDep, ViewerDep
+from paperboard.present.web.deps import CsrfDep, ServicesDep, SessionMemberDep, ViewerDep
 from paperboard.present.web.openapi import html, redirect
 from paperboard.present.web.rendering import page
 from paperboard.present.web.security import (
     claim_login_attempt,
     claim_reset_mail,
     claim_sign_up,
+    claim_verify_mail,
     clear_session_cookie,
     client_address,
     login_succeeded,
     read_reset_token,
+    read_verify_token,
     reset_token,
     set_session_cookie,
+    verify_token,
 )
 from paperboard.present.web.services import Services
 from paperboard.store.rows import MemberRow
@@ -77,6 +81,7 @@ def signup(
     email: Email,
     name: Name,
     password: Password,
+    background: BackgroundTasks,
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
     claimed = claim_sign_up(services.members, client_address(request))
@@ -91,7 +96,105 @@ def signup(
             {"next": safe_next(next), "error": str(error), "email": email, "name": name},
             status_code=400,
         )
+    if can_send_mail(services.settings):
+        background.add_task(send_verify_mail, services.settings, member)
     return sign_in(request, services, member["id"], next)
+
+
+def can_send_mail(settings: Settings) -> bool:
+    from paperboard.present.mail.smtp import check_mail_settings
+
+    try:
+        check_mail_settings(settings)
+    except ConfigError:
+        return False
+    return True
+
+
+def mail_member(settings: Settings, member: MemberRow, subject: str, body: str) -> None:
+    """Mail one member; run after the answer has gone, so a failure is only logged."""
+    from paperboard.present.mail.smtp import Mailer
+
+    message = EmailMessage()
+    message["To"] = member["email"]
+    message["Subject"] = subject
+    message.set_content(f"Hello {member['name']},\n\n{body}")
+    try:
+        with Mailer(settings, retries=1, backoff=0.5) as mailer:
+            mailer.send(message)
+    except PaperboardError as error:
+        log.error("%s, to %s: %s", subject, member["email"], error)
+
+
+def send_verify_mail(settings: Settings, member: MemberRow) -> None:
+    link = f"{settings.base_url}/verify/{verify_token(settings, member)}"
+    mail_member(
+        settings,
+        member,
+        "Confirm your e-mail address on paperboard",
+        f"to confirm that this address is yours, open this link within 3 days:\n\n{link}\n\n"
+        "Until then the account cannot manage digests sent to this address. If you did not "
+        "sign up, ignore this message.\n",
+    )
+
+
+@router.post(
+    "/account/verify",
+    summary="Send the address-confirmation link again",
+    status_code=303,
+    response_class=RedirectResponse,
+    responses=redirect(429, e400="no e-mail can be sent now", to="the account page"),
+)
+def resend_verify_mail(
+    services: ServicesDep,
+    viewer: ViewerDep,
+    member: SessionMemberDep,
+    _csrf: CsrfDep,
+    background: BackgroundTasks,
+) -> Response:
+    if member["email_verified_at"] is None:
+        if not can_send_mail(services.settings):
+            raise PaperboardError(
+                "this site cannot send e-mail yet: ask its administrator to confirm your address"
+            )
+        claim_verify_mail(services.members, member)
+        background.add_task(send_verify_mail, services.settings, member)
+    return RedirectResponse("/account?verify=sent#email", status_code=303)
+
+
+@router.get(
+    "/verify/{token}",
+    summary="Confirm one's e-mail address (shows a button)",
+    response_class=HTMLResponse,
+    responses=html(e400="the link is not valid or has expired"),
+)
+def verify_form(request: Request, services: ServicesDep, viewer: ViewerDep, token: str) -> Response:
+    # A button rather than confirming on GET: mail scanners open links without anyone reading.
+    _member_id, email = read_verify_token(services.settings, token)
+    return page(request, "verify.html", {"email": email, "token": token})
+
+
+@router.post(
+    "/verify/{token}",
+    summary="Confirm one's e-mail address",
+    response_class=HTMLResponse,
+    responses=html(
+        e400="the link is not valid or has expired",
+        e404="no account uses that address any more",
+    ),
+)
+def verify(request: Request, services: ServicesDep, viewer: ViewerDep, token: str) -> Response:
+    member_id, email = read_verify_token(services.settings, token)
+    if not services.members.verify_email(member_id, email):
+        raise NotFoundError("no account uses this address any more")
+    return page(
+        request,
+        "message.html",
+        {
+            "title": "Address confirmed",
+            "message": f"{email} is confirmed: your account can now manage its digest.",
+        },
+    )
 
 
 @router.get("/signin", summary="Sign-in form", response_class=HTMLResponse, responses=html())
@@ -154,23 +257,14 @@ def reset_request_form(request: Request, viewer: ViewerDep) -> Response:
 
 
 def send_reset_mail(settings: Settings, member: MemberRow) -> None:
-    """Mail a reset link; run after the answer has gone, so a failure is only logged."""
-    from paperboard.present.mail.smtp import Mailer
-
     link = f"{settings.base_url}/reset/{reset_token(settings, member)}"
-    message = EmailMessage()
-    message["To"] = member["email"]
-    message["Subject"] = "Reset your paperboard password"
-    message.set_content(
-        f"Hello {member['name']},\n\n"
+    mail_member(
+        settings,
+        member,
+        "Reset your paperboard password",
         f"to choose a new password, open this link within an hour:\n\n{link}\n\n"
-        "If you did not ask for this, ignore this message: your password stays as it is.\n"
+        "If you did not ask for this, ignore this message: your password stays as it is.\n",
     )
-    try:
-        with Mailer(settings, retries=1, backoff=0.5) as mailer:
-            mailer.send(message)
-    except PaperboardError as error:
-        log.error("password reset mail to %s: %s", member["email"], error)
 
 
 @router.post(
@@ -187,15 +281,11 @@ def reset_request(
     email: Email,
     background: BackgroundTasks,
 ) -> Response:
-    from paperboard.present.mail.smtp import check_mail_settings
-
     settings = services.settings
-    try:
-        check_mail_settings(settings)
-    except ConfigError:
+    if not can_send_mail(settings):
         raise PaperboardError(
             "this site cannot send e-mail yet: ask its administrator to reset your password"
-        ) from None
+        )
     claim_reset_mail(services.members, email, client_address(request))
     member = services.members.by_email(email)
     if member is not None:
@@ -246,4 +336,6 @@ def reset(
     except PaperboardError as error:
         return page(request, "reset.html", {"token": token, "error": str(error)}, status_code=400)
     services.members.set_password(member["id"], hash_password(password))
+    # The link came by mail to the address: whoever used it reads that inbox.
+    services.members.verify_email(member["id"], member["email"])
     return sign_in(request, services, member["id"], "/account?password=reset")

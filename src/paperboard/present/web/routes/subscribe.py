@@ -206,18 +206,23 @@ def digest_settings(
     keywords: Annotated[str, Form(max_length=500)] = "",
     for_you: Annotated[bool, Form()] = False,
 ) -> Response:
-    digests = services.digests
-    existing = digests.by_member(member["id"]) or digests.by_email(member["email"])
-    subscriber = digests.subscribe(
-        existing["email"] if existing else member["email"],
+    if member["email_verified_at"] is None:
+        raise PaperboardError(
+            f"confirm your e-mail address first: open the link mailed to {member['email']} "
+            "(your account page sends it again)"
+        )
+    existing = services.digests.for_member(member)
+    address = existing["email"] if existing else member["email"]
+    services.digests.subscribe(
+        address,
         member_id=member["id"],
         frequency=frequency,
         categories=[c for c in categories.replace(",", " ").split() if c],
         keywords=[k.strip() for k in keywords.split(",") if k.strip()],
         for_you=for_you,
+        # The account's address is verified: no second confirmation mail for the same inbox.
+        confirmed=frequency != "off" and address == member["email"],
     )
-    if subscriber["confirmed_at"] is None and frequency != "off":
-        _send_confirmation(services, subscriber)
     return RedirectResponse("/account#digest", status_code=303)
 
 
