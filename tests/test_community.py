@@ -228,16 +228,50 @@ def test_submit_fetches_from_arxiv_and_puts_the_paper_on_todays_feed(
 
 def test_submit_refuses_old_papers_bad_ids_and_over_quota(site: Site, arxiv: FakeServer) -> None:
     with site.client() as client:
-        sign_up(client)
+        sign_up(client, "grace@example.org", "Grace")
         old = submit(client, "2608.00001")
         assert old.status_code == 400 and "only papers from the last 30 days" in old.text
-        bad = submit(client, "not an id")
+    with site.client() as client:
+        sign_up(client)
+        bad = submit(client, "not an id")  # refused before any look-up: no quota used
         assert bad.status_code == 400 and "arXiv" in bad.text
         assert submit(client, "2611.00001").status_code == 303
         assert submit(client, "2611.00002").status_code == 303
         over = submit(client, "2611.00003")
         assert over.status_code == 400 and "daily quota" in over.text
     assert site.services.papers.get("2611.00003") is None
+
+
+def test_look_ups_arxiv_does_not_answer_count_against_the_quota(
+    site: Site, fake_server: FakeServer
+) -> None:
+    """Audit finding 9: ids arXiv does not have were looked up without limit (45 outbound
+    queries, the quota still at 0 of 10)."""
+    fake_server.route("/api/query", Reply(200, feed_xml([], total=0)))
+    site.services.settings = site.services.settings.model_copy(
+        update={"arxiv_api_url": f"{fake_server.url}/api/query", "submit_daily_quota": 3}
+    )
+    with site.client() as client:
+        sign_up(client)
+        answers = [submit(client, f"2611.{n:05d}") for n in range(1, 9)]
+        assert [a.status_code for a in answers] == [400] * 8
+        assert all("arXiv has no paper" in a.text for a in answers[:3])
+        assert all("daily quota" in a.text for a in answers[3:])
+    assert len(fake_server.requests) == 3
+    with site.client() as other:  # the quota is each member's own
+        sign_up(other, "grace@example.org", "Grace")
+        assert "arXiv has no paper" in submit(other, "2611.00009").text
+    assert len(fake_server.requests) == 4
+
+
+def test_a_look_up_that_ends_in_a_submission_counts_once(site: Site, arxiv: FakeServer) -> None:
+    with site.client() as client:
+        sign_up(client)
+        assert submit(client, "2608.00001").status_code == 400  # too old: the look-up counts
+        assert submit(client, "2611.00001").status_code == 303  # counts as the submission
+        over = submit(client, "2611.00002")
+        assert over.status_code == 400 and "daily quota" in over.text
+    assert len(arxiv.requests) == 2
 
 
 def test_submit_reports_a_dead_arxiv(site: Site, fake_server: FakeServer) -> None:

@@ -23,7 +23,7 @@ from paperboard.present.web.deps import (
 )
 from paperboard.present.web.openapi import html, redirect
 from paperboard.present.web.rendering import page
-from paperboard.present.web.security import clear_session_cookie
+from paperboard.present.web.security import claim_or_refuse, clear_session_cookie
 from paperboard.present.web.services import Services
 from paperboard.store.rows import CountedPaperRow, MemberRow
 
@@ -204,14 +204,25 @@ def submit_paper(services: Services, member: MemberRow, text: str) -> tuple[Coun
         row = services.papers.get(arxiv_id)
         assert row is not None
         return row, False
+    quota = settings.submit_daily_quota
+    submitted = services.community.submissions_on(member["id"], today)
     # An early refusal, before fetching from arXiv; ``submit`` checks again as it inserts.
-    if services.community.submissions_on(member["id"], today) >= settings.submit_daily_quota:
+    if submitted >= quota:
         raise LimitError(
-            f"you have submitted {settings.submit_daily_quota} papers today, the daily quota: "
-            "try again tomorrow"
+            f"you have submitted {quota} papers today, the daily quota: try again tomorrow"
         )
+    lookup = None
     row = services.papers.get(arxiv_id)
     if row is None:
+        # Each look-up at arXiv counts against the quota until it ends in a submission, so ids
+        # arXiv does not have (or papers too old) cannot make the site query arXiv without end.
+        lookup = claim_or_refuse(
+            services.members,
+            {f"arxiv-lookup:member:{member['id']}": quota - submitted},
+            timedelta(days=1),
+            f"you have used the daily quota of {quota} submissions (looking up papers that "
+            "could not be submitted counts too): try again tomorrow",
+        )
         row = fetch_from_arxiv(services, arxiv_id)
     published = row.get("published_at")
     if published is not None and published < datetime.now(UTC) - timedelta(
@@ -221,9 +232,9 @@ def submit_paper(services: Services, member: MemberRow, text: str) -> tuple[Coun
             f"{arxiv_id} first appeared on {published:%Y-%m-%d}: only papers from the last "
             f"{settings.submit_max_age_days} days can be submitted"
         )
-    new = services.community.submit(
-        arxiv_id, member["id"], member["name"], today, quota=settings.submit_daily_quota
-    )
+    new = services.community.submit(arxiv_id, member["id"], member["name"], today, quota=quota)
+    if lookup is not None and new:
+        services.members.withdraw_attempt(list(lookup.values()))  # counted as the submission
     refresh_lexical(services)
     stored = services.papers.get(arxiv_id)
     assert stored is not None
