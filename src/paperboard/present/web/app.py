@@ -108,10 +108,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         feeds,
         papers,
         search,
+        site,
         subscribe,
     )
 
-    for module in (api, feeds, auth, account, subscribe, about, search, feed, papers):
+    for module in (site, api, feeds, auth, account, subscribe, about, search, feed, papers):
         openapi.describe(module.router)  # every route's error answers, as /openapi.json tells
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

@@ -1,0 +1,42 @@
+"""What the site answers besides its pages: /healthz for load balancers, robots.txt, the icon."""
+
+from __future__ import annotations
+
+import shutil
+
+from conftest import Site
+
+
+def test_healthz_reports_the_database_and_the_index(site: Site) -> None:
+    with site.client() as client:
+        answer = client.get("/healthz")
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["status"] == body["database"] == body["lexical_index"] == "ok"
+    assert body["papers"] == site.services.papers.stats()["papers"] > 0
+    assert body["indexed"] == body["papers"]
+    assert answer.headers["cache-control"] == "no-store"
+
+
+def test_healthz_fails_with_503_when_the_index_cannot_open(site: Site) -> None:
+    folder = site.settings.home / "index" / "lexical"
+    shutil.rmtree(folder)
+    folder.write_text("not an index")  # a file where the index folder belongs
+    with site.client() as client:
+        answer = client.get("/healthz")
+    assert answer.status_code == 503
+    body = answer.json()
+    assert body["status"] == "failing" and body["database"] == "ok"
+    assert body["lexical_index"].startswith("failing: ")
+
+
+def test_robots_and_favicon(site: Site) -> None:
+    with site.client() as client:
+        robots = client.get("/robots.txt")
+        assert robots.status_code == 200 and robots.headers["content-type"].startswith("text/plain")
+        assert "Disallow: /account" in robots.text and "Allow: /" in robots.text
+        icon = client.get("/favicon.ico", follow_redirects=True)
+        assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
+        assert icon.text.startswith("<svg")
+        home = client.get("/")
+        assert 'rel="icon"' in home.text and "/static/favicon.svg" in home.text
