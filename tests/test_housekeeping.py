@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime, timedelta
 
 from conftest import Site
+
+from paperboard.core.records import PaperRecord
 
 
 def test_healthz_reports_the_database_and_the_index(site: Site) -> None:
@@ -40,3 +43,32 @@ def test_robots_and_favicon(site: Site) -> None:
         assert icon.text.startswith("<svg")
         home = client.get("/")
         assert 'rel="icon"' in home.text and "/static/favicon.svg" in home.text
+
+
+def test_new_means_published_in_the_last_24_hours(site: Site) -> None:
+    """Every paper of the latest day was "new", 2025 papers still in 2026-12 (issue 12)."""
+    now = datetime.now(UTC)
+    site.services.papers.write(
+        [
+            PaperRecord(
+                id="2612.00001",
+                source="arxiv",
+                title="Fresh",
+                published_at=now - timedelta(hours=2),
+            ),
+            PaperRecord(
+                id="2612.00002",
+                source="arxiv",
+                title="Yesterday",
+                published_at=now - timedelta(hours=30),
+            ),
+        ]
+    )
+    with site.client() as client:
+        month = client.get(f"/papers/month/{now:%Y-%m}.json").json()
+        seen = {p["id"]: p["new"] for p in month["papers"]}
+        demo = client.get("/papers/date/2025-05-19.json").json()["papers"]
+    assert seen.get("2612.00001") is True
+    if "2612.00002" in seen:  # early in a month, yesterday's paper is on the month before
+        assert seen["2612.00002"] is False
+    assert demo and not any(p["new"] for p in demo)

@@ -6,7 +6,7 @@ or returns it as JSON when the URL ended in ``.json`` (``middleware.JsonSuffix``
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -112,11 +112,13 @@ def card(
     row: CountedPaperRow,
     *,
     voted: set[str] | frozenset[str] = frozenset(),
-    new_since: date | None = None,
+    new_after: datetime | None = None,
 ) -> dict[str, Any]:
-    """What a feed or search entry shows of a paper (also its JSON twin's shape)."""
+    """What a feed or search entry shows of a paper (also its JSON twin's shape); it is ``new``
+    when first published after ``new_after``."""
     authors = list(row.get("authors") or [])
     feed_day = row.get("feed_date")
+    published = row.get("published_at")
     return {
         "id": row["id"],
         "url": f"/papers/{row['id']}",
@@ -124,14 +126,14 @@ def card(
         "excerpt": excerpt(row.get("abstract")),
         "authors": authors,
         "author_count": len(authors) or row.get("author_count") or 0,
-        "published_at": row.get("published_at"),
+        "published_at": published,
         "feed_date": feed_day,
         "submitted_by": row.get("submitted_by"),
         "categories": list(row.get("categories") or []),
         "upvotes": int(row.get("total_upvotes") or 0),  # the store's reads add members' votes
         "comments": int(row.get("comment_count") or 0),
         "voted": row["id"] in voted,
-        "new": bool(new_since and feed_day and feed_day >= new_since),
+        "new": bool(new_after and published and published > new_after),
         "links": paper_links(row),
     }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -27,11 +27,10 @@ Category = Annotated[
 PageNumber = Annotated[int, Query(ge=1, le=10_000)]
 
 
-def new_since(services: ServicesDep) -> date:
-    """Papers on the feed since this day wear the ``new`` badge (the newest day and the one
-    before)."""
-    latest = services.papers.latest_feed_date() or datetime.now(UTC).date()
-    return min(latest, datetime.now(UTC).date()) - timedelta(days=1)
+def new_after() -> datetime:
+    """Papers first published after this moment wear the ``new`` badge: the last 24 hours of
+    the site's clock."""
+    return datetime.now(UTC) - timedelta(hours=24)
 
 
 def _feed(
@@ -67,7 +66,7 @@ def _feed(
     base = {"date": "/papers/date/", "week": "/papers/week/", "month": "/papers/month/"}[
         period.kind
     ]
-    since = new_since(services)
+    since = new_after()
     data: dict[str, Any] = {
         "kind": period.kind,
         "period": period.label,
@@ -77,7 +76,7 @@ def _feed(
         "total": total,
         "page": number,
         "pages": max(1, -(-total // PAGE_SIZE)),
-        "papers": [card(row, voted=voted, new_since=since) for row in rows],
+        "papers": [card(row, voted=voted, new_after=since) for row in rows],
         "previous": f"{base}{previous.label}" if previous else None,
         "next": f"{base}{following.label}" if following else None,
         "feeds": {
@@ -170,10 +169,10 @@ def trending(
         if viewer.member
         else set()
     )
-    since = new_since(services)
+    since = new_after()
     cards = []
     for row in rows:
-        entry = card(row, voted=voted, new_since=since)
+        entry = card(row, voted=voted, new_after=since)
         entry["trending_score"] = round(row["trending_score"], 6)
         cards.append(entry)
     data = {
