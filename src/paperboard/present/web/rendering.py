@@ -125,7 +125,7 @@ def card(
         "title": row.get("title") or "(untitled)",
         "excerpt": excerpt(row.get("abstract")),
         "authors": authors,
-        "author_count": len(authors) or row.get("author_count") or 0,
+        "author_count": max(len(authors), row.get("author_count") or 0),
         "published_at": published,
         "feed_date": feed_day,
         "submitted_by": row.get("submitted_by"),
