@@ -20,6 +20,7 @@ from markupsafe import Markup
 from paperboard.core.ids import is_arxiv_id
 from paperboard.index.highlight import excerpt
 from paperboard.present.serialize import json_ready
+from paperboard.present.web.linkify import linkify
 from paperboard.present.web.security import ANON_COOKIE, secure_cookies
 from paperboard.store.rows import CountedPaperRow, PaperRow
 
@@ -150,5 +151,6 @@ def ago(value: datetime | None) -> str:
 
 
 templates.env.filters["markdown"] = markdown
+templates.env.filters["linkify"] = linkify
 templates.env.filters["ago"] = ago
 templates.env.globals["now"] = lambda: datetime.now(UTC)
