@@ -327,6 +327,7 @@ class PageCache:
             scope.get("query_string", b""),
             twin,
             b"json" in accept,
+            b"markdown" in accept,  # the paper page answers Accept: text/markdown in Markdown
         )
         now = time.monotonic()
         hit = self._cache.get(key)

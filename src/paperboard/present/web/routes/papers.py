@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperboard.core.errors import ForbiddenError, InvalidIdError, NotFoundError, PaperboardError
 from paperboard.core.ids import canonical_id
+from paperboard.present.markdown import MEDIA_TYPE, error_markdown, paper_markdown, prefers_markdown
 from paperboard.present.serialize import paper_dict
 from paperboard.present.web.deps import CsrfDep, MemberDep, RowId, ServicesDep, Viewer, ViewerDep
 from paperboard.present.web.openapi import html, redirect
@@ -204,15 +205,57 @@ def delete_comment(
     return RedirectResponse(f"/papers/{paper_id}#comments", status_code=303)
 
 
+_MARKDOWN = {"text/markdown": {"schema": {"type": "string"}}}
+
+
+def markdown_answer(services: Services, paper_id: str, suffix: str) -> Response:
+    """The paper as Markdown (404 in Markdown too); a non-canonical id redirects."""
+    try:
+        row = find_paper(services, paper_id)
+    except NotFoundError as error:
+        return Response(error_markdown(404, str(error)), status_code=404, media_type=MEDIA_TYPE)
+    if row["id"] != paper_id:
+        return RedirectResponse(f"/papers/{row['id']}{suffix}", status_code=301)
+    text = paper_markdown(
+        row, similar_cards(services, row["id"]), base_url=services.settings.base_url
+    )
+    return Response(text, media_type=MEDIA_TYPE)
+
+
+@router.get(
+    "/papers/{paper_id:path}.md",
+    summary="A paper as Markdown",
+    response_class=Response,
+    responses={
+        200: {"description": "The paper as Markdown", "content": _MARKDOWN},
+        301: {"description": "Moved Permanently: to the paper's canonical id"},
+        404: {"description": "no such paper (in Markdown)", "content": _MARKDOWN},
+    },
+)
+def paper_as_markdown(services: ServicesDep, paper_id: str) -> Response:
+    return markdown_answer(services, paper_id, ".md")
+
+
 @router.get(
     "/papers/{paper_id:path}",
-    summary="A paper's page",
+    summary="A paper's page (Markdown with Accept: text/markdown)",
     response_class=HTMLResponse,
     responses=html(301, e404="no such paper"),
 )
 def paper_page(
     request: Request, services: ServicesDep, viewer: ViewerDep, paper_id: str
 ) -> Response:
+    if getattr(request.state, "format", None) is None and prefers_markdown(
+        request.headers.get("accept", "")
+    ):
+        response = markdown_answer(services, paper_id, "")
+    else:
+        response = _paper_html(request, services, viewer, paper_id)
+    response.headers["Vary"] = "Accept"
+    return response
+
+
+def _paper_html(request: Request, services: Services, viewer: Viewer, paper_id: str) -> Response:
     row = find_paper(services, paper_id)
     if row["id"] != paper_id:
         suffix = ".json" if getattr(request.state, "format", None) == "json" else ""
