@@ -21,6 +21,7 @@ from paperboard.present.cli import demo as demo_commands
 from paperboard.present.cli import digest as digest_commands
 from paperboard.present.cli import ingest as ingest_commands
 from paperboard.present.cli import map as map_commands
+from paperboard.present.cli import mcp as mcp_commands
 from paperboard.present.cli import read as read_commands
 from paperboard.present.cli import search as search_commands
 from paperboard.present.cli import serve as serve_commands
@@ -111,6 +112,7 @@ map_commands.register(app)
 serve_commands.register(app)
 digest_commands.register(app)
 worker_commands.register(app)
+mcp_commands.register(app)
 
 
 def _version(value: bool) -> None:
