@@ -25,6 +25,7 @@ def serve(
     import uvicorn
 
     from paperboard.present.container import Container
+    from paperboard.present.mail.transport import outbox_path, uses_outbox
 
     config = settings()
     # The home checked and the schema up to date (or a bad database reported) before forking.
@@ -34,6 +35,11 @@ def serve(
     console.print(
         f"paperboard is serving {config.home.resolve()} at http://{host}:{port}/  (Ctrl-C stops)"
     )
+    if uses_outbox(config):
+        console.print(
+            f"no SMTP host set (PAPERBOARD_SMTP_HOST): mail goes to {outbox_path(config)}/, "
+            "listed for admins at /admin/outbox"
+        )
     uvicorn.run(
         "paperboard.present.web.app:factory",
         factory=True,

@@ -3,9 +3,10 @@
 For each due subscriber, in order: a digest already sent (or recorded as empty) is skipped; an
 intent left in doubt by a killed run is sent again with its recorded Message-ID and papers; any
 other subscriber gets a new digest, whose intent is committed before the message goes out and
-marked sent after. Transient SMTP failures are retried with backoff (``Mailer``) and, if they
-persist, left as an intent for the next run; a permanent (5xx) refusal marks the digest failed and
-counts against the address, whose mail stops after ``PAPERBOARD_MAIL_MAX_BOUNCES`` of them.
+marked sent after (through SMTP, or into the outbox while no SMTP host is set: ``transport``).
+Transient SMTP failures are retried with backoff (``Mailer``) and, if they persist, left as an
+intent for the next run; a permanent (5xx) refusal marks the digest failed and counts against
+the address, whose mail stops after ``PAPERBOARD_MAIL_MAX_BOUNCES`` of them.
 Nothing to send is recorded and counted, never silently skipped, and no empty e-mail goes out.
 """
 
@@ -27,7 +28,9 @@ from paperboard.core.errors import PaperboardError
 from paperboard.core.names import normalize_email
 from paperboard.present.container import Container
 from paperboard.present.mail.messages import digest_message, message_id
-from paperboard.present.mail.smtp import Mailer, MailError, PermanentMailError
+from paperboard.present.mail.outbox import Outbox
+from paperboard.present.mail.smtp import MailError, PermanentMailError
+from paperboard.present.mail.transport import Transport, open_transport
 from paperboard.rank.digest import PICKS, TOP, DigestContent, DigestPeriod, for_you, top_papers
 from paperboard.store.rows import CountedPaperRow, SubscriberRow
 
@@ -223,7 +226,7 @@ def send_digests(
     *,
     dry_run_to: Path | None = None,
     only: str | None = None,
-    mailer: Mailer | None = None,
+    mailer: Transport | None = None,
     processes: int | None = None,
     on_progress: Callable[[str], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
@@ -264,7 +267,7 @@ def send_digests(
     replayer: Composer | None = None
     try:
         if own_mailer:
-            mailer = Mailer(settings)
+            mailer = open_transport(settings)
         assert mailer is not None
         composed = prepare_all(app, period, fresh, processes=processes)
         for subscriber in pending:
@@ -294,7 +297,7 @@ def send_digests(
                 )
                 resend = False
             wait = gap - (time.monotonic() - last_send)
-            if wait > 0:
+            if wait > 0 and not isinstance(mailer, Outbox):  # the rate is the mail server's
                 sleep(wait)
             last_send = time.monotonic()
             try:

@@ -1,4 +1,5 @@
-"""Sending mail through the configured SMTP server (``PAPERBOARD_SMTP_*``).
+"""Sending mail through the configured SMTP server (``PAPERBOARD_SMTP_*``); without one, mail
+goes to the outbox instead (``transport.open_transport`` chooses).
 
 ``none`` talks plain SMTP, ``starttls`` upgrades the connection, ``tls`` connects over TLS from
 the start. Transient failures (4xx replies, dropped connections) are retried with backoff;
@@ -28,12 +29,10 @@ class PermanentMailError(MailError):
     """The server refused the message for good (a 5xx reply)."""
 
 
-def check_mail_settings(settings: Settings) -> None:
-    """ConfigError (one line) if mail cannot be sent with these settings."""
+def check_smtp_settings(settings: Settings) -> None:
+    """ConfigError (one line) if mail cannot be sent through SMTP with these settings."""
     if not settings.smtp_host:
-        raise ConfigError(
-            "mail is not configured: set PAPERBOARD_SMTP_HOST (and PAPERBOARD_MAIL_FROM)"
-        )
+        raise ConfigError("no SMTP server is configured: set PAPERBOARD_SMTP_HOST")
     if bool(settings.smtp_user) != bool(settings.smtp_password):
         raise ConfigError("set both PAPERBOARD_SMTP_USER and PAPERBOARD_SMTP_PASSWORD, or neither")
 
@@ -63,7 +62,7 @@ class Mailer:
     def __init__(
         self, settings: Settings, *, retries: int | None = None, backoff: float | None = None
     ) -> None:
-        check_mail_settings(settings)
+        check_smtp_settings(settings)
         self.settings = settings
         self.retries = settings.http_retries if retries is None else retries
         self.backoff = settings.http_backoff if backoff is None else backoff

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from paperboard.present.container import Container
 from paperboard.present.mail.messages import confirmation_message
-from paperboard.present.mail.smtp import Mailer
+from paperboard.present.mail.transport import open_transport
 from paperboard.store.rows import SubscriberRow
 
 RESEND_AFTER = timedelta(minutes=10)
@@ -18,7 +18,7 @@ def request_confirmation(app: Container, subscriber: SubscriberRow) -> bool:
     sent_at = subscriber.get("confirmation_sent_at")
     if sent_at is not None and datetime.now(UTC) - sent_at < RESEND_AFTER:
         return False
-    with Mailer(app.settings, retries=1, backoff=0.5) as mailer:
+    with open_transport(app.settings, retries=1, backoff=0.5) as mailer:
         mailer.send(confirmation_message(app.settings, subscriber))
     app.digests.confirmation_sent(subscriber["id"])
     return True

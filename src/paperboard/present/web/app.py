@@ -106,13 +106,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth,
         feed,
         feeds,
+        outbox,
         papers,
         search,
         site,
         subscribe,
     )
 
-    for module in (site, api, feeds, auth, account, subscribe, about, search, feed, papers):
+    modules = (site, api, feeds, auth, account, subscribe, outbox, about, search, feed, papers)
+    for module in modules:
         openapi.describe(module.router)  # every route's error answers, as /openapi.json tells
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

@@ -12,7 +12,7 @@ from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperboard.core.config import Settings
-from paperboard.core.errors import ConfigError, NotFoundError, PaperboardError
+from paperboard.core.errors import NotFoundError, PaperboardError
 from paperboard.core.passwords import check_new_password, hash_password, verify_password
 from paperboard.present.web.deps import CsrfDep, ServicesDep, SessionMemberDep, ViewerDep
 from paperboard.present.web.openapi import html, redirect
@@ -102,25 +102,22 @@ def signup(
 
 
 def can_send_mail(settings: Settings) -> bool:
-    from paperboard.present.mail.smtp import check_mail_settings
+    """True unless the SMTP settings are broken (without a host, mail goes to the outbox)."""
+    from paperboard.present.mail.transport import can_send_mail as transport_ready
 
-    try:
-        check_mail_settings(settings)
-    except ConfigError:
-        return False
-    return True
+    return transport_ready(settings)
 
 
 def mail_member(settings: Settings, member: MemberRow, subject: str, body: str) -> None:
     """Mail one member; run after the answer has gone, so a failure is only logged."""
-    from paperboard.present.mail.smtp import Mailer
+    from paperboard.present.mail.transport import open_transport
 
     message = EmailMessage()
     message["To"] = member["email"]
     message["Subject"] = subject
     message.set_content(f"Hello {member['name']},\n\n{body}")
     try:
-        with Mailer(settings, retries=1, backoff=0.5) as mailer:
+        with open_transport(settings, retries=1, backoff=0.5) as mailer:
             mailer.send(message)
     except PaperboardError as error:
         log.error("%s, to %s: %s", subject, member["email"], error)

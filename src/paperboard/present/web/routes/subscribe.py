@@ -10,10 +10,10 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from paperboard.core.errors import ConfigError, ForbiddenError, NotFoundError, PaperboardError
-from paperboard.present.mail.smtp import check_mail_settings
+from paperboard.core.errors import ForbiddenError, NotFoundError, PaperboardError
 from paperboard.present.mail.subscriptions import request_confirmation
 from paperboard.present.mail.tokens import read_confirm_token, read_unsubscribe_token
+from paperboard.present.mail.transport import can_send_mail
 from paperboard.present.web.deps import (
     CsrfDep,
     MemberDep,
@@ -47,10 +47,9 @@ def _same_origin(request: Request, services: Services) -> None:
 
 
 def _send_confirmation(services: Services, subscriber: SubscriberRow) -> None:
-    try:
-        check_mail_settings(services.settings)
-    except ConfigError:
-        raise PaperboardError("this site cannot send e-mail yet: ask its administrator") from None
+    # Without an SMTP host the message goes to the outbox; only broken SMTP settings refuse.
+    if not can_send_mail(services.settings):
+        raise PaperboardError("this site cannot send e-mail yet: ask its administrator")
     try:
         request_confirmation(services, subscriber)
     except PaperboardError as error:
