@@ -31,6 +31,9 @@ from paperboard.core.files import atomic_write
 ARXIV_MIN_DELAY = 3.0
 """arXiv's terms of use ask for at least three seconds between requests to its servers."""
 
+_CATEGORY = r"[A-Za-z][A-Za-z-]*(?:\.[A-Za-z][A-Za-z-]*)?"
+_RSS_CATEGORIES = re.compile(rf"{_CATEGORY}(?:\+{_CATEGORY})*")
+
 
 def _config_file() -> Path | None:
     explicit = os.environ.get("PAPERBOARD_CONFIG")
@@ -54,6 +57,10 @@ class Settings(BaseSettings):
     )
     arxiv_api_url: str = "https://export.arxiv.org/api/query"
     arxiv_oai_url: str = "https://oaipmh.arxiv.org/oai"
+    arxiv_rss_url: str = Field(
+        "https://rss.arxiv.org/rss",
+        description="arXiv's announcement feeds; categories are appended: BASE/cs.LG+cs.CV.",
+    )
     hf_api_url: str = "https://huggingface.co"
     arxiv_delay: float = Field(
         ARXIV_MIN_DELAY,
@@ -141,10 +148,11 @@ class Settings(BaseSettings):
         default_factory=list,
         description='What the worker ingests: "hf" (today\'s daily papers), '
         '"arxiv:CATEGORY" (recent papers of a category), '
-        '"oai:SET" (incremental OAI-PMH harvest).',
+        '"oai:SET" (incremental OAI-PMH harvest), '
+        '"rss:CAT+CAT" (the categories\' last arXiv announcement).',
     )
 
-    @field_validator("arxiv_api_url", "arxiv_oai_url", "hf_api_url")
+    @field_validator("arxiv_api_url", "arxiv_oai_url", "arxiv_rss_url", "hf_api_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         parts = urlsplit(value)
@@ -201,8 +209,12 @@ class Settings(BaseSettings):
     def _sources(cls, value: list[str]) -> list[str]:
         for item in value:
             kind = item.split(":", 1)[0]
-            if kind not in ("hf", "arxiv", "oai") or (kind != "hf" and ":" not in item):
-                raise ValueError(f"unknown source {item!r}: use hf, arxiv:CATEGORY or oai:SET")
+            if kind not in ("hf", "arxiv", "oai", "rss") or (kind != "hf" and ":" not in item):
+                raise ValueError(
+                    f"unknown source {item!r}: use hf, arxiv:CATEGORY, oai:SET or rss:CAT+CAT"
+                )
+            if kind == "rss" and not _RSS_CATEGORIES.fullmatch(item[4:]):
+                raise ValueError(f"bad source {item!r}: use arXiv categories, e.g. rss:cs.LG+cs.CV")
         return value
 
     @field_validator("mail_from")

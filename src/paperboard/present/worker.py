@@ -6,7 +6,8 @@ Jobs and when they are due (``PAPERBOARD_TIMEZONE`` decides what "today" and "07
 - ``ingest``: every ``PAPERBOARD_INGEST_EVERY_MINUTES``, each of ``PAPERBOARD_INGEST_SOURCES``
   (``hf``: today's and yesterday's daily papers; ``arxiv:CAT``: the category's last two days;
   ``oai:SET``: changes since the UTC day of the last complete harvest, which resumes if it was
-  interrupted), then ``index`` (words, embeddings, neighbours).
+  interrupted; ``rss:CAT+CAT``: the categories' last arXiv announcement, same-day papers that
+  ``arxiv:`` or ``oai:`` complete later), then ``index`` (words, embeddings, neighbours).
 - ``daily digest``: once a day from ``PAPERBOARD_DIGEST_TIME``, for yesterday.
 - ``weekly digest``: on ``PAPERBOARD_WEEKLY_DIGEST_DAY`` from the same time, for last week.
 
@@ -84,6 +85,7 @@ def _ingest(settings: Settings, now: datetime) -> str:
     from paperboard.core.records import Checkpoint
     from paperboard.index.indexer import build_neighbours, sync_lexical, sync_vectors
     from paperboard.sources.arxiv_api import ArxivApiSource
+    from paperboard.sources.arxiv_rss import ArxivRssSource
     from paperboard.sources.hf_daily import HfDailySource
     from paperboard.sources.http import PoliteClient
     from paperboard.sources.oai import OaiSource, harvest_key
@@ -118,6 +120,12 @@ def _ingest(settings: Settings, now: datetime) -> str:
                         date_to=today,
                     )
                     reports = [run_import(store, source, processes=1)]
+            elif kind == "rss":
+                with PoliteClient.for_url(settings, settings.arxiv_rss_url) as client:
+                    listing = ArxivRssSource(client, settings.arxiv_rss_url, value.split("+"))
+                    reports = [run_import(store, listing, processes=1)]
+                if listing.notice:
+                    summaries.append(f"{item}: {listing.notice}")
             else:  # oai: resume a harvest of changes since the last one
                 # OAI-PMH datestamps are UTC days: a local "today" ahead of UTC would skip hours.
                 utc_today = now.astimezone(UTC).date()

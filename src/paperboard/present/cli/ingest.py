@@ -1,4 +1,5 @@
-"""``paperboard ingest``: bring papers in from arXiv (API, OAI-PMH, snapshot) and Hugging Face."""
+"""``paperboard ingest``: bring papers in from arXiv (API, OAI-PMH, RSS, snapshot) and Hugging
+Face."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import typer
 from paperboard.core.errors import InvalidIdError
 from paperboard.core.ids import parse_arxiv_id
 from paperboard.present.cli.common import (
+    console,
     err_console,
     import_and_report,
     open_app,
@@ -148,6 +150,35 @@ def oai(
             resume_token=token,
         )
         import_and_report(source, dry_run=dry_run, quiet=quiet)
+
+
+@app.command("rss")
+def rss(
+    categories: Annotated[
+        list[str] | None,
+        typer.Option("--category", "-c", help="arXiv category, e.g. cs.LG; repeat for several."),
+    ] = None,
+    dry_run: DryRun = False,
+    quiet: Quiet = False,
+) -> None:
+    """Import arXiv's last announcement (new, cross-listed and replaced papers) from its RSS feed.
+
+    Same-day papers with a preview of their metadata; the arXiv API or OAI-PMH completes them.
+
+    Example: paperboard ingest rss --category cs.LG --category cs.CV
+    """
+    from paperboard.sources.arxiv_rss import ArxivRssSource, check_categories
+
+    try:
+        wanted = check_categories(categories or [])
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--category") from None
+    config = settings()
+    with PoliteClient.for_url(config, config.arxiv_rss_url) as client:
+        source = ArxivRssSource(client, config.arxiv_rss_url, wanted)
+        import_and_report(source, dry_run=dry_run, quiet=quiet)
+    if source.notice and not quiet:
+        console.print(source.notice, markup=False)
 
 
 @app.command("hf")
