@@ -92,7 +92,8 @@ class Settings(BaseSettings):
     # -- the site ---------------------------------------------------------------------------------
     base_url: str = Field(
         "http://127.0.0.1:8000",
-        description="The site's public address, for links in feeds and e-mails.",
+        description="The site's public address, for links in feeds and e-mails; unset, "
+        "`paperboard serve` uses the address it serves (--host, --port).",
     )
     secret_key: str | None = Field(
         None,

@@ -20,6 +20,8 @@ def serve(
 ) -> None:
     """Serve the site, the JSON API (/docs) and the RSS feeds.
 
+    Links in feeds and e-mails name the address served unless PAPERBOARD_BASE_URL is set.
+
     Example: paperboard serve --port 8000 --workers 2
     """
     import uvicorn
@@ -28,12 +30,18 @@ def serve(
     from paperboard.present.mail.transport import outbox_path, uses_outbox
 
     config = settings()
+    if "base_url" not in config.model_fields_set:
+        # Links in feeds and mail name the address served, not the default port. Through the
+        # environment, so that every uvicorn worker process reads the same value.
+        os.environ["PAPERBOARD_BASE_URL"] = served_url(host, port)
+        config = config.model_copy(update={"base_url": served_url(host, port)})
     # The home checked and the schema up to date (or a bad database reported) before forking.
     Container.open(config).close()
     config.signing_key  # noqa: B018 - made once here, not raced by the workers
     os.environ.setdefault("PAPERBOARD_HOME", str(config.home.resolve()))
     console.print(
-        f"paperboard is serving {config.home.resolve()} at http://{host}:{port}/  (Ctrl-C stops)"
+        f"paperboard is serving {config.home.resolve()} at {served_url(host, port)}/  "
+        f"(links name {config.base_url}; Ctrl-C stops)"
     )
     if uses_outbox(config):
         console.print(
@@ -54,6 +62,15 @@ def serve(
         loop="uvloop",
         http="httptools",
     )
+
+
+def served_url(host: str, port: int) -> str:
+    """The address a local browser reaches ``host:port`` at (loopback for a wildcard host)."""
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 def register(app: typer.Typer) -> None:
