@@ -163,6 +163,8 @@ def test_sign_up_sign_out_and_sign_in_with_the_forms(
     page.get_by_label("Password (at least 10 characters)").fill(PASSWORD)
     page.get_by_role("button", name="Sign up").click()
 
+    expect(page.get_by_role("heading", name="Welcome, Ada Lovelace!")).to_be_visible()
+    page.get_by_role("link", name="Continue").click()
     expect(page).to_have_url(f"{site.url}/")
     expect(header(page).get_by_role("link", name="Ada Lovelace")).to_be_visible()
     expect(header(page).get_by_role("link", name="Sign in")).to_have_count(0)

@@ -7,6 +7,7 @@ import logging
 from datetime import timedelta
 from email.message import EmailMessage
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -14,7 +15,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from paperboard.core.config import Settings
 from paperboard.core.errors import NotFoundError, PaperboardError
 from paperboard.core.passwords import check_new_password, hash_password, verify_password
-from paperboard.present.web.deps import CsrfDep, ServicesDep, SessionMemberDep, ViewerDep
+from paperboard.present.web.deps import (
+    CsrfDep,
+    MemberDep,
+    ServicesDep,
+    SessionMemberDep,
+    ViewerDep,
+)
 from paperboard.present.web.openapi import html, redirect
 from paperboard.present.web.rendering import page
 from paperboard.present.web.security import (
@@ -71,7 +78,8 @@ def signup_form(request: Request, viewer: ViewerDep, next: Next = "/") -> Respon
     "/signup",
     summary="Create an account",
     response_class=HTMLResponse,
-    responses=html(429, e400="refused, with the form again") | redirect(to="next, signed in"),
+    responses=html(429, e400="refused, with the form again")
+    | redirect(to="the welcome page (then next), signed in"),
 )
 def signup(
     request: Request,
@@ -98,7 +106,29 @@ def signup(
         )
     if can_send_mail(services.settings):
         background.add_task(send_verify_mail, services.settings, member)
-    return sign_in(request, services, member["id"], next)
+    return sign_in(request, services, member["id"], f"/welcome?next={quote(safe_next(next))}")
+
+
+@router.get(
+    "/welcome",
+    summary="What a new member can do (where a sign-up lands)",
+    response_class=HTMLResponse,
+    responses=html(),
+)
+def welcome(
+    request: Request, services: ServicesDep, viewer: ViewerDep, member: MemberDep, next: Next = "/"
+) -> Response:
+    return page(
+        request,
+        "welcome.html",
+        {
+            "name": member["name"],
+            "email": member["email"],
+            "email_verified": member["email_verified_at"] is not None,
+            "mail_sent": can_send_mail(services.settings),
+            "next": safe_next(next),
+        },
+    )
 
 
 def can_send_mail(settings: Settings) -> bool:
