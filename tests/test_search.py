@@ -190,6 +190,22 @@ def test_bad_queries_get_one_line(indexed, bad: str) -> None:
     assert "\n" not in str(error.value)
 
 
+def test_the_total_counts_every_match_however_many_a_page_shows(indexed) -> None:
+    store, index = indexed
+    every = {h.id for h in search(index, store, "crowd density", mode="lexical", k=100).hits}
+    assert 2 < len(every) < len(CORPUS)
+    for mode in ("lexical", "hybrid", "dense"):
+        page = search(index, store, "crowd density", mode=mode, k=2, offset=2, count=True)
+        assert len(page.hits) == 2 and page.total == len(every), mode  # the lexical matches
+    since = Filters(since=datetime(2025, 3, 5).date())
+    recent = search(index, store, "crowd density", k=2, filters=since, count=True)
+    wanted = search(index, store, "crowd density", mode="lexical", k=100, filters=since).hits
+    assert recent.total == len(wanted) < len(every)
+    assert search(index, store, "au:nobody", count=True).total == 0
+    assert search(index, store, "2503.10002", count=True).total == 1
+    assert search(index, store, "crowd density").total is None  # counted only when asked
+
+
 def test_forgiven_queries_still_search(indexed) -> None:
     store, index = indexed
     result = search(index, store, '"gaussian splatting')  # unclosed quote

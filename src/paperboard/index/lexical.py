@@ -763,6 +763,20 @@ class LexicalIndex:
         ids = self._ids(searcher, [address for _, address in hits])
         return [(paper_id, float(score)) for paper_id, (score, _) in zip(ids, hits, strict=True)]
 
+    def match_count(self, query: ParsedQuery, *, filters: Filters | None = None) -> int:
+        """How many indexed papers the query matches (any free word, every field and filter),
+        however many a page shows: the total a search page reports."""
+        if isinstance(query, str):  # forgive a caller that did not parse
+            query = parse_query(query)
+        built, _ = self._build(query, filters)
+        if built is None:
+            return 0
+        try:
+            found = self._searcher().search(built, 1, count=True)
+            return int(found.count)  # type: ignore[attr-defined]  # the stub leaves count out
+        except ValueError as error:  # should not happen; never let tantivy's text out
+            raise LexicalIndexError(f"the lexical count failed: {_first_line(error)}") from None
+
     def more_like(
         self, paper: dict[str, Any], *, k: int = 50, max_terms: int = 25
     ) -> list[tuple[str, float]]:

@@ -34,8 +34,10 @@ def run_search(
     since: date | None = None,
     until: date | None = None,
     code: bool | None = None,
+    count: bool = False,
 ) -> SearchResult:
-    """A search as the site runs it: hybrid falls back to words when there are no embeddings."""
+    """A search as the site runs it: hybrid falls back to words when there are no embeddings;
+    ``count`` also counts every lexical match (``SearchResult.total``)."""
     if mode not in MODES:
         raise PaperboardError(f"unknown search mode {mode!r}: use one of {', '.join(MODES)}")
     index = services.search_index()
@@ -46,7 +48,9 @@ def run_search(
         filters = Filters(
             categories=(category,) if category else (), since=since, until=until, has_code=code
         )
-    return search(index, services.papers, q, mode=mode, k=k, offset=offset, filters=filters)
+    return search(
+        index, services.papers, q, mode=mode, k=k, offset=offset, filters=filters, count=count
+    )
 
 
 def hit_cards(services: Services, result: SearchResult, viewer: Any) -> list[dict[str, Any]]:
@@ -90,6 +94,7 @@ def search_page(
         "code": code,
         "page": p,
         "papers": [],
+        "total": None,  # every paper the words, fields and filters match (the lexical matches)
         "notes": [],
         "milliseconds": None,
         "next": None,
@@ -105,6 +110,7 @@ def search_page(
             since=since,
             until=until,
             code=code,
+            count=True,
         )
         if (
             result.paper_id is not None
@@ -119,6 +125,7 @@ def search_page(
             notes=result.notes,
             milliseconds=round(result.milliseconds, 1),
             mode=result.mode,
+            total=result.total,
         )
         query = request.url.query
         base = "&".join(part for part in query.split("&") if not part.startswith("p=") and part)
