@@ -361,3 +361,67 @@ def test_replace_keeps_a_map_usable() -> None:
     )
     moved = replace(m, points=[MapPoint("b", 0.2, 0.2, 0)])
     assert [p.id for p in highlight(moved, ["a", "b"])] == ["b"]
+
+
+# -- label selection on hand-made clusters ---------------------------------------------------------
+
+
+def _label_of(topics: list[list[str]], seed: int = 0) -> list[list[str]]:
+    """The labels ``cluster_terms`` gives clusters of 30 texts each: cluster ``c`` writes about
+    its own phrases in ``topics[c]``, all of them in the same generic research prose."""
+    from paperboard.index.map_labels import cluster_terms
+
+    rng = np.random.default_rng(seed)
+    filler = ["sparse", "teachers", "orchard", "harbour", "violin", "glacier", "lantern", "quarry"]
+    texts, labels = [], []
+    for c, phrases in enumerate(topics):
+        for i in range(30):
+            extra = " ".join(rng.choice(filler, size=2, replace=False))
+            texts.append(
+                f"We propose a novel approach to {phrases[i % len(phrases)]}. The method is "
+                f"compatible with earlier work; we optimize it and show results on {extra}. "
+                f"Our {phrases[(i + 1) % len(phrases)]}, however, improves performance."
+            )
+            labels.append(c)
+    found = cluster_terms(texts, np.array(labels), len(topics), np.random.default_rng(0))
+    return [label for _terms, label in found]
+
+
+def test_labels_leave_out_generic_research_words() -> None:
+    labels = _label_of(
+        [
+            ["diffusion models", "image generation"],
+            ["graph neural networks", "molecule property prediction"],
+            ["speech recognition", "speaker diarization"],
+        ]
+    )
+    generic = {"propose", "novel", "approach", "method", "compatible", "optimize", "results"}
+    generic |= {"performance", "improves", "show", "prior", "work"}
+    for label in labels:
+        for term in label:
+            words = term.lower().split()
+            assert not set(words) & generic, label
+            assert words[0] != "model", label  # "model" may only end a phrase
+    assert "diffusion models" in labels[0] or "image generation" in labels[0], labels
+    assert any("speech recognition" in t or "speaker diarization" in t for t in labels[2])
+
+
+def test_a_phrase_cut_short_grows_into_the_phrase_the_papers_use() -> None:
+    labels = _label_of(
+        [
+            ["visual question answering", "visual question answering benchmarks"],
+            ["LiDAR point clouds", "LiDAR point clouds of streets"],
+            ["protein folding", "protein structure"],
+        ]
+    )
+    flat = [t.lower() for label in labels for t in label]
+    assert "visual question answering" in flat, labels
+    assert "lidar point clouds" in flat, labels
+    assert "visual question" not in flat and "lidar point" not in flat
+
+
+def test_a_noun_is_preferred_to_a_lone_adjective() -> None:
+    from paperboard.index.map_labels import _modifier
+
+    assert _modifier("clinical") and _modifier("anatomical") and _modifier("generative")
+    assert not _modifier("radiology") and not _modifier("retrieval") and not _modifier("signal")

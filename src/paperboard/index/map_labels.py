@@ -2,13 +2,18 @@
 
 **Label.** Class-based TF-IDF over the unigrams and bigrams of title + abstract (at most
 16,000 texts in all, drawn evenly from the clusters): English stop words and arXiv boilerplate
-are removed (``BOILERPLATE``; "models", "networks", "systems", "learning", "data" may still end
-a bigram: "diffusion models"), bigrams never span punctuation or a removed word, and a term
+are removed (``BOILERPLATE``, which also holds the verbs and adjectives of every field:
+"propose", "compatible", "optimize"; "models", "networks", "systems", "learning", "data",
+"understanding" may still end a bigram: "diffusion models"), bigrams never span punctuation
+or a removed word, and a term
 scores by the share of the cluster's papers using it against both the mean share in the other
 clusters and the upper quartile of all clusters' shares, so a term common to a whole family of
-clusters ("language models") names none of them. Near-duplicates are skipped (plurals, words
+clusters ("language models") names none of them; phrases score above words, and a lone
+adjective ("clinical", "anatomical") below a noun. Near-duplicates are skipped (plurals, words
 of a picked phrase, an acronym of a picked phrase: "LLMs" after "large language models"), two
-chained bigrams become the trigram when the texts use it ("3D Gaussian Splatting"), and terms
+chained bigrams become the trigram when the texts use it ("3D Gaussian Splatting"), a term
+cut out of a longer phrase grows into it when most of its uses do ("visual question" becomes
+"visual question answering", "LiDAR point" "LiDAR point clouds"), and terms
 are written as the papers write them ("LLMs", "3D", "Whisper"). The label is the 2 best terms
 (3 when short); no two labels are the same, a term leads at most two labels and otherwise
 appears in one only.
@@ -307,13 +312,99 @@ BOILERPLATE = frozenset(
         "extensive",
         "extensively",
         "evaluate",
+        # verbs and adjectives of any field, which name no topic ("compatible, optimize")
+        "compatible",
+        "compatibility",
+        "optimize",
+        "optimizes",
+        "optimized",
+        "optimizing",
+        "paradigm",
+        "paradigms",
+        "algorithm",
+        "algorithms",
+        "claim",
+        "claims",
+        "parameter",
+        "parameters",
+        "strategy",
+        "strategies",
+        "technique",
+        "techniques",
+        "mechanism",
+        "mechanisms",
+        "module",
+        "modules",
+        "component",
+        "components",
+        "solution",
+        "solutions",
+        "baseline",
+        "baselines",
+        "setting",
+        "settings",
+        "scenario",
+        "scenarios",
+        "manner",
+        "aspect",
+        "aspects",
+        "insight",
+        "insights",
+        "factor",
+        "factors",
+        "property",
+        "properties",
+        "content",
+        "scale",
+        "scalable",
+        "scalability",
+        "complex",
+        "diverse",
+        "enhance",
+        "enhances",
+        "enhanced",
+        "enhancing",
+        "learn",
+        "learns",
+        "learned",
+        "trained",
+        "train",
+        "obtain",
+        "obtained",
+        "require",
+        "requires",
+        "required",
+        "requiring",
+        "reduce",
+        "reduces",
+        "reduced",
+        "reducing",
+        "explore",
+        "explores",
+        "explored",
+        "investigate",
+        "investigates",
+        "investigated",
+        "understand",
+        "understanding",
+        "end-to-end",
     ]
 )
 
 
 # Words that may end a bigram though they are boilerplate alone ("diffusion models").
 HEADS = frozenset(
-    ["model", "models", "network", "networks", "system", "systems", "learning", "data"]
+    [
+        "model",
+        "models",
+        "network",
+        "networks",
+        "system",
+        "systems",
+        "learning",
+        "data",
+        "understanding",
+    ]
 )
 
 # words (hyphenated ones whole), and runs of anything else, which break phrases:
@@ -417,6 +508,9 @@ def cluster_terms(
     score = np.sqrt(share) * np.log1p(share / (0.5 * others + 0.5 * rival + 1.0 / everyone))
     bigram = np.array([" " in t for t in vocab])
     score[:, bigram] *= 1.25  # a phrase names a topic better than either of its words
+    # a lone adjective ("clinical", "anatomical") names a topic worse than a noun or a phrase
+    modifier = np.array([" " not in t and _modifier(t) for t in vocab])
+    score[:, modifier] *= 0.6
     # a term must be used by a fair share of the cluster's papers to name it
     score[(df < np.minimum(3, np.maximum(1, sizes // 5))[:, None]) | (share < 0.04)] = 0.0
 
@@ -431,6 +525,7 @@ def cluster_terms(
         if not picked:
             result[c] = fallback[c]
             continue
+        picked = _complete(picked, cluster_docs)
         picked = _display_forms(picked, cluster_docs)
         label = _distinct_label(picked, taken, used)
         taken.add(", ".join(label).lower())
@@ -475,6 +570,89 @@ def _pick_terms(candidates: list[str], docs: list[str], count: int) -> list[str]
         if len(picked) == count:
             break
     return list(dict.fromkeys(picked))
+
+
+_MODIFIER_ENDINGS = ("al", "ic", "ive", "ous", "able", "ible", "ary", "ful", "ed")
+# nouns with those endings that name topics well
+_NOUNS = frozenset(
+    [
+        "signal",
+        "signals",
+        "journal",
+        "animal",
+        "interval",
+        "tutorial",
+        "manual",
+        "logic",
+        "music",
+        "graphic",
+        "topic",
+        "clinic",
+        "retrieval",
+        "arrival",
+        "rival",
+    ]
+)
+
+
+def _modifier(word: str) -> bool:
+    """Whether a word is most likely an adjective or participle, by its ending."""
+    return len(word) > 4 and word not in _NOUNS and word.endswith(_MODIFIER_ENDINGS)
+
+
+_WORD = r"[a-z0-9]+(?:-[a-z0-9]+)*"
+
+
+def _complete(terms: list[str], docs: list[str]) -> list[str]:
+    """Terms cut out of a longer phrase, grown into it: when most of a term's uses in the
+    cluster's texts go on (or start) with the same content word, that word joins it ("3d point"
+    becomes "3d point clouds", "visual question" becomes "visual question answering"), up to
+    four words. A grown term that repeats an earlier one is dropped."""
+    stop = _stop_words()
+    lowered = "\n".join(_NOISE.sub(" ", d).lower() for d in docs)
+    out: list[str] = []
+    for term in terms:
+        while len(term.split()) < 4:
+            grown = _grow(term, lowered, stop)
+            if grown is None:
+                break
+            term = grown
+        words = term.split()
+        # a grown term may now repeat one before it ("MRI", "magnetic resonance imaging")
+        if not any(_related(_roots(words), words, other) for other in out):
+            out.append(term)
+    return out
+
+
+def _grow(term: str, text: str, stop: frozenset[str]) -> str | None:
+    phrase = r"\s+".join(re.escape(w) for w in term.split())
+    pattern = re.compile(rf"(?<![\w-])(?:({_WORD})[ \t]+)?{phrase}(?:[ \t]+({_WORD}))?(?![\w-])")
+    # neighbouring words counted by root ("cloud" and "clouds" together), each written in
+    # its most common form
+    before: Counter[str] = Counter()
+    after: Counter[str] = Counter()
+    forms: dict[str, Counter[str]] = {}
+    uses = 0
+    for prev, nxt in pattern.findall(text):
+        uses += 1
+        for counter, word in ((before, prev), (after, nxt)):
+            if word:
+                root = _root(word)
+                counter[root] += 1
+                forms.setdefault(root, Counter())[word] += 1
+    if uses < 3:
+        return None
+    for counter, forward in ((after, True), (before, False)):
+        if not counter:
+            continue
+        root, seen = counter.most_common(1)[0]
+        word = forms[root].most_common(1)[0][0]
+        content = any("a" <= ch <= "z" for ch in word) and len(word) > 1
+        # a head word ends a lone word ("diffusion models"), but adds nothing to a phrase
+        allowed = word not in stop or (forward and word in HEADS and " " not in term)
+        if content and allowed and seen >= 0.6 * uses and seen >= 3:
+            return f"{term} {word}" if forward else f"{word} {term}"
+    return None
 
 
 def _related(roots: set[str], words: list[str], other: str) -> bool:
