@@ -20,7 +20,7 @@ def mcp_command(
 ) -> None:
     """Serve the papers to agents over MCP (stdio): search, papers, feeds, similar, for you.
 
-    Example: claude mcp add paperboard -- paperboard mcp
+    Example: paperboard mcp --token pb_...   (or set PAPERBOARD_TOKEN)
     """
     from paperboard.present.mcp_server import build_server
     from paperboard.present.web.services import Services
