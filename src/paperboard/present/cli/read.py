@@ -83,8 +83,9 @@ def _print_paper(paper: dict[str, Any]) -> None:
         facts.append(" ".join(paper["categories"]))
     if paper["published_at"]:
         facts.append("published " + paper["published_at"][:10])
-    if paper["upvotes"] is not None:
-        facts.append(f"▲ {paper['upvotes']}")
+    upvotes = paper.get("total_upvotes", paper["upvotes"])
+    if upvotes is not None:
+        facts.append(f"▲ {upvotes}")
     console.print(" · ".join(escape(f) for f in facts))
     if paper["abstract"]:
         console.print()
@@ -152,8 +153,9 @@ def list_papers(
     for row in rows:
         count = len(row["authors"]) or row["author_count"] or 0
         code = " [code]" if row["code_urls"] else ""
+        upvotes = row.get("total_upvotes", row["upvotes"]) or 0
         console.print(
-            f"▲{row['upvotes'] or 0:>4}  {row['id']:<18} {escape(row['title'] or '')}"
+            f"▲{upvotes:>4}  {row['id']:<18} {escape(row['title'] or '')}"
             f" [dim]({count} author{'s' * (count != 1)}, {row['feed_date']}){escape(code)}[/dim]"
         )
 
