@@ -97,13 +97,13 @@ def build_script() -> Any:
 def test_demo_loads_every_paper_once_and_a_rerun_changes_nothing(cli, store) -> None:
     source = DemoSource()
     ids = source.paper_ids()
-    first = cli("demo")
+    first = cli("demo", "--seeds-only")
     assert first.exit_code == 0, first.output
     assert f"{len(ids)} read: {len(ids)} new, 0 updated, 0 unchanged, 0 skipped" in first.stdout
     assert "Seek in the Dark" in first.stdout
     assert store.count() == len(ids) == len(set(ids))
 
-    second = cli("demo")
+    second = cli("demo", "--seeds-only")
     assert second.exit_code == 0, second.output
     assert "0 new, 0 updated" in second.stdout
     assert f"{len(ids)} unchanged" in second.stdout
@@ -114,14 +114,14 @@ def test_demo_loads_every_paper_once_and_a_rerun_changes_nothing(cli, store) -> 
 def test_one_demo_paper_per_distinct_paper_on_the_pages(cli, store) -> None:
     titles = seed_titles()
     assert len(titles) > 50  # the counting above found the pages' papers
-    assert cli("demo", "--quiet").exit_code == 0
+    assert cli("demo", "--seeds-only", "--quiet").exit_code == 0
     assert store.count() == len(titles)
     stored = {_norm(store.get(pid)["title"]) for pid in DemoSource().paper_ids()}
     assert stored == titles
 
 
 def test_seek_in_the_dark_as_shown(cli, store) -> None:
-    assert cli("demo", "--quiet").exit_code == 0
+    assert cli("demo", "--seeds-only", "--quiet").exit_code == 0
     row = row_for(store, SEEK)
     assert row["title"] == SEEK
     assert row["author_count"] == 11
@@ -141,7 +141,7 @@ def test_seek_in_the_dark_as_shown(cli, store) -> None:
 
 
 def test_code_link_from_the_abstract_without_trailing_period(cli, store) -> None:
-    assert cli("demo", "--quiet").exit_code == 0
+    assert cli("demo", "--seeds-only", "--quiet").exit_code == 0
     row = row_for(store, MUTUAL)
     assert row["code_urls"] == ["https://github.com/SerezD/mi_ml_gen"]
     assert row["published_at"] == datetime(2025, 1, 23, tzinfo=UTC)  # not the header "Oct 31"
@@ -150,7 +150,7 @@ def test_code_link_from_the_abstract_without_trailing_period(cli, store) -> None
 
 
 def test_dates_with_years_upvotes_and_undated_papers(cli, store) -> None:
-    assert cli("demo", "--quiet").exit_code == 0
+    assert cli("demo", "--seeds-only", "--quiet").exit_code == 0
     old = row_for(
         store, "Variational Inference with Latent Space Quantization for Adversarial Resilience"
     )
@@ -171,7 +171,7 @@ def test_dates_with_years_upvotes_and_undated_papers(cli, store) -> None:
 
 
 def test_page_headers_are_not_paper_dates(cli) -> None:
-    assert cli("demo", "--quiet").exit_code == 0
+    assert cli("demo", "--seeds-only", "--quiet").exit_code == 0
     for header in ("2025-10-31", "2025-03-12"):
         listed = cli("list", "--date", header, "--json")
         assert listed.exit_code == 0
@@ -179,7 +179,7 @@ def test_page_headers_are_not_paper_dates(cli) -> None:
 
 
 def test_a_paper_on_both_pages_is_one_record_with_its_metadata(cli, store) -> None:
-    assert cli("demo", "--quiet").exit_code == 0
+    assert cli("demo", "--seeds-only", "--quiet").exit_code == 0
     paper = demo_paper("PAC Generalization via Invariant Representations")
     assert paper["pages"] == ["000", "001"]
     row = store.get(paper["id"])
@@ -189,7 +189,7 @@ def test_a_paper_on_both_pages_is_one_record_with_its_metadata(cli, store) -> No
 
 
 def test_arxiv_data_imported_later_takes_over_the_bibliography(cli, store, tmp_path: Path) -> None:
-    assert cli("demo", "--quiet").exit_code == 0
+    assert cli("demo", "--seeds-only", "--quiet").exit_code == 0
     seek = demo_paper(SEEK)["id"]
     if not is_arxiv_id(seek):
         pytest.skip("no arXiv id matched in the demo data")
@@ -209,7 +209,7 @@ def test_arxiv_data_imported_later_takes_over_the_bibliography(cli, store, tmp_p
     assert len(row["authors"]) == 11 and row["author_count"] == 11
     assert row["upvotes"] == 4
     assert row["sources"] == ["demo", "snapshot"]
-    again = cli("demo")
+    again = cli("demo", "--seeds-only")
     assert "0 new, 0 updated" in again.stdout
 
 
@@ -316,3 +316,47 @@ def test_build_script_handles_missing_titles_and_headers(tmp_path: Path) -> None
     assert merged["id"] == "demo:second-title"
     assert any("abstract with no title" in r for r in remarks)
     assert sum("page header" in r for r in remarks) == 3  # both headers and the orphan's date
+
+
+# -- the whole demo: the arXiv slice and the demo activity -----------------------------------------
+
+
+def test_the_whole_demo_has_real_papers_and_removable_activity(cli, store) -> None:
+    from paperboard.store import demo_activity
+
+    first = cli("demo")
+    assert first.exit_code == 0, first.output
+    assert "3,098 read" in first.stdout and "demo activity added: 24 members" in first.stdout
+    latest = store.latest_feed_date()
+    assert latest is not None and latest.isoformat() == "2025-12-30"
+    day = json.loads(cli("list", "--json").stdout)
+    assert len(day) >= 20
+    assert all(p["authors"] and p["categories"] for p in day)
+    held = demo_activity.counts(store.engine)
+    assert held.members == 24 and held.upvotes > 1000 and held.comments > 0
+    assert sum(p["total_upvotes"] for p in day) > 0
+
+    again = cli("demo")
+    assert "0 new, 0 updated" in again.stdout and "already there" in again.stdout
+    assert demo_activity.counts(store.engine) == held
+
+    removed = cli("demo", "--remove-activity")
+    assert removed.exit_code == 0 and f"{held.upvotes} upvotes" in removed.stdout
+    assert demo_activity.counts(store.engine) == demo_activity.DemoActivityCounts(0, 0, 0)
+    after = json.loads(cli("list", "--json").stdout)
+    assert all(p["total_upvotes"] == (p["upvotes"] or 0) for p in after)
+    assert all(p["comment_count"] == 0 for p in after)
+
+
+def test_the_shipped_slice_is_small_and_rebuilt_byte_for_byte() -> None:
+    packaged = resources.files("paperboard").joinpath("data", "demo_arxiv.jsonl.gz").read_bytes()
+    assert len(packaged) <= 5_000_000
+    if not SHARED_DATA.exists():
+        pytest.skip("the shared arXiv data is not here")
+    spec = importlib.util.spec_from_file_location(
+        "build_demo_slice", ROOT / "scripts" / "build_demo_slice.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.build() == packaged

@@ -187,7 +187,7 @@ def site_without_vectors(
     monkeypatch.setenv("PAPERBOARD_MODELS_DIR", str(model_cache))
     monkeypatch.setenv("PAPERBOARD_BASE_URL", f"http://127.0.0.1:{_free_port()}")
     monkeypatch.setenv("PAPERBOARD_PAGE_CACHE_SECONDS", "0")
-    assert cli("demo", "--quiet").exit_code == 0  # imports and indexes the words
+    assert cli("demo", "--seeds-only", "--quiet").exit_code == 0  # imports and indexes the words
     settings = load_settings()
     app, server, thread = start_site(settings)
     yield Site(settings.base_url, settings, app)

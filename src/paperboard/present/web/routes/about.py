@@ -9,6 +9,7 @@ from paperboard.present.web.deps import ServicesDep, ViewerDep
 from paperboard.present.web.openapi import html
 from paperboard.present.web.rendering import page
 from paperboard.rank import trending
+from paperboard.store import demo_activity
 
 router = APIRouter(tags=["pages"])
 
@@ -21,9 +22,19 @@ router = APIRouter(tags=["pages"])
 )
 def about(request: Request, services: ServicesDep, viewer: ViewerDep) -> Response:
     stats = services.papers.stats()
+    demo = demo_activity.counts(services.papers.engine)
     data = {
         "papers": stats["papers"],
         "feed_days": stats["feed_days"],
+        "sources": stats["by_source"],
+        "demo_activity": {
+            "members": demo.members,
+            "upvotes": demo.upvotes,
+            "comments": demo.comments,
+            "member_domain": demo_activity.DEMO_DOMAIN,
+        }
+        if demo.members
+        else None,
         "trending": {
             "formula": trending.FORMULA,
             "gravity": trending.GRAVITY,
