@@ -367,7 +367,9 @@ def test_sending_is_paced_at_the_configured_rate(site: Site, smtp_server: SmtpSi
     pauses: list[float] = []
     report = send_digests(site.services, period_for("daily", DAY), sleep=pauses.append)
     assert report.sent == 3
-    assert len(pauses) == 2 and all(0.2 < p <= 0.25 for p in pauses)  # 1/4 s between messages
+    # 1/4 s from one message's start to the next: the pause is what sending left of it, so it
+    # shrinks on a loaded machine but never exceeds the interval.
+    assert len(pauses) == 2 and all(0 < p <= 0.25 for p in pauses)
 
 
 def test_without_embeddings_a_digest_has_no_picks_and_loads_no_model(
