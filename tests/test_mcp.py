@@ -7,6 +7,7 @@ import json
 import shutil
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,10 @@ def session_calls(
             results = [await session.call_tool(name, args) for name, args in calls]
             return names, results
 
-    return anyio.run(run)
+    # In a thread of its own: the session's Playwright browser keeps an event loop running in
+    # the main thread once any browser test has run, and a second loop may not start there.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(anyio.run, run).result()
 
 
 def data(result: Any) -> Any:
