@@ -23,7 +23,10 @@ NAME = re.compile(r"\d{8}T\d{12}Z-[0-9a-f]{8}\.eml")
 def outbox_files(site_or_home: Site | Path) -> list[Path]:
     home = site_or_home.settings.home if isinstance(site_or_home, Site) else site_or_home
     folder = home / "outbox"
-    return sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+    # Only whole messages: a temporary file of a write in progress must not count as mail.
+    return (
+        sorted(p for p in folder.glob("*.eml") if NAME.fullmatch(p.name)) if folder.is_dir() else []
+    )
 
 
 def parsed(path: Path) -> EmailMessage:
