@@ -110,9 +110,13 @@ def test_sign_up_and_reset_links_go_to_the_outbox(site: Site) -> None:
 def test_the_cli_subscribes_through_the_outbox(cli: Any, home: Path) -> None:
     result = cli("subscribers", "add", "ada@example.org")
     assert result.exit_code == 0, result.output
+    assert "a confirmation e-mail is in the outbox" in result.stdout
     [message] = outbox_files(home)
     assert parsed(message)["To"] == "ada@example.org"
     assert "/subscribe/confirm/" in text_of(parsed(message))
+    again = cli("subscribers", "add", "ada@example.org")
+    assert again.exit_code == 0 and "went out less than ten minutes ago" in again.stdout
+    assert len(outbox_files(home)) == 1
 
 
 def test_broken_smtp_settings_still_stop_with_one_line(cli: Any, monkeypatch: Any) -> None:

@@ -61,6 +61,7 @@ def add(
     paperboard subscribers add ada@example.org --confirmed --frequency weekly --category cs.LG
     """
     from paperboard.present.mail.subscriptions import request_confirmation
+    from paperboard.present.mail.transport import outbox_path, uses_outbox
     from paperboard.store.digests import FREQUENCIES
 
     if frequency not in FREQUENCIES:
@@ -77,8 +78,13 @@ def add(
             confirmed=confirmed,
         )
         if subscriber["confirmed_at"] is None:
-            request_confirmation(app, subscriber)
-            console.print(f"{subscriber['email']} added; a confirmation e-mail was sent")
+            if not request_confirmation(app, subscriber):
+                where = "went out less than ten minutes ago"
+            elif uses_outbox(app.settings):
+                where = f"is in the outbox, {outbox_path(app.settings)}"
+            else:
+                where = "was sent"
+            console.print(f"{subscriber['email']} added; a confirmation e-mail {where}")
         else:
             console.print(f"{subscriber['email']} subscribed ({frequency})")
 
