@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 from conftest import ROOT, _free_port
 
-from paperboard.core.config import load_settings
+from paperboard.core.config import load_settings, remember_served_url, with_served_url
 from paperboard.core.records import PaperRecord
 from paperboard.store.papers import PaperStore
 
@@ -99,6 +99,28 @@ def test_feed_links_name_the_port_served(tmp_path: Path) -> None:
     first = process.stdout.read().splitlines()
     assert any(f"links name http://127.0.0.1:{port}" in line for line in first), first
     assert any("mail goes to" in line and "outbox" in line for line in first), first
+    # Other commands link to the address served too: a confirmation mailed by the CLI.
+    added = subprocess.run(
+        [sys.executable, "-m", "paperboard", "subscribers", "add", "ada@example.org"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert added.returncode == 0, added.stderr
+    [mail] = (tmp_path / "home" / "outbox").glob("*.eml")
+    assert f"http://127.0.0.1:{port}/subscribe/confirm/" in mail.read_text("utf-8")
+
+
+def test_a_served_address_is_used_only_while_no_base_url_is_set(tmp_path: Path) -> None:
+    settings = load_settings(home=tmp_path)
+    assert with_served_url(settings) is settings  # nothing served yet
+    remember_served_url(settings, "http://127.0.0.1:8765")
+    assert with_served_url(settings).base_url == "http://127.0.0.1:8765"
+    explicit = load_settings(home=tmp_path, base_url="https://papers.example.org")
+    assert with_served_url(explicit).base_url == "https://papers.example.org"
+    settings.served_url_file.write_text("not a url\n")
+    assert with_served_url(settings).base_url == "http://127.0.0.1:8000"
 
 
 def test_a_set_base_url_wins_over_the_port(tmp_path: Path) -> None:

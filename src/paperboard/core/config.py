@@ -93,7 +93,8 @@ class Settings(BaseSettings):
     base_url: str = Field(
         "http://127.0.0.1:8000",
         description="The site's public address, for links in feeds and e-mails; unset, "
-        "`paperboard serve` uses the address it serves (--host, --port).",
+        "`paperboard serve` uses the address it serves (--host, --port) and other commands the "
+        "address last served from the same home.",
     )
     secret_key: str | None = Field(
         None,
@@ -276,6 +277,11 @@ class Settings(BaseSettings):
     def log_dir(self) -> Path:
         return self.home / "logs"
 
+    @property
+    def served_url_file(self) -> Path:
+        """Where ``paperboard serve`` notes the address it serves, for the other commands."""
+        return self.home / "served-url"
+
     def arxiv_delay_for(self, url: str) -> float:
         """The pause between requests to ``url``: arXiv's own hosts never get less than 3 s."""
         host = urlsplit(url).hostname or ""
@@ -340,6 +346,27 @@ def load_settings(**overrides: Any) -> Settings:
         ) from None
     except SettingsError as error:
         raise ConfigError(_describe_parse(error)) from None
+
+
+def remember_served_url(settings: Settings, url: str) -> None:
+    """Note the address ``paperboard serve`` serves, so that mail and feeds made by other
+    commands (``digest send``, the worker, ``mcp``) link to it while no base URL is set."""
+    with contextlib.suppress(OSError):  # a read-only home only loses the convenience
+        atomic_write(settings.served_url_file, url + "\n", fsync=False)
+
+
+def with_served_url(settings: Settings) -> Settings:
+    """``settings`` with the address last served as the base URL when none is set."""
+    if "base_url" in settings.model_fields_set:
+        return settings
+    try:
+        url = settings.served_url_file.read_text("utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return settings
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return settings  # not ours: ignored, as if absent
+    return settings.model_copy(update={"base_url": url.rstrip("/")})
 
 
 @lru_cache(maxsize=1)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Self
 
 from sqlalchemy import Engine
 
-from paperboard.core.config import Settings, load_settings
+from paperboard.core.config import Settings, load_settings, with_served_url
 from paperboard.core.errors import ConfigError
 from paperboard.store.community import CommunityStore
 from paperboard.store.digests import DigestStore
@@ -54,7 +54,7 @@ class Container:
     def open(cls, settings: Settings | None = None) -> Self:
         """Open the configured database (schema upgraded); ``settings`` default to the
         environment's."""
-        settings = settings if settings is not None else load_settings()
+        settings = settings if settings is not None else with_served_url(load_settings())
         _prepare_home(settings.home)
         return cls(settings, PaperStore.open(settings))
 

@@ -13,7 +13,7 @@ import orjson
 import typer
 from rich.console import Console
 
-from paperboard.core.config import Settings, load_settings
+from paperboard.core.config import Settings, load_settings, with_served_url
 from paperboard.core.records import Skip
 from paperboard.present.container import Container
 from paperboard.sources.base import Source
@@ -26,7 +26,8 @@ SHOW_SKIPS = 20  # skip lines printed on the terminal; all of them go to the log
 
 
 def settings() -> Settings:
-    return load_settings()
+    """The settings, with the address ``paperboard serve`` last served when no base URL is set."""
+    return with_served_url(load_settings())
 
 
 @contextmanager

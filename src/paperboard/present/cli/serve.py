@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from paperboard.present.cli.common import console, settings
+from paperboard.core.config import load_settings, remember_served_url
+from paperboard.present.cli.common import console
 
 
 def serve(
@@ -29,7 +30,7 @@ def serve(
     from paperboard.present.container import Container
     from paperboard.present.mail.transport import outbox_path, uses_outbox
 
-    config = settings()
+    config = load_settings()  # not the address last served: this one is served now
     if "base_url" not in config.model_fields_set:
         # Links in feeds and mail name the address served, not the default port. Through the
         # environment, so that every uvicorn worker process reads the same value.
@@ -39,6 +40,7 @@ def serve(
     Container.open(config).close()
     config.signing_key  # noqa: B018 - made once here, not raced by the workers
     os.environ.setdefault("PAPERBOARD_HOME", str(config.home.resolve()))
+    remember_served_url(config, config.base_url)
     console.print(
         f"paperboard is serving {config.home.resolve()} at {served_url(host, port)}/  "
         f"(links name {config.base_url}; Ctrl-C stops)"
