@@ -24,6 +24,7 @@ from paperboard.store.community import CommunityStore
 from paperboard.store.digests import DigestStore
 from paperboard.store.members import MemberStore
 from paperboard.store.papers import PaperStore
+from paperboard.store.submission_requests import SubmissionRequestStore
 
 if TYPE_CHECKING:  # imported when first used: it brings numpy, which most commands never need
     from paperboard.index.indexer import SearchIndex
@@ -75,10 +76,18 @@ class Container:
         return DigestStore(self.engine)
 
     @cached_property
+    def submission_requests(self) -> SubmissionRequestStore:
+        return SubmissionRequestStore(self.engine)
+
+    @cached_property
     def index(self) -> SearchIndex:
         from paperboard.index.indexer import SearchIndex
 
         return SearchIndex(self.settings)
+
+    def search_index(self) -> SearchIndex:
+        """The search index, for writing what just changed into it."""
+        return self.index
 
     def close(self) -> None:
         self.papers.close()

@@ -104,3 +104,18 @@ class SubscriberRow(TypedDict):
     unsubscribed_at: datetime | None
     bounces: int
     stopped_reason: str | None
+
+
+class SubmissionRequestRow(TypedDict):
+    """A submission waiting for arXiv, or how it ended (``state``: queued, fetched, failed)."""
+
+    id: int
+    member_id: int
+    arxiv_id: str
+    state: str
+    error: str | None
+    tries: int
+    claim_id: int | None
+    created_at: datetime
+    updated_at: datetime
+    claimed_at: datetime | None

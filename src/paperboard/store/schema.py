@@ -339,3 +339,28 @@ class DigestRun(Base):
     failed: Mapped[int] = mapped_column(Integer, default=0)
     skipped: Mapped[int] = mapped_column(Integer, default=0)
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+# -- submissions waiting for arXiv (migration 0006) ----------------------------------------------
+
+
+class SubmissionRequest(Base):
+    """A member's request to submit a paper not stored yet: ``queued`` until the paper is fetched
+    from arXiv in the background, then ``fetched`` (on the feed) or ``failed`` (with ``error``, one
+    sentence for the member). ``claimed_at`` is when a fetch last started, so a fetch cut off by a
+    crash is taken up again later; ``claim_id`` is the throttle row that counted the arXiv look-up
+    against the member's daily quota, withdrawn once the look-up ends in a submission."""
+
+    __tablename__ = "submission_requests"
+    __table_args__ = (Index("ix_submission_requests_state", "state", "claimed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    arxiv_id: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(10))
+    error: Mapped[str | None] = mapped_column(Text)
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    claim_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
