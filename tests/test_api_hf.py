@@ -491,14 +491,18 @@ def test_submit_needs_a_member_and_respects_the_quota(site: Site) -> None:
 
 
 def test_submit_of_an_unknown_paper_when_arxiv_fails(site: Site, fake_server: FakeServer) -> None:
+    from test_submissions import settled
+
     site.services.settings = site.settings.model_copy(
         update={"arxiv_api_url": f"{fake_server.url}/api/query"}
     )
     _, token = member(site)
     with token_client(site, token) as api:
         response = api.post("/api/papers/submit", json={"id": "2611.99999"})
-    assert response.status_code == 400
-    assert response.json()["error"].startswith("could not fetch 2611.99999 from arXiv")
+        assert response.status_code == 202  # not stored: fetched in the background
+        status = settled(api, response.json()["submission"]["url"])
+    assert status["state"] == "failed"
+    assert status["error"].startswith("could not fetch 2611.99999 from arXiv")
     assert fake_server.requests and fake_server.requests[0].path == "/api/query"
     assert site.services.papers.get("2611.99999") is None
 

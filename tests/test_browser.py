@@ -344,6 +344,11 @@ def test_submit_a_paper_by_arxiv_id(
 
     field.fill("https://arxiv.org/abs/2611.01234v1")
     page.get_by_role("button", name="Submit").click()
+    expect(page).to_have_url(re.compile(rf"{re.escape(site.url)}/submissions/\d+$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Submission of 2611.01234")
+    # The page refreshes itself every 3 s while the paper is fetched in the background.
+    expect(page.get_by_role("status")).to_contain_text("Fetched", timeout=20_000)
+    page.get_by_role("link", name="Go to the paper").click()
     expect(page).to_have_url(f"{site.url}/papers/2611.01234")
     expect(page.get_by_role("heading", level=1)).to_have_text("Fresh paper 2611.01234")
     expect(page.locator(".paper-head .meta")).to_contain_text("submitted by Ada")

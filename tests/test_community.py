@@ -204,19 +204,27 @@ def submit(client: Any, paper: str) -> Any:
     )
 
 
+def settle(client: Any, response: Any) -> dict[str, Any]:
+    """A submission sent to arXiv (the submit answer's status page), once it has settled."""
+    from test_submissions import settled
+
+    assert response.status_code == 303 and response.headers["location"].startswith("/submissions/")
+    return settled(client, response.headers["location"])
+
+
 def test_submit_fetches_from_arxiv_and_puts_the_paper_on_todays_feed(
     site: Site, arxiv: FakeServer
 ) -> None:
     with site.client() as client:
         sign_up(client)
         response = submit(client, "https://arxiv.org/abs/2611.01234v1")
-        assert response.status_code == 303 and response.headers["location"] == "/papers/2611.01234"
+        assert settle(client, response)["paper_url"] == "/papers/2611.01234"
         today = datetime.now(UTC).date().isoformat()
         feed = client.get(f"/papers/date/{today}.json").json()
         assert [p["id"] for p in feed["papers"]] == ["2611.01234"]
         assert feed["papers"][0]["submitted_by"] == "Ada"
         again = submit(client, "2611.01234")  # already submitted: no second entry, no quota used
-        assert again.status_code == 303
+        assert again.status_code == 303 and again.headers["location"] == "/papers/2611.01234"
     assert len(arxiv.requests) == 1
     hits = (
         site.client()
@@ -229,14 +237,14 @@ def test_submit_fetches_from_arxiv_and_puts_the_paper_on_todays_feed(
 def test_submit_refuses_old_papers_bad_ids_and_over_quota(site: Site, arxiv: FakeServer) -> None:
     with site.client() as client:
         sign_up(client, "grace@example.org", "Grace")
-        old = submit(client, "2608.00001")
-        assert old.status_code == 400 and "only papers from the last 30 days" in old.text
+        old = settle(client, submit(client, "2608.00001"))
+        assert old["state"] == "failed" and "only papers from the last 30 days" in old["error"]
     with site.client() as client:
         sign_up(client)
         bad = submit(client, "not an id")  # refused before any look-up: no quota used
         assert bad.status_code == 400 and "arXiv" in bad.text
-        assert submit(client, "2611.00001").status_code == 303
-        assert submit(client, "2611.00002").status_code == 303
+        assert settle(client, submit(client, "2611.00001"))["state"] == "fetched"
+        assert settle(client, submit(client, "2611.00002"))["state"] == "fetched"
         over = submit(client, "2611.00003")
         assert over.status_code == 400 and "daily quota" in over.text
     assert site.services.papers.get("2611.00003") is None
@@ -254,21 +262,23 @@ def test_look_ups_arxiv_does_not_answer_count_against_the_quota(
     with site.client() as client:
         sign_up(client)
         answers = [submit(client, f"2611.{n:05d}") for n in range(1, 9)]
-        assert [a.status_code for a in answers] == [400] * 8
-        assert all("arXiv has no paper" in a.text for a in answers[:3])
+        assert [a.status_code for a in answers] == [303] * 3 + [400] * 5
+        assert all("arXiv has no paper" in settle(client, a)["error"] for a in answers[:3])
         assert all("daily quota" in a.text for a in answers[3:])
     assert len(fake_server.requests) == 3
     with site.client() as other:  # the quota is each member's own
         sign_up(other, "grace@example.org", "Grace")
-        assert "arXiv has no paper" in submit(other, "2611.00009").text
+        assert "arXiv has no paper" in settle(other, submit(other, "2611.00009"))["error"]
     assert len(fake_server.requests) == 4
 
 
 def test_a_look_up_that_ends_in_a_submission_counts_once(site: Site, arxiv: FakeServer) -> None:
     with site.client() as client:
         sign_up(client)
-        assert submit(client, "2608.00001").status_code == 400  # too old: the look-up counts
-        assert submit(client, "2611.00001").status_code == 303  # counts as the submission
+        too_old = settle(client, submit(client, "2608.00001"))  # the look-up counts
+        assert too_old["state"] == "failed"
+        # counts as the submission:
+        assert settle(client, submit(client, "2611.00001"))["state"] == "fetched"
         over = submit(client, "2611.00002")
         assert over.status_code == 400 and "daily quota" in over.text
     assert len(arxiv.requests) == 2
@@ -281,7 +291,6 @@ def test_submit_reports_a_dead_arxiv(site: Site, fake_server: FakeServer) -> Non
     )
     with site.client() as client:
         sign_up(client)
-        response = submit(client, "2611.01234")
-        assert (
-            response.status_code == 400 and "could not fetch 2611.01234 from arXiv" in response.text
-        )
+        failed = settle(client, submit(client, "2611.01234"))
+        assert failed["state"] == "failed"
+        assert failed["error"].startswith("could not fetch 2611.01234 from arXiv")

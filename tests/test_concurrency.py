@@ -240,6 +240,8 @@ def test_concurrent_wrong_passwords_from_one_client_are_held_to_its_limit(site: 
 def test_concurrent_submissions_stay_within_the_daily_quota(
     site: Site, fake_server: FakeServer
 ) -> None:
+    from test_submissions import settled
+
     serve_fake_arxiv(site, fake_server)
     site.services.settings = site.services.settings.model_copy(update={"submit_daily_quota": 10})
     member = site.services.members.create("ada@example.org", "Ada", _HASH)
@@ -252,9 +254,12 @@ def test_concurrent_submissions_stay_within_the_daily_quota(
             return client.post("/submit", data=data).status_code
 
     statuses = Counter(together(25, submit))
+    assert statuses == {303: 10, 400: 15}
+    with site.client(cookies={"pb_session": cookie}) as client:
+        for number in range(1, 11):  # each queued look-up, fetched in the background
+            assert settled(client, f"/submissions/{number}")["state"] == "fetched"
     today = datetime.now(UTC).date()
     assert site.services.community.submissions_on(member["id"], today) == 10
-    assert statuses == {303: 10, 400: 15}
 
 
 def test_clients_keep_working_while_token_use_is_noted(site: Site) -> None:

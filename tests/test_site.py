@@ -292,7 +292,7 @@ def test_openapi_tells_pages_redirects_and_errors_as_they_are(site: Site) -> Non
     assert "200" not in signout and "Location" in signout["303"]["headers"]
     assert "403" in signout  # the CSRF check
     assert {"303", "403", "404"} <= set(_answers(schema, "/comments/{comment_id}/edit"))
-    assert {"401", "404", "429"} <= set(_answers(schema, "/api/papers/submit", "post"))
+    assert {"202", "401", "429"} <= set(_answers(schema, "/api/papers/submit", "post"))
     assert "429" in _answers(schema, "/signin", "post")
     daily = _answers(schema, "/api/daily_papers")
     assert daily["422"]["content"]["application/json"]["schema"]["properties"]["error"]

@@ -10,6 +10,9 @@ Jobs and when they are due (``PAPERBOARD_TIMEZONE`` decides what "today" and "07
   ``arxiv:`` or ``oai:`` complete later), then ``index`` (words, embeddings, neighbours).
 - ``daily digest``: once a day from ``PAPERBOARD_DIGEST_TIME``, for yesterday.
 - ``weekly digest``: on ``PAPERBOARD_WEEKLY_DIGEST_DAY`` from the same time, for last week.
+- ``submissions``: every pass, the submissions still queued that the site is not fetching (left
+  by a crash or a restart of the site), fetched from arXiv with its pause between requests;
+  reported only when there were some.
 
 When each job last ran is kept in ``HOME/worker.json``; each run is logged to
 ``HOME/logs/worker.log`` (and imports and digests to their own tables). Digests are idempotent per
@@ -176,6 +179,24 @@ def _digest(settings: Settings, kind: str, now: datetime) -> str:
     return report.summary()
 
 
+def _submissions(settings: Settings, now: datetime) -> str:
+    """Fetch the queued submissions nobody is fetching; "" when there were none."""
+    from paperboard.present.submitting import LEASE, complete_leftovers, fetch_from_arxiv
+    from paperboard.sources.http import PoliteClient
+    from paperboard.store.submission_requests import FETCHED
+
+    with Container.open(settings) as app:
+        if not app.submission_requests.leftovers(now - LEASE):
+            return ""
+        with PoliteClient.for_url(settings, settings.arxiv_api_url) as client:
+            done = complete_leftovers(
+                app, lambda arxiv_id: fetch_from_arxiv(app, client, arxiv_id), now=now
+            )
+        ended = [app.submission_requests.get(request_id) for request_id in done]
+        fetched = sum(1 for row in ended if row is not None and row["state"] == FETCHED)
+    return f"{fetched} fetched, {len(done) - fetched} failed"
+
+
 def run_job(settings: Settings, job: str, now: datetime) -> JobResult:
     """Run one job. It fails with its one-line message on a PaperboardError; any other exception
     (a bug, or input nothing checks) fails it too, logged with its traceback to the worker log, so
@@ -183,6 +204,8 @@ def run_job(settings: Settings, job: str, now: datetime) -> JobResult:
     try:
         if job == "ingest":
             summary = _ingest(settings, now)
+        elif job == "submissions":
+            summary = _submissions(settings, now)
         elif job == "daily digest":
             summary = _digest(settings, "daily", now)
         elif job == "weekly digest":
@@ -234,6 +257,11 @@ def run_worker(
     results: list[JobResult] = []
     while True:
         now = clock()
+        leftover = run_job(settings, "submissions", now)
+        if leftover.summary:  # a pass with no leftover submissions says nothing of them
+            (logger.info if leftover.ok else logger.error)("submissions: %s", leftover.summary)
+            results.append(leftover)
+            report(leftover)
         state = load_state(settings)
         for job in due_jobs(settings, state, now):
             logger.info("%s: started", job)

@@ -15,6 +15,7 @@ from paperboard.index.indexer import SearchIndex
 from paperboard.index.map_data import LiteratureMap
 from paperboard.present.container import Container
 from paperboard.store.papers import PaperStore
+from paperboard.store.rows import CountedPaperRow
 
 
 class Services(Container):
@@ -36,6 +37,24 @@ class Services(Container):
         with self._index_lock:
             self.index.lexical  # noqa: B018
         return self.index
+
+    def fetch_arxiv(self, arxiv_id: str) -> CountedPaperRow:
+        """Fetch one paper from arXiv into the store. One client per process, one request at a
+        time: arXiv's pause holds across submissions."""
+        from paperboard.present.submitting import fetch_from_arxiv
+        from paperboard.sources.http import PoliteClient
+
+        settings = self.settings
+        with self.arxiv_lock:
+            if self.arxiv_client is None:
+                self.arxiv_client = PoliteClient.for_url(settings, settings.arxiv_api_url)
+            return fetch_from_arxiv(self, self.arxiv_client, arxiv_id)
+
+    def complete_submission(self, request_id: int) -> None:
+        """The background task of a queued submission: fetch its paper and submit it."""
+        from paperboard.present.submitting import complete
+
+        complete(self, request_id, self.fetch_arxiv)
 
     def close(self) -> None:
         if self.arxiv_client is not None:

@@ -1,31 +1,36 @@
-"""A member's own account (password, API tokens, export, deletion) and paper submission."""
+"""A member's own account (password, API tokens, export, deletion) and paper submission, with
+the status page of a submission waiting for arXiv."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperboard.core.errors import LimitError, NotFoundError, PaperboardError
 from paperboard.core.ids import parse_arxiv_id
 from paperboard.core.passwords import check_new_password, hash_password, verify_password
 from paperboard.present.serialize import json_ready
+from paperboard.present.submitting import submit_stored
 from paperboard.present.web.deps import (
     CsrfDep,
     MemberDep,
     RowId,
     ServicesDep,
     SessionMemberDep,
+    Viewer,
     ViewerDep,
 )
 from paperboard.present.web.openapi import html, redirect
 from paperboard.present.web.rendering import page
 from paperboard.present.web.security import claim_or_refuse, clear_session_cookie
 from paperboard.present.web.services import Services
-from paperboard.store.rows import CountedPaperRow, MemberRow
+from paperboard.store.rows import CountedPaperRow, MemberRow, SubmissionRequestRow
+from paperboard.store.submission_requests import FETCHED
 
 router = APIRouter(tags=["members"])
 
@@ -192,86 +197,84 @@ def delete_account(
 # -- submitting papers -------------------------------------------------------------------------
 
 
-def submit_paper(services: Services, member: MemberRow, text: str) -> tuple[CountedPaperRow, bool]:
-    """Submit an arXiv paper by id or URL: fetched through the arXiv source when not stored yet,
-    checked against the quota and the maximum age, put on today's feed. Returns (paper, whether
-    this was a new submission)."""
+@dataclass
+class Submitted:
+    """What a submission came to at once: the paper on the feed (``new`` when this member's
+    submission put it there), or the ``request`` queued for arXiv to be asked in the background."""
+
+    paper: CountedPaperRow | None = None
+    new: bool = False
+    request: SubmissionRequestRow | None = None
+
+
+def submit_paper(services: Services, member: MemberRow, text: str) -> Submitted:
+    """Submit an arXiv paper by id or URL, checked against the quota. A stored paper (checked
+    against the maximum age) is put on today's feed at once; any other is queued, to be fetched
+    from arXiv by :meth:`Services.complete_submission` after the answer is sent."""
     arxiv_id = parse_arxiv_id(text).id
     today = datetime.now(UTC).date()
     settings = services.settings
-    existing = services.community.submission(arxiv_id)
-    if existing is not None:
+    if services.community.submission(arxiv_id) is not None:
         row = services.papers.get(arxiv_id)
         assert row is not None
-        return row, False
+        return Submitted(row)
+    pending = services.submission_requests.pending(member["id"], arxiv_id)
+    if pending is not None:  # asked again while it is fetched: the same request, no new look-up
+        return Submitted(request=pending)
     quota = settings.submit_daily_quota
     submitted = services.community.submissions_on(member["id"], today)
-    # An early refusal, before fetching from arXiv; ``submit`` checks again as it inserts.
+    # An early refusal, before asking arXiv; ``submit`` checks again as it inserts.
     if submitted >= quota:
         raise LimitError(
             f"you have submitted {quota} papers today, the daily quota: try again tomorrow"
         )
-    lookup = None
     row = services.papers.get(arxiv_id)
-    if row is None:
-        # Each look-up at arXiv counts against the quota until it ends in a submission, so ids
-        # arXiv does not have (or papers too old) cannot make the site query arXiv without end.
-        lookup = claim_or_refuse(
-            services.members,
-            {f"arxiv-lookup:member:{member['id']}": quota - submitted},
-            timedelta(days=1),
-            f"you have used the daily quota of {quota} submissions (looking up papers that "
-            "could not be submitted counts too): try again tomorrow",
-        )
-        row = fetch_from_arxiv(services, arxiv_id)
-    published = row.get("published_at")
-    if published is not None and published < datetime.now(UTC) - timedelta(
-        days=settings.submit_max_age_days
+    if row is not None:
+        paper, new = submit_stored(services, member, row)
+        return Submitted(paper, new)
+    # Each look-up at arXiv counts against the quota until it ends in a submission, so ids
+    # arXiv does not have (or papers too old) cannot make the site query arXiv without end.
+    lookup = claim_or_refuse(
+        services.members,
+        {f"arxiv-lookup:member:{member['id']}": quota - submitted},
+        timedelta(days=1),
+        f"you have used the daily quota of {quota} submissions (looking up papers that "
+        "could not be submitted counts too): try again tomorrow",
+    )
+    queued = services.submission_requests.queue(
+        member["id"], arxiv_id, claim_id=next(iter(lookup.values()))
+    )
+    return Submitted(request=queued)
+
+
+def submission_data(request: SubmissionRequestRow) -> dict[str, Any]:
+    """A submission as its status page and the API show it."""
+    state = request["state"]
+    return {
+        "id": request["id"],
+        "arxiv_id": request["arxiv_id"],
+        "state": state,
+        "error": request["error"],
+        "tries": request["tries"],
+        "created_at": request["created_at"],
+        "updated_at": request["updated_at"],
+        "url": f"/submissions/{request['id']}",
+        "paper_url": f"/papers/{request['arxiv_id']}" if state == FETCHED else None,
+    }
+
+
+def own_submission(services: Services, viewer: Viewer, request_id: int) -> SubmissionRequestRow:
+    """A submission its member (or an admin) may see; NotFoundError for anyone else, so that
+    others cannot even tell it exists."""
+    found = services.submission_requests.get(request_id)
+    member = viewer.member
+    if (
+        found is None
+        or member is None
+        or (found["member_id"] != member["id"] and member["role"] != "admin")
     ):
-        raise PaperboardError(
-            f"{arxiv_id} first appeared on {published:%Y-%m-%d}: only papers from the last "
-            f"{settings.submit_max_age_days} days can be submitted"
-        )
-    new = services.community.submit(arxiv_id, member["id"], member["name"], today, quota=quota)
-    if lookup is not None and new:
-        services.members.withdraw_attempt(list(lookup.values()))  # counted as the submission
-    refresh_lexical(services)
-    stored = services.papers.get(arxiv_id)
-    assert stored is not None
-    return stored, new
-
-
-def fetch_from_arxiv(services: Services, arxiv_id: str) -> CountedPaperRow:
-    from paperboard.sources.arxiv_api import ArxivApiSource
-    from paperboard.sources.http import PoliteClient
-    from paperboard.store.importer import run_import
-
-    settings = services.settings
-    # One client per process, one request at a time: arXiv's pause holds across submissions.
-    with services.arxiv_lock:
-        if services.arxiv_client is None:
-            services.arxiv_client = PoliteClient.for_url(settings, settings.arxiv_api_url)
-        source = ArxivApiSource(services.arxiv_client, settings.arxiv_api_url, ids=[arxiv_id])
-        report = run_import(services.papers, source, processes=1)
-    if report.failure:
-        raise PaperboardError(f"could not fetch {arxiv_id} from arXiv: {report.failure}")
-    row = services.papers.get(arxiv_id)
-    if row is None:
-        raise NotFoundError(f"arXiv has no paper {arxiv_id}")
-    return row
-
-
-def refresh_lexical(services: Services) -> None:
-    """Index what just changed so it is searchable at once; when another process holds the index
-    writer, the next ``paperboard index`` (or the worker) catches up instead."""
-    import logging
-
-    from paperboard.index.indexer import sync_lexical
-
-    try:
-        sync_lexical(services.papers, services.search_index(), upgrade=False)
-    except Exception as error:  # the submission itself is already stored
-        logging.getLogger(__name__).warning("lexical index not updated now: %s", error)
+        raise NotFoundError(f"no submission {request_id}")
+    return found
 
 
 @router.get(
@@ -294,10 +297,12 @@ def submit_form(
     "/submit",
     summary="Submit a paper by arXiv id or URL",
     response_class=HTMLResponse,
-    responses=html(e400="refused (quota, age, not on arXiv)") | redirect(to="the paper"),
+    responses=html(e400="refused (a bad id, the quota, a stored paper too old)")
+    | redirect(to="the paper when it is stored, else the submission's status page"),
 )
 def submit(
     request: Request,
+    background: BackgroundTasks,
     services: ServicesDep,
     viewer: ViewerDep,
     member: MemberDep,
@@ -305,7 +310,7 @@ def submit(
     paper: Annotated[str, Form(min_length=1, max_length=300)],
 ) -> Response:
     try:
-        row, _new = submit_paper(services, member, paper)
+        submitted = submit_paper(services, member, paper)
     except PaperboardError as error:
         return page(
             request,
@@ -318,4 +323,21 @@ def submit(
             },
             status_code=400,
         )
-    return RedirectResponse(f"/papers/{row['id']}", status_code=303)
+    if submitted.request is not None:
+        background.add_task(services.complete_submission, submitted.request["id"])
+        return RedirectResponse(f"/submissions/{submitted.request['id']}", status_code=303)
+    assert submitted.paper is not None
+    return RedirectResponse(f"/papers/{submitted.paper['id']}", status_code=303)
+
+
+@router.get(
+    "/submissions/{submission_id}",
+    summary="Where one's submission stands (queued, fetched, failed)",
+    response_class=HTMLResponse,
+    responses=html(e404="no such submission of one's own"),
+)
+def submission_status(
+    request: Request, services: ServicesDep, viewer: ViewerDep, submission_id: RowId
+) -> Response:
+    found = own_submission(services, viewer, submission_id)
+    return page(request, "submission.html", {"submission": submission_data(found)})

@@ -9,13 +9,13 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, BackgroundTasks, Query, Response
 from pydantic import BaseModel, Field
 
 from paperboard.core.errors import PaperboardError
-from paperboard.present.web.deps import CsrfDep, MemberDep, ServicesDep, ViewerDep
+from paperboard.present.web.deps import CsrfDep, MemberDep, RowId, ServicesDep, ViewerDep
 from paperboard.present.web.openapi import errors
-from paperboard.present.web.routes.account import submit_paper
+from paperboard.present.web.routes.account import own_submission, submission_data, submit_paper
 from paperboard.present.web.routes.papers import find_paper, similar_cards
 from paperboard.present.web.routes.search import run_search
 from paperboard.present.web.security import claim_comment
@@ -195,16 +195,38 @@ class Submission(BaseModel):
     "/papers/submit",
     summary="Submit a paper by arXiv id or URL",
     responses=errors(
-        e400="refused: too old, or arXiv could not be reached",
-        e404="arXiv has no such paper",
+        e202="Accepted: the paper is not stored yet and is fetched from arXiv in the "
+        "background; `submission` says where it stands, `submission.url` follows it",
+        e400="refused: a bad id, or a stored paper too old",
         e429="the daily submission quota is used up",
     ),
 )
 def submit(
-    services: ServicesDep, member: MemberDep, _csrf: CsrfDep, body: Submission
+    services: ServicesDep,
+    member: MemberDep,
+    _csrf: CsrfDep,
+    body: Submission,
+    response: Response,
+    background: BackgroundTasks,
 ) -> dict[str, Any]:
-    row, new = submit_paper(services, member, body.id)
-    return {"paper": paper_info(row), "new": new}
+    submitted = submit_paper(services, member, body.id)
+    if submitted.request is not None:
+        background.add_task(services.complete_submission, submitted.request["id"])
+        response.status_code = 202
+        return {"submission": submission_data(submitted.request)}
+    assert submitted.paper is not None
+    return {"paper": paper_info(submitted.paper), "new": submitted.new}
+
+
+@router.get(
+    "/submissions/{submission_id}",
+    summary="Where one's submission stands (queued, fetched, failed)",
+    responses=errors(e404="no such submission of one's own"),
+)
+def submission(
+    services: ServicesDep, viewer: ViewerDep, member: MemberDep, submission_id: RowId
+) -> dict[str, Any]:
+    return submission_data(own_submission(services, viewer, submission_id))
 
 
 @router.get(
