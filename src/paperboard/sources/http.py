@@ -22,6 +22,12 @@ from paperboard.core.config import Settings
 from paperboard.core.errors import SourceError
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+
+
+class TooLargeError(SourceError):
+    """A body larger than the caller's ``max_bytes``."""
+
+
 MAX_RETRY_AFTER = 300.0
 
 
@@ -133,11 +139,47 @@ class PoliteClient:
             if remaining > 0:
                 self._sleep(remaining)
 
-    def get(self, url: str, params: Mapping[str, Any] | None = None) -> httpx.Response:
+    def _send(
+        self, url: str, params: Mapping[str, Any] | None, max_bytes: int | None
+    ) -> httpx.Response:
+        if max_bytes is None:
+            return self._client.get(url, params=params)
+        # Streamed, so that a body past the limit is never held whole (a PDF of gigabytes).
+        with self._client.stream("GET", url, params=params) as streamed:
+            declared = streamed.headers.get("Content-Length", "")
+            too_large = declared.isdigit() and int(declared) > max_bytes
+            chunks: list[bytes] = []
+            size = 0
+            if not too_large:
+                for chunk in streamed.iter_bytes():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        too_large = True
+                        break
+                    chunks.append(chunk)
+            if too_large:
+                raise TooLargeError(f"{streamed.url} is larger than {max_bytes / 1_000_000:.0f} MB")
+            # The body is decoded already: the rebuilt response must not decode it again.
+            headers = [
+                (name, value)
+                for name, value in streamed.headers.multi_items()
+                if name.lower() not in ("content-encoding", "content-length")
+            ]
+            return httpx.Response(
+                streamed.status_code,
+                headers=headers,
+                content=b"".join(chunks),
+                request=streamed.request,
+            )
+
+    def get(
+        self, url: str, params: Mapping[str, Any] | None = None, *, max_bytes: int | None = None
+    ) -> httpx.Response:
         """The response to a GET, after retries; raises SourceError when it cannot get a 2xx/4xx.
 
         4xx answers other than 429 are returned, not raised: some APIs (arXiv's) explain errors
-        in the body, and the caller knows best how to read it.
+        in the body, and the caller knows best how to read it. With ``max_bytes``, a larger body
+        raises :class:`TooLargeError` as soon as it is known to be larger (not retried).
         """
         target = httpx.URL(url)
         service = self.service or target.host or url
@@ -150,7 +192,7 @@ class PoliteClient:
             unreachable = False
             retry = "retry"
             try:
-                response = self._client.get(url, params=params)
+                response = self._send(url, params, max_bytes)
             except httpx.TimeoutException:
                 reason = "timed out"
             except httpx.TransportError as error:
