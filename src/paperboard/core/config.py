@@ -61,6 +61,10 @@ class Settings(BaseSettings):
         "https://rss.arxiv.org/rss",
         description="arXiv's announcement feeds; categories are appended: BASE/cs.LG+cs.CV.",
     )
+    arxiv_pdf_url: str = Field(
+        "https://arxiv.org/pdf",
+        description="Where papers' PDFs are fetched for thumbnails: BASE/2503.11731.",
+    )
     hf_api_url: str = "https://huggingface.co"
     arxiv_delay: float = Field(
         ARXIV_MIN_DELAY,
@@ -117,6 +121,11 @@ class Settings(BaseSettings):
         description="How long anonymous pages may be served from cache (at most 60).",
     )
     max_form_bytes: int = Field(64_000, ge=1024, description="Largest form or JSON body accepted.")
+    thumbnails: bool = Field(
+        False,
+        description="Show each paper's first PDF page on cards (`paperboard thumbnails` makes "
+        "them; it needs the network).",
+    )
 
     # -- mail (password resets, digests) -----------------------------------------------------------
     smtp_host: str | None = Field(None, description="SMTP server; unset: mail is not sent.")
@@ -154,7 +163,9 @@ class Settings(BaseSettings):
         '"rss:CAT+CAT" (the categories\' last arXiv announcement).',
     )
 
-    @field_validator("arxiv_api_url", "arxiv_oai_url", "arxiv_rss_url", "hf_api_url")
+    @field_validator(
+        "arxiv_api_url", "arxiv_oai_url", "arxiv_rss_url", "arxiv_pdf_url", "hf_api_url"
+    )
     @classmethod
     def _http_url(cls, value: str) -> str:
         parts = urlsplit(value)
@@ -272,6 +283,10 @@ class Settings(BaseSettings):
     @property
     def model_cache(self) -> Path:
         return self.models_dir or self.home / "models"
+
+    @property
+    def thumbnail_dir(self) -> Path:
+        return self.home / "thumbnails"
 
     @property
     def log_dir(self) -> Path:

@@ -25,6 +25,7 @@ from paperboard.present.cli import mcp as mcp_commands
 from paperboard.present.cli import read as read_commands
 from paperboard.present.cli import search as search_commands
 from paperboard.present.cli import serve as serve_commands
+from paperboard.present.cli import thumbnails as thumbnail_commands
 from paperboard.present.cli import user as user_commands
 from paperboard.present.cli import worker as worker_commands
 from paperboard.present.cli.common import err_console
@@ -110,6 +111,7 @@ demo_commands.register(app)
 search_commands.register(app)
 map_commands.register(app)
 serve_commands.register(app)
+thumbnail_commands.register(app)
 digest_commands.register(app)
 worker_commands.register(app)
 mcp_commands.register(app)
