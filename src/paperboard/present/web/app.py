@@ -111,10 +111,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         search,
         site,
         subscribe,
+        thumbnails,
     )
 
     modules = (site, api, feeds, auth, account, subscribe, outbox, about, search, feed, papers)
-    for module in modules:
+    for module in (*modules, thumbnails):
         openapi.describe(module.router)  # every route's error answers, as /openapi.json tells
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

@@ -17,8 +17,10 @@ from fastapi.templating import Jinja2Templates
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from paperboard.core.config import Settings
 from paperboard.core.ids import is_arxiv_id
 from paperboard.index.highlight import excerpt
+from paperboard.index.thumbnails import SUFFIX, file_stem, has_thumbnail
 from paperboard.present.serialize import json_ready
 from paperboard.present.web.linkify import linkify
 from paperboard.present.web.security import ANON_COOKIE, secure_cookies
@@ -139,6 +141,14 @@ def card(
     }
 
 
+def thumbnail_url(settings: Settings, paper_id: str) -> str | None:
+    """Where the page finds the paper's thumbnail; ``None`` while thumbnails are off or it has
+    none yet (one file check per card)."""
+    if not has_thumbnail(settings, paper_id):
+        return None
+    return f"/thumbnails/{file_stem(paper_id)}{SUFFIX}"
+
+
 def ago(value: datetime | None) -> str:
     if value is None:
         return ""
@@ -154,3 +164,4 @@ templates.env.filters["markdown"] = markdown
 templates.env.filters["linkify"] = linkify
 templates.env.filters["ago"] = ago
 templates.env.globals["now"] = lambda: datetime.now(UTC)
+templates.env.globals["thumbnail_url"] = thumbnail_url
