@@ -10,6 +10,7 @@ browser tests; the command's tests on both backends.
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import socket
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CliResult, FakeServer, Reply, Site, _free_port, start_site
+from conftest import FIXTURES, CliResult, FakeServer, Reply, Site, _free_port, start_site
 from PIL import Image, ImageDraw
 
 from paperboard.core.config import Settings, load_settings
@@ -239,6 +240,41 @@ def test_a_very_tall_page_is_cut_to_the_card_shape() -> None:
 )
 def test_only_canonical_arxiv_names_map_to_a_paper(stem: str, paper_id: str | None) -> None:
     assert paper_id_for(stem) == paper_id
+
+
+def test_the_worker_makes_thumbnails_after_it_ingests(
+    cli: Callable[..., CliResult],
+    fake_server: FakeServer,
+    monkeypatch: pytest.MonkeyPatch,
+    model_cache: Path,
+) -> None:
+    daily = json.loads((FIXTURES / "hf_daily_papers_2026-11-20.json").read_text())
+    ids = [entry["paper"]["id"] for entry in daily]
+    fake_server.route(
+        "/api/daily_papers",
+        lambda seen: Reply(
+            200,
+            json.dumps(daily) if seen.query.get("date") == ["2026-11-20"] else "[]",
+            content_type="application/json",
+        ),
+    )
+    fake_server.route(f"/pdf/{ids[0]}", Reply(404, "gone", content_type="text/plain"))
+    for paper_id in ids[1:]:
+        fake_server.route(f"/pdf/{paper_id}", pdf_reply())
+    for name, value in {
+        "PAPERBOARD_HF_API_URL": fake_server.url,
+        "PAPERBOARD_INGEST_SOURCES": '["hf"]',
+        "PAPERBOARD_ARXIV_PDF_URL": fake_server.url + "/pdf",
+        "PAPERBOARD_THUMBNAILS": "1",
+        "PAPERBOARD_MODELS_DIR": str(model_cache),
+        "PAPERBOARD_DIGEST_TIME": "23:00",  # only the ingest is due
+    }.items():
+        monkeypatch.setenv(name, value)
+    result = cli("worker", "--once", "--now", "2026-11-21T08:00:00+00:00")
+    assert result.exit_code == 0, result.output
+    assert f"thumbnails: {len(ids) - 1} made, 1 failed" in result.stdout
+    settings = load_settings()
+    assert [thumbnail_path(settings, i).is_file() for i in ids] == [False] + [True] * (len(ids) - 1)
 
 
 # -- the site -------------------------------------------------------------------------------------

@@ -7,7 +7,9 @@ Jobs and when they are due (``PAPERBOARD_TIMEZONE`` decides what "today" and "07
   (``hf``: today's and yesterday's daily papers; ``arxiv:CAT``: the category's last two days;
   ``oai:SET``: changes since the UTC day of the last complete harvest, which resumes if it was
   interrupted; ``rss:CAT+CAT``: the categories' last arXiv announcement, same-day papers that
-  ``arxiv:`` or ``oai:`` complete later), then ``index`` (words, embeddings, neighbours).
+  ``arxiv:`` or ``oai:`` complete later), then ``index`` (words, embeddings, neighbours), then,
+  with ``PAPERBOARD_THUMBNAILS``, the thumbnails of the last three days' papers still without one
+  (at most :data:`THUMBNAILS_PER_PASS`).
 - ``daily digest``: once a day from ``PAPERBOARD_DIGEST_TIME``, for yesterday.
 - ``weekly digest``: on ``PAPERBOARD_WEEKLY_DIGEST_DAY`` from the same time, for last week.
 - ``submissions``: every pass, the submissions still queued that the site is not fetching (left
@@ -28,14 +30,18 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from paperboard.core.config import Settings
 from paperboard.core.errors import PaperboardError
 from paperboard.core.files import atomic_write
 from paperboard.present.container import Container
+
+if TYPE_CHECKING:
+    from paperboard.store.papers import PaperStore
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -162,9 +168,41 @@ def _ingest(settings: Settings, now: datetime) -> str:
         if embedded:
             build_neighbours(app.index)
         summaries.append(f"index: {added} indexed, {removed} removed, {embedded} embedded")
+        if settings.thumbnails:
+            summaries.append(_thumbnails(settings, store, today))
     if failures:
         raise PaperboardError("; ".join(failures))
     return "; ".join(summaries)
+
+
+THUMBNAILS_PER_PASS = 60
+"""Thumbnails one ingest pass makes at most: arXiv's pause makes each take three seconds."""
+
+
+def _thumbnails(settings: Settings, store: PaperStore, today: date) -> str:
+    """Thumbnails of the papers on the feed in the last three days; a failing network stops them
+    until the next pass, and fails no job (the papers are there, only their pictures wait)."""
+    from itertools import islice
+
+    from paperboard.core.errors import SourceError
+    from paperboard.index.thumbnails import make_thumbnail, missing_thumbnails
+    from paperboard.sources.arxiv_pdf import PdfError
+    from paperboard.sources.http import PoliteClient
+
+    since = today - timedelta(days=2)
+    wanted = list(islice(missing_thumbnails(store, settings, since=since), THUMBNAILS_PER_PASS))
+    made = failed = 0
+    with PoliteClient.for_url(settings, settings.arxiv_pdf_url) as client:
+        for paper_id in wanted:
+            try:
+                make_thumbnail(client, settings, paper_id)
+            except PdfError:
+                failed += 1
+            except SourceError as error:
+                return f"thumbnails: {made} made, {failed} failed, stopped: {error}"
+            else:
+                made += 1
+    return f"thumbnails: {made} made, {failed} failed"
 
 
 def _digest(settings: Settings, kind: str, now: datetime) -> str:
