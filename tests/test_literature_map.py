@@ -9,6 +9,7 @@ import gzip
 import json
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -301,6 +302,67 @@ def test_svg_escapes_labels() -> None:
     texts = " ".join("".join(t.itertext()) for t in root.iter(f"{SVG}text"))
     assert "x<y & z>w" in texts
     assert len(circles(svg, "highlighted")) == 1
+
+
+def test_svg_dots_link_to_their_papers_when_asked() -> None:
+    ids = ["a", "b&<c>", "2505.13308"]
+    m = LiteratureMap(
+        points=[MapPoint(i, 0.1 + 0.4 * n, 0.2 + 0.3 * n, n % 2) for n, i in enumerate(ids)],
+        clusters=[
+            MapCluster(0, "first, words", ["first", "words"], 2, 0.1, 0.2),
+            MapCluster(1, "second, words", ["second", "words"], 1, 0.5, 0.5),
+        ],
+        method="test",
+        params={},
+    )
+    titles = {"a": 'Tom & Jerry say "<hi>"', "b&<c>": "Less < more", "2505.13308": "Plain"}
+    asked: list[list[str]] = []
+
+    def look_up(wanted: Sequence[str]) -> dict[str, str]:
+        asked.append(list(wanted))
+        return {i: titles[i] for i in wanted if i != "2505.13308"}  # one without a title
+
+    assert "href" not in render_svg(m, highlighted=["a"])  # the CLI's picture links nowhere
+    svg = render_svg(m, highlighted=["a"], link="/papers/{id}", titles=look_up)
+    assert sorted(set(asked[0])) == sorted(ids)
+    root = ET.fromstring(svg.encode())
+    links = {
+        a.get("href"): a.find(f"{SVG}title").text  # type: ignore[union-attr]
+        for a in root.iter(f"{SVG}a")
+    }
+    assert links == {
+        "/papers/a": titles["a"],
+        "/papers/b%26%3Cc%3E": titles["b&<c>"],
+        "/papers/2505.13308": "2505.13308",  # no title known: its id
+    }
+    assert len(circles(svg, "highlighted")) == 1
+    labels = [g for g in root.iter(f"{SVG}g") if "labels" in (g.get("class") or "")]
+    assert [g.get("pointer-events") for g in labels] == ["none"]  # clicks reach the dots
+
+
+def test_svg_label_sets_keep_a_least_size_and_leave_out_what_does_not_fit() -> None:
+    m = LiteratureMap(
+        points=[MapPoint(str(i), (i % 6) / 5, (i // 6) / 5, i % 6) for i in range(36)],
+        clusters=[
+            MapCluster(c, f"topic number {c}, more", [f"topic number {c}"], 6, c / 5, 0.5)
+            for c in range(6)
+        ],
+        method="test",
+        params={},
+    )
+    svg = render_svg(m, width=960, height=640, label_sets=[("wide", 12.0), ("narrow", 60.0)])
+    root = ET.fromstring(svg.encode())
+    sets = {
+        g.get("class"): [float(t.get("font-size", 0)) for t in g.iter(f"{SVG}text")]
+        for g in root.iter(f"{SVG}g")
+        if "labels" in (g.get("class") or "")
+    }
+    assert set(sets) == {"labels wide", "labels narrow"}
+    assert len(sets["labels wide"]) == 6 and min(sets["labels wide"]) >= 12.0
+    assert 1 <= len(sets["labels narrow"]) < 6 and min(sets["labels narrow"]) >= 60.0
+    plain = ET.fromstring(render_svg(m).encode())
+    classes = [g.get("class") or "" for g in plain.iter(f"{SVG}g")]
+    assert [c for c in classes if "labels" in c] == ["labels"]
 
 
 # -- small corpora and bad input -------------------------------------------------------------------

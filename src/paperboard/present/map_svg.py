@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from html import escape as _html_escape
+from urllib.parse import quote
 
 import numpy as np
 
@@ -34,10 +35,19 @@ def render_svg(
     width: int = 1200,
     height: int = 800,
     max_points: int = 20000,
+    link: str | None = None,
+    titles: Callable[[Sequence[str]], Mapping[str, str]] | None = None,
+    label_sets: Sequence[tuple[str, float]] = (),
 ) -> str:
     """A static SVG picture of the map, self-contained: one circle per drawn point coloured by
     cluster (at most ``max_points`` of them, a fixed sample when there are more), the
-    ``highlighted`` papers on top, larger and outlined, and each cluster's label at its centre."""
+    ``highlighted`` papers on top, larger and outlined, and each cluster's label at its centre.
+
+    With ``link`` (an address with ``{id}``, e.g. ``/papers/{id}``) each dot is a link to its
+    paper, titled by ``titles`` (given the drawn ids, their titles by id), and the labels let
+    the pointer through to the dots. ``label_sets`` draws the labels once per ``(class, least
+    font size)``, leaving out those that would overlap at that size, so that a page can show
+    the set that stays legible at its width; by default one set, every label drawn."""
     width, height = max(int(width), 100), max(int(height), 100)
     n = len(m.points)
     marked = highlight(m, highlighted)
@@ -64,6 +74,16 @@ def render_svg(
         return float(off_y + (y1 - y) * scale)
 
     colours = _cluster_colours(m, drawn)
+    named: Mapping[str, str] = {}
+    if link is not None and titles is not None:
+        named = titles([p.id for p in drawn] + [p.id for p in marked])
+
+    def dot(p: MapPoint, circle: str) -> str:
+        if link is None:
+            return circle
+        href = _esc(link.replace("{id}", quote(p.id, safe=":")))
+        return f'<a href="{href}"><title>{_esc(named.get(p.id, p.id))}</title>{circle}</a>'
+
     # points cover about a sixth of the canvas together, whatever their number
     radius = float(np.clip(math.sqrt(width * height / 6 / math.pi / max(len(drawn), 1)), 0.8, 3.5))
     opacity = 0.3 if marked else 0.8
@@ -85,7 +105,7 @@ def render_svg(
     for c in sorted(by_cluster):
         add(f'<g fill="{colours.get(c, "#888888")}">')
         add("".join(
-            f'<circle cx="{sx(p.x):.1f}" cy="{sy(p.y):.1f}" r="{radius:.2f}"/>'
+            dot(p, f'<circle cx="{sx(p.x):.1f}" cy="{sy(p.y):.1f}" r="{radius:.2f}"/>')
             for p in by_cluster[c]
         ))  # fmt: skip
         add("</g>")
@@ -94,18 +114,27 @@ def render_svg(
         big = float(np.clip(radius * 2.2, 3.5, 6.5))
         add(f'<g class="highlighted" stroke="{_INK}" stroke-width="1.2">')
         for p in marked:
-            add(
-                f'<circle cx="{sx(p.x):.1f}" cy="{sy(p.y):.1f}" r="{big:.2f}" '
-                f'fill="{colours.get(p.cluster, "#888888")}"><title>{_esc(p.id)}</title></circle>'
-            )
+            fill = colours.get(p.cluster, "#888888")
+            at = f'cx="{sx(p.x):.1f}" cy="{sy(p.y):.1f}" r="{big:.2f}" fill="{fill}"'
+            if link is None:
+                add(f"<circle {at}><title>{_esc(p.id)}</title></circle>")
+            else:
+                add(dot(p, f"<circle {at}/>"))
         add("</g>")
     # labels on top, a little transparent when highlights may lie beneath them
-    add(_labels_svg(m, colours, sx, sy, width, height, opacity=0.82 if marked else 1.0))
+    for name, least in label_sets or [("", 0.0)]:
+        add(
+            _labels_svg(
+                m, colours, sx, sy, width, height, opacity=0.82 if marked else 1.0,
+                name=name, least=least, through=link is not None,
+            )
+        )  # fmt: skip
     caption = f"{n:,} papers \u00b7 {len(m.clusters)} topics"
     if marked:
         caption += f" \u00b7 {len(marked):,} highlighted"
     add(
-        f'<text x="{margin:.0f}" y="{height - 12}" font-family="{_esc(_FONT)}" font-size="12" '
+        f'<text class="caption" x="{margin:.0f}" y="{height - 12}" font-family="{_esc(_FONT)}" '
+        f'font-size="12" '
         f'fill="#77736A">{_esc(caption)}</text>'
     )
     add("</svg>")
@@ -179,17 +208,24 @@ def _labels_svg(
     width: int,
     height: int,
     opacity: float = 1.0,
+    *,
+    name: str = "",
+    least: float = 0.0,
+    through: bool = False,
 ) -> str:
-    """The cluster labels, biggest clusters first, each nudged off the labels already placed."""
+    """The cluster labels, biggest clusters first, each nudged off the labels already placed.
+    With a ``least`` font size, none is smaller and those that would overlap are left out."""
     if not m.clusters:
         return ""
     biggest = max(c.size for c in m.clusters) or 1
     base = min(width, height) / 800
     placed: list[tuple[float, float, float, float]] = []
+    halo = max(3.2, 0.15 * least)
     parts = [
-        f'<g class="labels" font-family="{_esc(_FONT)}" font-weight="600" text-anchor="middle" '
-        f'stroke="{_BACKGROUND}" stroke-width="3.2" stroke-linejoin="round" '
-        f'paint-order="stroke" opacity="{opacity:g}">'
+        f'<g class="{_esc(" ".join(["labels", name]).strip())}" font-family="{_esc(_FONT)}" '
+        f'font-weight="600" text-anchor="middle" stroke="{_BACKGROUND}" '
+        f'stroke-width="{halo:g}" stroke-linejoin="round" paint-order="stroke" '
+        f'opacity="{opacity:g}"' + (' pointer-events="none">' if through else ">")
     ]
     for c in sorted(m.clusters, key=lambda c: (-c.size, c.id)):
         lines = _label_lines(c.label)
@@ -197,7 +233,7 @@ def _labels_svg(
         best, best_overlap = (cx, cy, 0.0, 0.0, 0.0), math.inf
         # nudged around its place, and at a smaller size, until it overlaps no other label
         for shrink in (1.0, 0.85, 0.72):
-            size = shrink * base * (9.5 + 5.0 * math.sqrt(c.size / biggest))
+            size = max(shrink * base * (9.5 + 5.0 * math.sqrt(c.size / biggest)), least)
             w = 0.64 * size * max(len(line) for line in lines)  # a bold sans's average advance
             h = 1.2 * size * len(lines)
             for dx, dy in _NUDGES:
@@ -212,6 +248,8 @@ def _labels_svg(
                     break
             if best_overlap < 0.01:
                 break
+        if least and best_overlap >= 0.01:
+            continue  # no room for it at a legible size: the page lists every topic anyway
         x, y, size, w, h = best
         placed.append((x - w / 2, y - h / 2, x + w / 2, y + h / 2))
         top = y - h / 2 + 0.95 * size
