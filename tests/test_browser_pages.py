@@ -367,3 +367,105 @@ def test_the_favicon_robots_and_health_answer(watched: dict[str, Watched], site:
     assert health.ok and health.json()["status"] == "ok"
     assert health.json()["indexed"] == site.services.search_index().lexical.count()
     view.check()
+
+
+# -- the map --------------------------------------------------------------------------------------
+
+# Which dot lies uncovered by the others, and the font size of each label shown, in CSS px: its
+# font size in the map's units times the map's scale on the screen.
+FREE_DOT = """svg => [...svg.querySelectorAll('g.points a')].findIndex(a => {
+    const box = a.querySelector('circle').getBoundingClientRect();
+    const hit = document.elementFromPoint(box.x + box.width / 2, box.y + box.height / 2);
+    return hit !== null && a.contains(hit);
+})"""
+LABELS_SHOWN = """svg => [...svg.querySelectorAll('g.labels text')]
+    .filter(t => t.getClientRects().length > 0)
+    .map(t => {
+        const box = t.getBoundingClientRect();
+        const px = parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a;
+        return {px: px, box: [box.left, box.top, box.right, box.bottom], text: t.textContent};
+    })"""
+
+
+def test_the_map_names_and_links_its_dots(view: Watched, site: Site, shots: Path) -> None:
+    page = view.page
+    page.goto("/map")
+    svg = page.locator("figure.map svg")
+    expect(svg).to_be_visible()
+    drawn = site.services.maps.get(site.services.index)
+    assert drawn is not None
+    dots = svg.locator("g.points a")
+    expect(dots).to_have_count(min(len(drawn.points), 2500))
+
+    # Hovering a dot names its paper (the link's <title>, the browser's tooltip) and enlarges it.
+    index = page.evaluate(FREE_DOT, svg.element_handle())
+    assert index >= 0, "every dot is covered by another"
+    dot = dots.nth(index)
+    href = dot.get_attribute("href")
+    assert href and href.startswith("/papers/")
+    paper = site.services.papers.get(href.removeprefix("/papers/"))
+    assert paper is not None
+    small = float(dot.locator("circle").evaluate("c => getComputedStyle(c).r").removesuffix("px"))
+    dot.hover()
+    under = page.evaluate(
+        "() => { const all = document.querySelectorAll(':hover');"
+        " const a = all[all.length - 1].closest('a');"
+        " return a && [a.getAttribute('href'), a.querySelector(':scope > title').textContent]; }"
+    )
+    assert under == [href, paper["title"]]
+    big = float(dot.locator("circle").evaluate("c => getComputedStyle(c).r").removesuffix("px"))
+    assert big > small
+    screenshot(shots, page, f"map-{view.width}")
+
+    # Clicking it opens the paper.
+    dot.click()
+    expect(page).to_have_url(re.compile(re.escape(href) + "$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(paper["title"])
+
+
+def test_the_map_dots_take_the_keyboard(watched: dict[str, Watched], site: Site) -> None:
+    view = watched["desktop"]
+    page = view.page
+    view.problems.clear()
+    page.goto("/map")
+    page.get_by_role("button", name="Highlight").focus()
+    page.keyboard.press("Tab")
+    focused = page.evaluate(
+        "() => { const a = document.activeElement; return a.closest('figure.map g.points') &&"
+        " [a.getAttribute('href'), getComputedStyle(a.querySelector('circle')).r]; }"
+    )
+    assert focused, "Tab after the form does not reach the map's dots"
+    href, radius = focused
+    assert radius == "7px"  # the focus style, the same as hovering
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(re.escape(href) + "$"))
+    view.check()
+
+
+def test_the_map_labels_are_legible_at_every_width(view: Watched) -> None:
+    page = view.page
+    page.goto("/map")
+    svg = page.locator("figure.map svg")
+    expect(svg).to_be_visible()
+    labels = page.evaluate(LABELS_SHOWN, svg.element_handle())
+    assert labels, "no topic is named on the map"
+    small = [(label["text"], round(label["px"], 1)) for label in labels if label["px"] < 11]
+    assert not small, f"labels under 11 px at {view.width}: {small}"
+    frame = svg.bounding_box()
+    assert frame is not None
+    for i, label in enumerate(labels):
+        left, top, right, bottom = label["box"]
+        assert frame["x"] <= left and right <= frame["x"] + frame["width"], label["text"]
+        for other in labels[:i]:
+            o = other["box"]
+            apart = right <= o[0] or o[2] <= left or bottom <= o[1] or o[3] <= top
+            assert apart, f"{label['text']!r} overlaps {other['text']!r}"
+    width, inner = page_width(page)
+    assert width <= inner, f"/map is {width} px wide on a {inner} px screen"
+    # a tablet between the two sizes shows a set of its own, also legible
+    page.set_viewport_size({"width": 700, "height": 900})
+    try:
+        shown = page.evaluate(LABELS_SHOWN, svg.element_handle())
+        assert shown and min(label["px"] for label in shown) >= 11
+    finally:
+        page.set_viewport_size(WIDTHS[view.width]["viewport"])

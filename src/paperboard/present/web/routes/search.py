@@ -22,6 +22,16 @@ PAGE_SIZE = 20
 
 QueryText = Annotated[str, Query(max_length=1000)]
 
+# The map is drawn MAP_WIDTH units wide and scaled to the page's width, so its labels shrink with
+# the screen: one set of labels per range of widths (style.css shows the one that fits), each
+# at least 11 CSS px at the narrowest width it is shown at. For (class, narrowest viewport):
+# the map is the viewport less the padding (16 px a side, 10 on a phone) and its border.
+MAP_WIDTH = 960
+MAP_LABELS = tuple(
+    (name, round(11 * MAP_WIDTH / (viewport - 2 * pad - 2), 1))
+    for name, viewport, pad in (("wide", 900, 16), ("medium", 600, 16), ("narrow", 360, 10))
+)
+
 
 def run_search(
     services: Services,
@@ -186,7 +196,16 @@ def map_page(
         )
         data["highlighted"] = [card(rows[h]) for h in highlighted if h in rows]
         svg = render_svg(
-            literature_map, highlighted=highlighted, width=960, height=640, max_points=2500
+            literature_map,
+            highlighted=highlighted,
+            width=MAP_WIDTH,
+            height=640,
+            max_points=2500,
+            link="/papers/{id}",
+            titles=lambda ids: {
+                i: str(row["title"]) for i, row in services.papers.get_many(ids).items()
+            },
+            label_sets=MAP_LABELS,
         )
         svg = (
             svg.split("?>", 1)[1].lstrip() if svg.startswith("<?xml") else svg
