@@ -215,8 +215,10 @@ def test_the_worker_fetches_a_submission_the_site_left_queued(
         sign_up(client)
     ada = site.services.members.by_email("ada@example.org")
     requests = site.services.submission_requests
-    left = requests.queue(ada["id"], "2611.07777")  # the site stopped before fetching it
-    busy = requests.queue(ada["id"], "2611.08888")
+    quota = {"quota": 10, "key": f"arxiv-lookup:member:{ada['id']}", "window": timedelta(days=1)}
+    left = requests.queue(ada["id"], "2611.07777", **quota)  # the site stopped before fetching it
+    busy = requests.queue(ada["id"], "2611.08888", **quota)
+    assert left is not None and busy is not None
     assert requests.claim(busy["id"], datetime.now(UTC)) is not None  # a live site fetching it
 
     now = datetime.now(UTC)

@@ -61,9 +61,9 @@ def submit_stored(
         )
     today = datetime.now(UTC).date()
     quota = settings.submit_daily_quota
-    new = app.community.submit(row["id"], member["id"], member["name"], today, quota=quota)
-    if claim and new:
-        app.members.withdraw_attempt(claim)  # counted as the submission now
+    new = app.community.submit(
+        row["id"], member["id"], member["name"], today, quota=quota, withdraw=claim or ()
+    )
     refresh_lexical(app)
     stored = app.papers.get(row["id"])
     assert stored is not None

@@ -6,6 +6,7 @@ show comment counts without counting rows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
@@ -16,7 +17,16 @@ from sqlalchemy.exc import IntegrityError
 from paperboard.core.errors import ForbiddenError, LimitError, NotFoundError
 from paperboard.store.database import begin_write
 from paperboard.store.rows import AuthoredCommentRow, CommentRow, MemberRow
-from paperboard.store.schema import Comment, Member, Paper, PaperCounts, Submission, Vote, table_of
+from paperboard.store.schema import (
+    Comment,
+    LoginFailure,
+    Member,
+    Paper,
+    PaperCounts,
+    Submission,
+    Vote,
+    table_of,
+)
 
 votes = table_of(Vote)
 comments = table_of(Comment)
@@ -24,6 +34,7 @@ submissions = table_of(Submission)
 paper_counts = table_of(PaperCounts)
 papers = table_of(Paper)
 members = table_of(Member)
+login_failures = table_of(LoginFailure)
 
 
 def _bump(
@@ -173,13 +184,23 @@ class CommunityStore:
     # -- submissions ----------------------------------------------------------------------------
 
     def submit(
-        self, paper_id: str, member_id: int, submitter: str, day: date, *, quota: int | None = None
+        self,
+        paper_id: str,
+        member_id: int,
+        submitter: str,
+        day: date,
+        *,
+        quota: int | None = None,
+        withdraw: Sequence[int] = (),
     ) -> bool:
         """Put a stored paper on ``day``'s feed as submitted by ``submitter``; False if it had been
         submitted before (a paper is submitted once, as on Daily Papers). With ``quota``, a
         LimitError once the member has submitted that many papers on ``day``: counted in the same
         transaction as the insert, with the member's row locked (PostgreSQL; SQLite writers queue
-        on BEGIN IMMEDIATE), so submissions sent together cannot all fit under the quota."""
+        on BEGIN IMMEDIATE), so submissions sent together cannot all fit under the quota.
+        ``withdraw``: the throttle rows (``MemberStore.claim_attempt``) that counted the arXiv
+        look-up which became this submission, deleted in the same transaction as it is inserted,
+        so that no one counting both in between sees the look-up twice or not at all."""
         now = datetime.now(UTC)
         with begin_write(self.engine) as connection:
             self._require_paper(connection, paper_id)
@@ -216,6 +237,8 @@ class CommunityStore:
                     submitted_on_daily=day, submitted_by=submitter, feed_date=day, changed_at=now
                 )
             )
+            if withdraw:
+                connection.execute(delete(login_failures).where(login_failures.c.id.in_(withdraw)))
             return True
 
     def submissions_on(self, member_id: int, day: date) -> int:

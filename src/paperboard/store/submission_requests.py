@@ -8,16 +8,19 @@ one left over) first *claims* it, one atomic update that only one claimant can w
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Engine, and_, insert, or_, select, update
+from sqlalchemy import Engine, and_, func, insert, or_, select, update
 
 from paperboard.store.database import begin_write
 from paperboard.store.rows import SubmissionRequestRow
-from paperboard.store.schema import SubmissionRequest, table_of
+from paperboard.store.schema import LoginFailure, Member, Submission, SubmissionRequest, table_of
 
 requests = table_of(SubmissionRequest)
+login_failures = table_of(LoginFailure)
+members = table_of(Member)
+submissions = table_of(Submission)
 
 QUEUED, FETCHED, FAILED = "queued", "fetched", "failed"
 
@@ -29,11 +32,38 @@ class SubmissionRequestStore:
         self.engine = engine
 
     def queue(
-        self, member_id: int, arxiv_id: str, *, claim_id: int | None = None
-    ) -> SubmissionRequestRow:
-        """A new queued request of ``member_id`` for ``arxiv_id``, not claimed by anyone yet."""
+        self, member_id: int, arxiv_id: str, *, quota: int, key: str, window: timedelta
+    ) -> SubmissionRequestRow | None:
+        """A new queued request of ``member_id`` for ``arxiv_id``, its arXiv look-up counted under
+        the throttle ``key`` (a ``login_failures`` row, as ``MemberStore.claim_attempt`` counts),
+        or None when the member's look-ups in the last ``window`` and submissions today already
+        make ``quota``. Counted and inserted in one transaction, with the member's row locked as
+        ``CommunityStore.submit`` locks it (PostgreSQL; SQLite writers queue on BEGIN IMMEDIATE),
+        so that look-ups sent together, or ending in submissions meanwhile, stay within it."""
         now = datetime.now(UTC)
         with begin_write(self.engine) as connection:
+            connection.execute(
+                select(members.c.id).where(members.c.id == member_id).with_for_update()
+            )
+            if connection.dialect.name == "postgresql":  # the lock claim_attempt takes for a key
+                connection.execute(
+                    select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0)))
+                )
+            looked_up = connection.execute(
+                select(func.count())
+                .select_from(login_failures)
+                .where(login_failures.c.key == key, login_failures.c.at > now - window)
+            ).scalar_one()
+            submitted = connection.execute(
+                select(func.count())
+                .select_from(submissions)
+                .where(submissions.c.member_id == member_id, submissions.c.day == now.date())
+            ).scalar_one()
+            if looked_up + submitted >= quota:
+                return None
+            claim_id = connection.execute(
+                insert(login_failures).values(key=key, at=now).returning(login_failures.c.id)
+            ).scalar_one()
             new_id = connection.execute(
                 insert(requests)
                 .values(

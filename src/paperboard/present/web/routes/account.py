@@ -27,7 +27,7 @@ from paperboard.present.web.deps import (
 )
 from paperboard.present.web.openapi import html, redirect
 from paperboard.present.web.rendering import page
-from paperboard.present.web.security import claim_or_refuse, clear_session_cookie
+from paperboard.present.web.security import clear_session_cookie
 from paperboard.present.web.services import Services
 from paperboard.store.rows import CountedPaperRow, MemberRow, SubmissionRequestRow
 from paperboard.store.submission_requests import FETCHED
@@ -234,16 +234,18 @@ def submit_paper(services: Services, member: MemberRow, text: str) -> Submitted:
         return Submitted(paper, new)
     # Each look-up at arXiv counts against the quota until it ends in a submission, so ids
     # arXiv does not have (or papers too old) cannot make the site query arXiv without end.
-    lookup = claim_or_refuse(
-        services.members,
-        {f"arxiv-lookup:member:{member['id']}": quota - submitted},
-        timedelta(days=1),
-        f"you have used the daily quota of {quota} submissions (looking up papers that "
-        "could not be submitted counts too): try again tomorrow",
-    )
     queued = services.submission_requests.queue(
-        member["id"], arxiv_id, claim_id=next(iter(lookup.values()))
+        member["id"],
+        arxiv_id,
+        quota=quota,
+        key=f"arxiv-lookup:member:{member['id']}",
+        window=timedelta(days=1),
     )
+    if queued is None:
+        raise LimitError(
+            f"you have used the daily quota of {quota} submissions (looking up papers that "
+            "could not be submitted counts too): try again tomorrow"
+        )
     return Submitted(request=queued)
 
 
