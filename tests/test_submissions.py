@@ -14,7 +14,7 @@ import httpx
 import pytest
 from conftest import FakeServer, Reply, SeenRequest, Site
 from test_api_hf import member, token_client
-from test_members import page_token, sign_up
+from test_members import PASSWORD, page_token, sign_up
 from test_source_arxiv import entry_xml, feed_xml
 
 
@@ -238,3 +238,23 @@ def test_the_worker_fetches_a_submission_the_site_left_queued(
     again = cli("worker", "--once", "--now", (now + timedelta(minutes=7)).isoformat())
     assert "submissions" not in again.output
     assert len(arxiv.requests) == 2
+
+
+def test_an_export_holds_the_submissions_and_deleting_the_account_removes_them(
+    site: Site, fake_server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_server.route("/api/query", Reply(200, feed_xml([], total=0)))
+    use_arxiv(site, fake_server, monkeypatch)
+    with site.client() as client:
+        sign_up(client)
+        location = submit(client, "2611.01234").headers["location"]
+        assert settled(client, location)["state"] == "failed"
+        exported = client.get("/account/export").json()["submission_requests"]
+        assert [(r["arxiv_id"], r["state"]) for r in exported] == [("2611.01234", "failed")]
+        assert exported[0]["error"] == "arXiv has no paper 2611.01234"
+        number = int(location.rsplit("/", 1)[1])
+        gone = client.post(
+            "/account/delete", data={"csrf_token": page_token(client), "password": PASSWORD}
+        )
+        assert gone.status_code == 303
+    assert site.services.submission_requests.get(number) is None

@@ -27,6 +27,7 @@ from paperboard.store.schema import (
     Member,
     MemberSession,
     Submission,
+    SubmissionRequest,
     Vote,
     table_of,
 )
@@ -208,6 +209,17 @@ class MemberStore:
                     api_tokens.c.member_id == member_id
                 )
             ).all()
+            asked = connection.execute(
+                select(
+                    SubmissionRequest.arxiv_id,
+                    SubmissionRequest.state,
+                    SubmissionRequest.error,
+                    SubmissionRequest.created_at,
+                    SubmissionRequest.updated_at,
+                )
+                .where(SubmissionRequest.member_id == member_id)
+                .order_by(SubmissionRequest.id)
+            ).all()
         return {
             "member": {
                 k: member[k]
@@ -217,6 +229,7 @@ class MemberStore:
             "comments": [dict(row._mapping) for row in comments],
             "submissions": [dict(row._mapping) for row in submissions],
             "api_tokens": [dict(row._mapping) for row in tokens],
+            "submission_requests": [dict(row._mapping) for row in asked],
         }
 
     # -- sessions -------------------------------------------------------------------------------
