@@ -495,3 +495,29 @@ def browser() -> Iterator[Any]:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM)
         yield chromium
         chromium.close()
+
+
+SCREENSHOT_COPIES = Path("/tmp/screenshots")  # where a person looks at them after a run
+
+
+@pytest.fixture(scope="session")
+def screenshot(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """``screenshot(page, name, full=True)`` saves a PNG of the page, scrolled to the top (or a
+    sticky header is drawn mid-page), in ``$PAPERBOARD_SCREENSHOTS`` or a temporary folder, and
+    copies it to /tmp/screenshots/."""
+    chosen = os.environ.get("PAPERBOARD_SCREENSHOTS")
+    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def save(page: Any, name: str, *, full: bool = True) -> Path:
+        path = folder / f"{name}.png"
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=str(path), full_page=full)
+        try:
+            SCREENSHOT_COPIES.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, SCREENSHOT_COPIES / path.name)
+        except OSError:
+            pass  # the copy is a convenience; the test's own file is saved
+        return path
+
+    return save

@@ -13,9 +13,7 @@ These tests run on SQLite only; the HTTP tests cover PostgreSQL.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -31,7 +29,6 @@ CHROMIUM = "/usr/bin/chromium"
 PAPER = "2505.13308"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
-COPY_TO = Path("/tmp/screenshots")
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(),
@@ -46,27 +43,6 @@ def db_url(tmp_path: Path) -> str:
     """SQLite only (overrides conftest's fixture parametrized by PAPERBOARD_TEST_BACKENDS): a
     browser adds nothing backend-specific, and the HTTP tests already run on PostgreSQL."""
     return f"sqlite:///{tmp_path / 'paperboard.db'}"
-
-
-@pytest.fixture(scope="session")
-def screenshot(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Page, str], Path]:
-    """``screenshot(page, name)`` saves a full-page PNG and copies it to /tmp/screenshots/."""
-    chosen = os.environ.get("PAPERBOARD_SCREENSHOTS")
-    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-
-    def save(page: Page, name: str) -> Path:
-        path = folder / f"{name}.png"
-        page.evaluate("window.scrollTo(0, 0)")  # or the sticky header is drawn mid-page
-        page.screenshot(path=str(path), full_page=True)
-        try:
-            COPY_TO.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, COPY_TO / path.name)
-        except OSError:
-            pass
-        return path
-
-    return save
 
 
 def _open(browser: Browser, site: Site, **options: Any) -> Iterator[Page]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from paperboard.core.records import PaperRecord
 from paperboard.index.query import parse_query
 from paperboard.present.web.routes.auth import can_send_mail
 
+Shot = Callable[..., Path]  # conftest's screenshot fixture
 CHROMIUM = "/usr/bin/chromium"
 PAPER = "2505.13308"  # a demo paper with similar papers
 LONG = "demo:long-url"  # made here: five authors, a very long address and markup in its abstract
@@ -43,7 +44,6 @@ WIDTHS = {
 }
 # No hyphen nor any other place a browser may break a line: it overflowed the phone's paper page.
 LONG_URL = "https://example.org/datasets/" + "averylongsegmentwithoutabreak" * 8 + "?v=1"
-COPY_TO = Path("/tmp/screenshots")
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(),
@@ -153,25 +153,6 @@ def view(request: pytest.FixtureRequest, watched: dict[str, Watched]) -> Iterato
     chosen.check()
 
 
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    chosen = os.environ.get("PAPERBOARD_SCREENSHOTS")
-    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def screenshot(folder: Path, page: Page, name: str, *, full: bool = True) -> None:
-    path = folder / f"pages-{name}.png"
-    page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=str(path), full_page=full)
-    try:
-        COPY_TO.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, COPY_TO / path.name)
-    except OSError:
-        pass
-
-
 def card_of(page: Page, paper_id: str) -> Any:
     return page.locator("main article.card", has=page.locator(f'h3 a[href="/papers/{paper_id}"]'))
 
@@ -199,7 +180,7 @@ def sign_up(page: Page, email: str, name: str) -> None:
 # -- the tests ------------------------------------------------------------------------------------
 
 
-def test_cards_name_the_first_authors(view: Watched, site: Site, shots: Path) -> None:
+def test_cards_name_the_first_authors(view: Watched, site: Site, screenshot: Shot) -> None:
     page = view.page
     day = site.services.papers.get(PAPER)["feed_date"]
     page.goto(f"/papers/date/{day}")
@@ -213,7 +194,7 @@ def test_cards_name_the_first_authors(view: Watched, site: Site, shots: Path) ->
             if entry["authors"]:
                 expect(line).to_have_attribute("title", f"{count} author{'s' * (count != 1)}")
             expect(line).to_be_visible()
-    screenshot(shots, page, f"{view.width}-feed")
+    screenshot(page, f"pages-{view.width}-feed")
 
     page.goto("/")  # the long paper's day: five names known, three shown
     line = card_of(page, LONG).locator(".meta .authors")
@@ -233,7 +214,7 @@ def test_cards_name_the_first_authors(view: Watched, site: Site, shots: Path) ->
     expect(first).to_be_visible()
 
 
-def test_addresses_in_an_abstract_are_links(view: Watched, site: Site, shots: Path) -> None:
+def test_addresses_in_an_abstract_are_links(view: Watched, site: Site, screenshot: Shot) -> None:
     page = view.page
     page.goto(f"/papers/{LONG}")
     abstract = page.locator(".abstract-full")
@@ -245,7 +226,7 @@ def test_addresses_in_an_abstract_are_links(view: Watched, site: Site, shots: Pa
     expect(abstract.locator("script")).to_have_count(0)
     expect(abstract).to_contain_text("<script>alert(1)</script> and javascript:alert(2).")
     expect(abstract).to_contain_text("(our site). The grid")  # ")." left outside the link
-    screenshot(shots, page, f"{view.width}-paper-links")
+    screenshot(page, f"pages-{view.width}-paper-links")
     own = abstract.get_by_role("link", name=f"{site.url}/about")
     box = own.bounding_box()
     size = page.viewport_size
@@ -256,7 +237,7 @@ def test_addresses_in_an_abstract_are_links(view: Watched, site: Site, shots: Pa
     expect(page.get_by_role("heading", level=1)).to_have_text("About this paperboard")
 
 
-def test_no_page_scrolls_sideways(view: Watched, site: Site, shots: Path) -> None:
+def test_no_page_scrolls_sideways(view: Watched, site: Site, screenshot: Shot) -> None:
     page = view.page
     pages = {
         "home": "/",
@@ -271,13 +252,13 @@ def test_no_page_scrolls_sideways(view: Watched, site: Site, shots: Path) -> Non
         width, inner = page_width(page)
         if width > inner:
             wide[path] = width
-        screenshot(shots, page, f"{view.width}-{name}")
+        screenshot(page, f"pages-{view.width}-{name}")
     page.goto("/")
     expect(card_of(page, LONG)).to_be_visible()  # the long address is on the home page too
     assert not wide, f"wider than the {inner} px window: {wide}"
 
 
-def test_a_sign_up_lands_on_the_welcome(browser: Browser, site: Site, shots: Path) -> None:
+def test_a_sign_up_lands_on_the_welcome(browser: Browser, site: Site, screenshot: Shot) -> None:
     for width in WIDTHS:
         view = Watched(browser, site, width)
         page = view.page
@@ -293,11 +274,11 @@ def test_a_sign_up_lands_on_the_welcome(browser: Browser, site: Site, shots: Pat
             expect(status).to_contain_text("We sent a confirmation link to")
         else:
             expect(status).to_contain_text("cannot send e-mail yet")
-        screenshot(shots, page, f"{width}-welcome")
+        screenshot(page, f"pages-{width}-welcome")
         assert page_width(page)[0] <= page_width(page)[1], "the welcome scrolls sideways"
         page.get_by_role("link", name="create one on your account page").click()
         expect(page.get_by_role("heading", name=f"Newcomer {width}")).to_be_visible()
-        screenshot(shots, page, f"{width}-account")
+        screenshot(page, f"pages-{width}-account")
         width_px, inner = page_width(page)
         assert width_px <= inner, f"the account page is {width_px} px in a {inner} px window"
         page.go_back()
@@ -308,7 +289,7 @@ def test_a_sign_up_lands_on_the_welcome(browser: Browser, site: Site, shots: Pat
 
 
 def test_search_keeps_the_header_box_and_shows_the_total(
-    view: Watched, site: Site, shots: Path
+    view: Watched, site: Site, screenshot: Shot
 ) -> None:
     page = view.page
     page.goto("/about")
@@ -326,7 +307,7 @@ def test_search_keeps_the_header_box_and_shows_the_total(
     total = page.locator("main .total")
     expect(total).to_contain_text(f"{expected:,} results for “latent space”")
     expect(total).to_contain_text("the hybrid ranking also brings papers close in meaning")
-    screenshot(shots, page, f"{view.width}-search-total", full=False)
+    screenshot(page, f"pages-{view.width}-search-total", full=False)
 
     page.goto("/papers?q=latent+space&mode=lexical")
     expect(page.locator("main .total")).to_have_text(f"{expected:,} results for “latent space”")
@@ -387,7 +368,7 @@ LABELS_SHOWN = """svg => [...svg.querySelectorAll('g.labels text')]
     })"""
 
 
-def test_the_map_names_and_links_its_dots(view: Watched, site: Site, shots: Path) -> None:
+def test_the_map_names_and_links_its_dots(view: Watched, site: Site, screenshot: Shot) -> None:
     page = view.page
     page.goto("/map")
     svg = page.locator("figure.map svg")
@@ -415,7 +396,7 @@ def test_the_map_names_and_links_its_dots(view: Watched, site: Site, shots: Path
     assert under == [href, paper["title"]]
     big = float(dot.locator("circle").evaluate("c => getComputedStyle(c).r").removesuffix("px"))
     assert big > small
-    screenshot(shots, page, f"map-{view.width}")
+    screenshot(page, f"pages-map-{view.width}")
 
     # Clicking it opens the paper.
     dot.click()

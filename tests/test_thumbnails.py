@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import socket
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time
@@ -35,7 +34,6 @@ CHROMIUM = "/usr/bin/chromium"
 DAY = date(2026, 11, 20)
 NEW, OLD, OTHER = "2611.01234", "hep-th/9901001", "demo:no-pdf"
 NAVY = (20, 30, 110)
-COPY_TO = Path("/tmp/screenshots")
 
 
 def make_pdf(width: int = 612, height: int = 792) -> bytes:
@@ -359,18 +357,6 @@ def test_the_route_serves_the_image_and_refuses_other_names(sites: dict[str, Sit
         assert "/thumbnails/" not in client.get("/").text
 
 
-def _save(page: Any, name: str, tmp_path_factory: pytest.TempPathFactory) -> None:
-    chosen = os.environ.get("PAPERBOARD_SCREENSHOTS")
-    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
-    path = folder / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    try:
-        COPY_TO.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, COPY_TO / path.name)
-    except OSError:
-        pass
-
-
 LOADED = """() => {
   const images = [...document.querySelectorAll('.thumb img, .paper-thumb img')];
   images.forEach(img => img.scrollIntoView());
@@ -399,7 +385,7 @@ def test_cards_show_the_thumbnails_in_chromium(
     sites: dict[str, Site],
     width: str,
     options: dict[str, Any],
-    tmp_path_factory: pytest.TempPathFactory,
+    screenshot: Callable[..., Path],
 ) -> None:
     context = browser.new_context(base_url=sites["on"].url, **options)
     context.set_default_timeout(5_000)
@@ -423,7 +409,7 @@ def test_cards_show_the_thumbnails_in_chromium(
             )
             assert scroll <= inner, f"{address} scrolls sideways at {width}: {scroll} > {inner}"
             name = "feed" if address == "/" else "paper"
-            _save(page, f"{width}-thumbnails-{name}", tmp_path_factory)
+            screenshot(page, f"{width}-thumbnails-{name}")
         card_text = page.goto("/") and page.locator("article.card").first.inner_text()
         assert "Thumbnails of papers" in card_text  # the long title still shows beside it
     finally:
