@@ -163,6 +163,68 @@ def pool(home: Path, *, lexical_only: bool = False) -> None:
     store.close()
 
 
+def _fusion_rankings(index: Any, store: Any, row: dict[str, Any], depth: int) -> list[list[str]]:
+    """The fusions measured for issue 13, pooled in the third pass: reciprocal-rank fusion at
+    k = 10 of the dense and "more like this" rankings, and of those two and full-text BM25."""
+    from paperboard.rank.search import fuse
+
+    dense = [pid for pid, _ in index.neighbours.search(index.vectors.vector(row["id"]), 100)]
+    dense = [pid for pid in dense if pid != row["id"]]
+    more = [pid for pid, _ in index.lexical.more_like(row, k=100) if pid != row["id"]]
+    bm25 = _full_text_bm25(index, row, 100)
+    return [
+        [pid for pid, _ in fuse(dense, more, k=10)][:depth],
+        [pid for pid, _ in fuse(dense, more, bm25, k=10)][:depth],
+    ]
+
+
+def deepen(home: Path, depth: int, extra: list[Path]) -> None:
+    """Third pass: the top ``depth`` of the four first rankers and of the fusions, plus the
+    rankings in ``extra`` (JSON files: query id -> ranked ids, from rankers outside the product
+    such as other embeddings); what is not judged yet goes to ``pools/<qid>.new.json``."""
+    from paperboard.core.config import load_settings
+    from paperboard.index.indexer import SearchIndex
+    from paperboard.rank.similar import similar_rankings
+    from paperboard.store.papers import PaperStore
+
+    settings = load_settings(home=home, database_url=None)
+    store = PaperStore.open(settings)
+    index = SearchIndex(settings)
+    assert index.dense_ready(), "the home has no embeddings"
+    extras = [json.loads(path.read_text()) for path in extra]
+    total = 0
+    for query in _queries():
+        row = store.get(query["paper"])
+        assert row is not None, query
+        rankings = similar_rankings(index, store, query["paper"], k=depth)
+        found = [_full_text_bm25(index, row, depth)]
+        found += [rankings[m][:depth] for m in ("dense", "lexical", "hybrid")]
+        found += _fusion_rankings(index, store, row, depth)
+        found += [ranked[query["_id"]][:depth] for ranked in extras]
+        judged_path = HERE / "judgments" / f"{query['_id']}.tsv"
+        judged = {line.split("\t", 1)[0] for line in judged_path.read_text().splitlines()}
+        new = sorted({pid for ranking in found for pid in ranking} - judged)
+        path = HERE / "pools" / f"{query['_id']}.json"
+        pooled = json.loads(path.read_text())
+        rows = store.get_many(new)
+        fresh = [
+            {"id": pid, "title": rows[pid]["title"], "abstract": rows[pid]["abstract"]}
+            for pid in new
+        ]
+        known = {p["id"] for p in pooled["papers"]}
+        pooled["papers"] = sorted(
+            pooled["papers"] + [p for p in fresh if p["id"] not in known], key=lambda p: p["id"]
+        )
+        path.write_text(json.dumps(pooled, indent=1))
+        (HERE / "pools" / f"{query['_id']}.new.json").write_text(
+            json.dumps({"query": pooled["query"], "papers": fresh}, indent=1)
+        )
+        total += len(fresh)
+        print(f"{query['_id']}: {len(fresh)} new to judge")
+    print(f"{total} new to judge in all")
+    store.close()
+
+
 def compile_qrels() -> None:
     """qrels/test.tsv from every judgments file; dev/ and test/ hold the same for each split
     (``paperboard eval`` reads only ``qrels/test.tsv``, so a split is a folder of its own)."""
@@ -204,7 +266,11 @@ def compile_qrels() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("step", choices=["choose", "pool", "compile"])
+    parser.add_argument("step", choices=["choose", "pool", "deepen", "compile"])
+    parser.add_argument("--depth", type=int, default=20, help="deepen: how deep to pool")
+    parser.add_argument(
+        "--extra", type=Path, action="append", default=[], help="deepen: more rankings (JSON)"
+    )
     parser.add_argument("--home", type=Path)
     parser.add_argument("--lexical-only", action="store_true", help="pool the lexical rankers only")
     args = parser.parse_args()
@@ -214,6 +280,10 @@ def main() -> None:
         if args.home is None:
             parser.error("pool needs --home")
         pool(args.home, lexical_only=args.lexical_only)
+    elif args.step == "deepen":
+        if args.home is None:
+            parser.error("deepen needs --home")
+        deepen(args.home, args.depth, args.extra)
     else:
         compile_qrels()
 
