@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     embed_max_tokens: int = Field(
         128, ge=16, le=512, description="Word pieces of title + abstract the embedder reads."
     )
+    facets: bool = Field(
+        True,
+        description="Tag abstract sentences as background, method or result and embed each facet, "
+        "for similar papers in one facet (about doubles the embedding time of indexing).",
+    )
     models_dir: Path | None = Field(
         None, description="Where built model files are cached; default: models/ in the home folder."
     )

@@ -6,7 +6,8 @@ file in the index folder remembers how far each index got. Every run:
 1. forgets deleted papers in the lexical index and the vectors;
 2. re-indexes lexically every paper changed since the last run (fast: done after every import);
 3. embeds every paper whose title or abstract has no vector yet, in chunks written atomically,
-   so a killed run redoes nothing already stored (the text hash says what is current);
+   so a killed run redoes nothing already stored (the text hash says what is current), and the
+   same for its facet vectors (``facets/``: background, method and result);
 4. rebuilds the nearest-neighbour index when the vectors changed.
 
 The marks are moved back by ``OVERLAP`` when read: a transaction that began before the last run
@@ -61,13 +62,15 @@ class IndexReport:
     deleted: int = 0
     lexical: int = 0
     embedded: int = 0
+    faceted: int = 0
     vectors: int = 0
     seconds: float = 0.0
 
     def summary(self) -> str:
         return (
             f"index: {self.lexical:,} papers (re)indexed, {self.embedded:,} embedded, "
-            f"{self.deleted:,} deleted; {self.vectors:,} vectors ({self.seconds:.1f}s)"
+            f"{self.faceted:,} faceted, {self.deleted:,} deleted; {self.vectors:,} vectors "
+            f"({self.seconds:.1f}s)"
         )
 
 
@@ -90,6 +93,10 @@ class SearchIndex:
         self._dense_next_look = 0.0  # time.monotonic() of the next look at the vector files
         self._dense_loaded = False  # vectors were loaded once: a reload never trains an IVF index
         self._dense_awaits_ann = False  # large vectors: reload once their faiss index is stored
+        self._facets_lock = threading.Lock()
+        self._facets: VectorSet | None = None
+        self._facets_stamp: Stamp | None = None
+        self._facets_next_look = 0.0
 
     @cached_property
     def lexical(self):  # type: ignore[no-untyped-def]
@@ -135,6 +142,49 @@ class SearchIndex:
         for name in ("vectors", "neighbours"):
             self.__dict__.pop(name, None)
         self._dense_next_look = 0.0
+        self._facets_next_look = 0.0
+
+    # -- facets -----------------------------------------------------------------------------
+
+    @property
+    def facet_model(self) -> str:
+        """What the stored facet vectors must come from: the model, the sentence length and the
+        role tagger's weights (new weights tag sentences differently)."""
+        from paperboard.index.facets import SENTENCE_TOKENS, tagger_digest
+
+        return f"{self.embedder.name}/s{SENTENCE_TOKENS}/roles-{tagger_digest()}"
+
+    @cached_property
+    def facet_store(self) -> VectorStore:
+        """One row per paper: its background, method and result vectors side by side (zeros for
+        a facet its abstract lacks)."""
+        from paperboard.index.facets import FACETS
+
+        return VectorStore(
+            self.folder / "facets", self.facet_model, self.embedder.dim * len(FACETS)
+        )
+
+    def facet_set(self) -> VectorSet | None:
+        """The stored facet vectors (None when there are none), loaded again at most every
+        ``DENSE_CHECK_SECONDS`` when an indexing run has changed them."""
+        now = time.monotonic()
+        with self._facets_lock:
+            if now >= self._facets_next_look:
+                self._facets_next_look = now + DENSE_CHECK_SECONDS
+                stamp = _folder_stamp(self.folder / "facets")
+                if stamp != self._facets_stamp:
+                    self._facets_stamp = stamp
+                    self._facets = None
+                    if any(name.startswith("chunk-") for name, _ in stamp):
+                        try:
+                            self._facets = VectorStore(
+                                self.folder / "facets",
+                                self.facet_model,
+                                self.embedder.dim * 3,  # background, method, result
+                            ).load()
+                        except Exception as error:  # another model's or broken: no facets
+                            log.warning("facet search unavailable: %s", error)
+            return self._facets
 
     # -- dense search -----------------------------------------------------------------------
 
@@ -240,6 +290,24 @@ class SearchIndex:
         atomic_write(self._state_path, json.dumps(state))
 
 
+def _folder_stamp(folder: Path) -> Stamp:
+    """Names and modification times of a vector folder's chunk lists and removals."""
+    found: list[tuple[str, int]] = []
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return ()
+    for entry in entries:
+        if (entry.name.startswith("chunk-") and entry.name.endswith(".json")) or (
+            entry.name == "removed.json"
+        ):
+            try:
+                found.append((entry.name, entry.stat().st_mtime_ns))
+            except FileNotFoundError:
+                continue
+    return tuple(sorted(found))
+
+
 def _mark(state: dict[str, Any], name: str) -> datetime | None:
     value = state.get(name)
     return datetime.fromisoformat(value) - OVERLAP if value else None
@@ -333,9 +401,73 @@ def sync_vectors(
     return done
 
 
+def sync_facets(
+    store: PaperStore,
+    index: SearchIndex,
+    *,
+    rebuild: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Tag and embed the abstract sentences of every paper whose facet vectors are missing or
+    out of date; returns the number of papers done. Resumable like :func:`sync_vectors`."""
+    import numpy as np
+
+    from paperboard.index.facets import FACETS, facet_vectors
+
+    state = index.state()
+    if rebuild or _facets_stale(index):
+        index.__dict__["facet_store"] = VectorStore(
+            index.folder / "facets",
+            index.facet_model,
+            index.embedder.dim * len(FACETS),
+            reset=True,
+        )
+        state.pop("facets", None)
+    since = _mark(state, "facets")
+    index.facet_store.remove(store.deleted_since(since))
+    known = index.facet_store.known_hashes()
+    pending: list[tuple[str, str, str | None]] = []
+    newest = state.get("facets")
+    for batch in store.changed_since(since):
+        for row in batch:
+            digest = text_hash(row["title"], row["abstract"])
+            if known.get(row["id"]) != digest:
+                pending.append((row["id"], digest, row["abstract"]))
+        newest = max(newest or "", batch[-1]["changed_at"].isoformat())
+    dim = index.embedder.dim
+    done = 0
+    for start in range(0, len(pending), EMBED_CHUNK):
+        chunk = pending[start : start + EMBED_CHUNK]
+        found = facet_vectors(index.embedder, [abstract for _, _, abstract in chunk])
+        rows = np.zeros((len(chunk), dim * len(FACETS)), dtype=np.float32)
+        for i, facets in enumerate(found):
+            for f, facet in enumerate(FACETS):
+                if facet in facets:
+                    rows[i, f * dim : (f + 1) * dim] = facets[facet]
+        index.facet_store.append([i for i, _, _ in chunk], [h for _, h, _ in chunk], rows)
+        done += len(chunk)
+        if progress is not None:
+            progress(done, len(pending))
+    state = index.state()
+    state["facets"] = newest
+    index._save_state(state)
+    return done
+
+
+def _facets_stale(index: SearchIndex) -> bool:
+    """Whether the stored facet vectors come from another model or tagger (then they are made
+    again: unlike the paper vectors, no search depends on them while that happens)."""
+    meta = index.folder / "facets" / "model.json"
+    if not meta.exists():
+        return False
+    return bool(json.loads(meta.read_text()).get("model") != index.facet_model)
+
+
 def build_neighbours(index: SearchIndex) -> int:
     """Compact the vectors into one file (which serving processes then memory-map), load them and
     build (or reuse) the nearest-neighbour index; returns the count."""
+    if (index.folder / "facets" / "model.json").exists():
+        index.facet_store.compact()
     index.vector_store.compact()
     index.refresh()
     return len(index.neighbours.vectors)

@@ -92,7 +92,7 @@ def due_jobs(settings: Settings, state: dict[str, str], now: datetime) -> list[s
 
 def _ingest(settings: Settings, now: datetime) -> str:
     from paperboard.core.records import Checkpoint
-    from paperboard.index.indexer import build_neighbours, sync_lexical, sync_vectors
+    from paperboard.index.indexer import build_neighbours, sync_facets, sync_lexical, sync_vectors
     from paperboard.sources.arxiv_api import ArxivApiSource
     from paperboard.sources.arxiv_rss import ArxivRssSource
     from paperboard.sources.hf_daily import HfDailySource
@@ -165,9 +165,12 @@ def _ingest(settings: Settings, now: datetime) -> str:
                     failures.append(f"{item}: {report.failure or 'nothing could be read'}")
         added, removed = sync_lexical(store, app.index)
         embedded = sync_vectors(store, app.index)
-        if embedded:
+        faceted = sync_facets(store, app.index) if settings.facets else 0
+        if embedded or faceted:
             build_neighbours(app.index)
-        summaries.append(f"index: {added} indexed, {removed} removed, {embedded} embedded")
+        summaries.append(
+            f"index: {added} indexed, {removed} removed, {embedded} embedded, {faceted} faceted"
+        )
         if settings.thumbnails:
             summaries.append(_thumbnails(settings, store, today))
     if failures:
