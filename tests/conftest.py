@@ -324,7 +324,13 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def demo_indexes(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Path:
     """Search indexes (lexical, vectors, map) of the demo papers, built once and copied per test."""
-    from paperboard.index.indexer import SearchIndex, build_neighbours, sync_lexical, sync_vectors
+    from paperboard.index.indexer import (
+        SearchIndex,
+        build_neighbours,
+        sync_facets,
+        sync_lexical,
+        sync_vectors,
+    )
     from paperboard.index.maps import build_map
     from paperboard.sources.demo import DemoSource
     from paperboard.store.importer import run_import
@@ -338,6 +344,7 @@ def demo_indexes(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) ->
     index = SearchIndex(settings)
     sync_lexical(store, index)
     sync_vectors(store, index)
+    sync_facets(store, index)
     build_neighbours(index)
     build_map(store, index)
     index.lexical.close()

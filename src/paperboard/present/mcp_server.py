@@ -162,13 +162,16 @@ def build_server(services: Services, token: str | None = None) -> MCPServer:
     def similar_papers(
         paper_id: Annotated[str, Field(min_length=1, max_length=300)],
         limit: Annotated[int, Field(ge=1, le=50)] = 10,
+        facet: Literal["background", "method", "result"] | None = None,
     ) -> dict[str, Any]:
-        """Papers most like one paper (embeddings plus shared terms), with their cosine."""
+        """Papers most like one paper (embeddings plus shared terms), with their cosine; with
+        a facet, papers like it in that respect only (its background, method or result)."""
         with _tool_errors():
             row = find_paper(services, paper_id)
         if not services.index.dense_ready():
             raise ToolError("similar papers need the embeddings: run paperboard index")
-        cards = similar_cards(services, row["id"], k=limit)
+        with _tool_errors():
+            cards = similar_cards(services, row["id"], k=limit, facet=facet)
         rows = services.papers.get_many([c["id"] for c in cards])
         return {
             "paper_id": row["id"],

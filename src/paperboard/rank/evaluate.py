@@ -11,7 +11,9 @@ ranked by each mode; the metrics are the usual ones:
 * MRR@10: the reciprocal rank of the first relevant document in the top 10.
 
 With ``similar=True``, a query that names a ``paper`` is ranked by the product's similar-papers
-rankings for that paper (the paper itself excluded); other queries are ranked from their text.
+rankings for that paper (the paper itself excluded), and the modes may also name a facet
+(``background``, ``method``, ``result``: the facet rankings); other queries are ranked from their
+text.
 """
 
 from __future__ import annotations
@@ -185,10 +187,17 @@ def evaluate(
     """Index the corpus in a temporary home (or ``home``, kept for the next run, which then only
     catches up) and score each mode on the queries. ``corpus``: a snapshot file instead of
     ``corpus.jsonl``."""
-    from paperboard.index.indexer import SearchIndex, build_neighbours, sync_lexical, sync_vectors
+    from paperboard.index.facets import FACETS
+    from paperboard.index.indexer import (
+        SearchIndex,
+        build_neighbours,
+        sync_facets,
+        sync_lexical,
+        sync_vectors,
+    )
     from paperboard.index.query import QueryError
     from paperboard.rank.search import ranked_ids
-    from paperboard.rank.similar import similar_rankings
+    from paperboard.rank.similar import facet_ranking, similar_rankings
     from paperboard.store.papers import PaperStore
 
     modes = list(modes)
@@ -204,6 +213,8 @@ def evaluate(
             sync_lexical(store, index)
             if any(m != "lexical" for m in modes) or similar:
                 sync_vectors(store, index)
+                if similar and (settings.facets or any(m in FACETS for m in modes)):
+                    sync_facets(store, index)
                 build_neighbours(index)
             runs: dict[str, dict[str, list[str]]] = {mode: {} for mode in modes}
             for query_id, query in judged.queries.items():
@@ -211,6 +222,9 @@ def evaluate(
                 if similar and paper is not None:
                     rankings = similar_rankings(index, store, to_store[str(paper)], k=DEPTH)
                     for mode in modes:
+                        if mode in FACETS:
+                            by_facet = facet_ranking(index, store, to_store[str(paper)], mode)
+                            rankings[mode] = [pid for pid, _, _ in by_facet]
                         runs[mode][query_id] = [back[p] for p in rankings[mode] if p in back]
                     continue
                 for mode in modes:

@@ -65,7 +65,7 @@ def index(
         bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")
     ] = False,
 ) -> None:
-    """Bring the search indexes up to date: lexical index, embeddings, neighbour index.
+    """Bring the search indexes up to date: lexical index, embeddings, facets, neighbour index.
 
     Incremental and resumable: a killed run redoes nothing already stored.
 
@@ -73,11 +73,18 @@ def index(
     """
     import time
 
-    from paperboard.index.indexer import IndexReport, build_neighbours, sync_lexical, sync_vectors
+    from paperboard.index.indexer import (
+        IndexReport,
+        build_neighbours,
+        sync_facets,
+        sync_lexical,
+        sync_vectors,
+    )
 
     started = time.perf_counter()
     report = IndexReport()
-    with _index() as (store, search_index):
+    with open_app() as app:
+        store, search_index, settings = app.papers, app.index, app.settings
         report.lexical, report.deleted = sync_lexical(store, search_index, rebuild=rebuild)
         if not lexical_only:
             with Progress(
@@ -96,6 +103,16 @@ def index(
                     rebuild=rebuild,
                     progress=lambda done, total: progress.update(task, completed=done, total=total),
                 )
+                if settings.facets:
+                    progress.update(task, description="facets", completed=0, total=None)
+                    report.faceted = sync_facets(
+                        store,
+                        search_index,
+                        rebuild=rebuild,
+                        progress=lambda done, total: progress.update(
+                            task, completed=done, total=total
+                        ),
+                    )
             report.vectors = build_neighbours(search_index)
     report.seconds = time.perf_counter() - started
     if not quiet:
@@ -175,27 +192,49 @@ def similar_command(
         str, typer.Argument(metavar="ID", help="arXiv id or URL, or a paperboard id.")
     ],
     k: Count = 10,
+    facet: Annotated[
+        str | None,
+        typer.Option(
+            "--facet",
+            help="Similar in one facet only: background, method or result.",
+        ),
+    ] = None,
     as_json: Json = False,
 ) -> None:
-    """Papers most like one paper (embeddings plus shared terms).
+    """Papers most like one paper (embeddings plus shared terms), or like it in one facet.
 
-    Example: paperboard similar 2503.11731 -k 5
+    Example: paperboard similar 2503.11731 -k 5 --facet method
     """
-    from paperboard.rank.similar import similar
+    from paperboard.index.facets import FACETS
+    from paperboard.rank.similar import FacetError, similar
 
+    if facet is not None and facet not in FACETS:
+        raise FacetError(f"unknown facet {facet!r}: use one of {', '.join(FACETS)}")
     try:
         wanted = canonical_id(paper_id)
     except InvalidIdError as error:
         raise NotFoundError(str(error)) from None
     with _index() as (store, search_index):
-        hits = similar(search_index, store, wanted, k=k)
+        hits = similar(search_index, store, wanted, k=k, facet=facet)
     if as_json:
         print_json(
-            [{**paper_dict(h.paper), "score": h.score, "similarity": h.similarity} for h in hits]
+            [
+                {
+                    **paper_dict(h.paper),
+                    "score": h.score,
+                    "similarity": h.similarity,
+                    **({"facet_similarity": h.facet_similarity} if facet else {}),
+                }
+                for h in hits
+            ]
         )
         return
+    if facet is not None and not hits:
+        console.print(f"no papers to show: {wanted} has no {facet} sentence, or no facets yet")
     for rank, hit in enumerate(hits, start=1):
         cosine = f"{hit.similarity:.2f}" if hit.similarity is not None else "–"
+        if hit.facet_similarity is not None:
+            cosine += f", {facet} {hit.facet_similarity:.2f}"
         console.print(
             f"{rank:>2}. {escape(hit.paper['title'] or '')} [dim]({hit.id}, cosine {cosine})[/dim]"
         )
@@ -258,7 +297,12 @@ def eval_command(
     ],
     mode: Annotated[
         list[str] | None,
-        typer.Option("--mode", "-m", help="lexical, dense or hybrid; repeatable (default: all)."),
+        typer.Option(
+            "--mode",
+            "-m",
+            help="lexical, dense or hybrid (with --similar also background, method or result, "
+            "the facet rankings); repeatable (default: the first three).",
+        ),
     ] = None,
     similar: Annotated[
         bool,
@@ -282,10 +326,12 @@ def eval_command(
 
     Example: paperboard eval bench/devset --corpus ../shared/data/arxiv-2025.jsonl.gz
     """
+    from paperboard.index.facets import FACETS
     from paperboard.rank.evaluate import MODES, evaluate
 
     modes = mode or list(MODES)
-    unknown = [m for m in modes if m not in MODES]
+    allowed = (*MODES, *FACETS) if similar else MODES
+    unknown = [m for m in modes if m not in allowed]
     if unknown:
         raise typer.BadParameter(f"unknown mode {unknown[0]!r}", param_hint="--mode")
     scores = evaluate(
@@ -301,9 +347,9 @@ def eval_command(
         print_json({m: {k: round(v, 4) for k, v in scores[m].items()} for m in modes})
         return
     metrics = ["ndcg@10", "ndcg@20", "recall@100", "mrr@10"]
-    console.print(f"{'mode':<9}" + "".join(f"{m:>12}" for m in metrics))
+    console.print(f"{'mode':<10}" + "".join(f"{m:>12}" for m in metrics))
     for m in modes:
-        console.print(f"{m:<9}" + "".join(f"{scores[m][k]:>12.4f}" for k in metrics))
+        console.print(f"{m:<10}" + "".join(f"{scores[m][k]:>12.4f}" for k in metrics))
 
 
 def register(app: typer.Typer) -> None:

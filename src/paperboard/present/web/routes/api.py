@@ -232,16 +232,27 @@ def submission(
 @router.get(
     "/papers/{paper_id:path}/similar",
     summary="Papers similar to this one",
-    responses=errors(e404="no such paper"),
+    responses=errors(e400="an unknown facet", e404="no such paper"),
 )
 def similar(
-    services: ServicesDep, paper_id: str, limit: Annotated[int, Query(ge=1, le=50)] = 10
+    services: ServicesDep,
+    paper_id: str,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    facet: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            description="Similar in one facet only: background, method or result (the abstract "
+            "sentences tagged with that role).",
+        ),
+    ] = None,
 ) -> list[dict[str, Any]]:
     row = find_paper(services, paper_id)
-    cards = similar_cards(services, row["id"], k=limit)
+    cards = similar_cards(services, row["id"], k=limit, facet=facet or None)
     rows = services.papers.get_many([c["id"] for c in cards])
+    extra = ("similarity", "facet_similarity") if facet else ("similarity",)
     return [
-        {**daily_entry(rows[c["id"]]), "similarity": c["similarity"]}
+        {**daily_entry(rows[c["id"]]), **{key: c[key] for key in extra}}
         for c in cards
         if c["id"] in rows
     ]

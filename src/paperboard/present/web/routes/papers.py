@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperboard.core.errors import ForbiddenError, InvalidIdError, NotFoundError, PaperboardError
 from paperboard.core.ids import canonical_id
+from paperboard.index.facets import FACETS
 from paperboard.present.markdown import MEDIA_TYPE, error_markdown, paper_markdown, prefers_markdown
 from paperboard.present.serialize import paper_dict
 from paperboard.present.web.deps import CsrfDep, MemberDep, RowId, ServicesDep, Viewer, ViewerDep
@@ -17,7 +18,7 @@ from paperboard.present.web.openapi import html, redirect
 from paperboard.present.web.rendering import card, markdown, page, paper_links
 from paperboard.present.web.security import claim_comment
 from paperboard.present.web.services import Services
-from paperboard.store.rows import AuthoredCommentRow, CountedPaperRow
+from paperboard.store.rows import AuthoredCommentRow, CountedPaperRow, PaperRow
 
 router = APIRouter(tags=["pages"])
 log = logging.getLogger(__name__)
@@ -40,14 +41,19 @@ def find_paper(services: Services, paper_id: str) -> CountedPaperRow:
     return row
 
 
-def similar_cards(services: Services, paper_id: str, k: int = 6) -> list[dict[str, Any]]:
-    """Similar papers, or none while dense search is not ready (the page still works)."""
-    from paperboard.rank.similar import similar
+def similar_cards(
+    services: Services, paper_id: str, k: int = 6, facet: str | None = None
+) -> list[dict[str, Any]]:
+    """Similar papers (in one facet, when asked), or none while dense search is not ready (the
+    page still works). An unknown facet raises FacetError (a 400)."""
+    from paperboard.rank.similar import FacetError, similar
 
+    if facet is not None and facet not in FACETS:
+        raise FacetError(f"unknown facet {facet[:40]!r}: use one of {', '.join(FACETS)}")
     if not services.index.dense_ready():
         return []
     try:
-        hits = similar(services.index, services.papers, paper_id, k=k)
+        hits = similar(services.index, services.papers, paper_id, k=k, facet=facet)
     except PaperboardError as error:
         log.warning("similar papers of %s: %s", paper_id, error)
         return []
@@ -55,8 +61,24 @@ def similar_cards(services: Services, paper_id: str, k: int = 6) -> list[dict[st
     for hit in hits:
         entry = card(hit.paper)
         entry["similarity"] = None if hit.similarity is None else round(hit.similarity, 4)
+        if facet is not None:
+            entry["facet_similarity"] = (
+                None if hit.facet_similarity is None else round(hit.facet_similarity, 4)
+            )
         out.append(entry)
     return out
+
+
+def abstract_roles(services: Services, row: PaperRow) -> list[dict[str, str]]:
+    """The abstract's sentences with their tagged role, while dense search is ready."""
+    from paperboard.rank.similar import tagged_sentences
+
+    if not services.index.dense_ready():
+        return []
+    return [
+        {"sentence": sentence, "role": role}
+        for sentence, role in tagged_sentences(services.index, row)
+    ]
 
 
 def map_position(services: Services, paper_id: str) -> dict[str, Any] | None:
@@ -240,26 +262,40 @@ def paper_as_markdown(services: ServicesDep, paper_id: str) -> Response:
     "/papers/{paper_id:path}",
     summary="A paper's page (Markdown with Accept: text/markdown)",
     response_class=HTMLResponse,
-    responses=html(301, e404="no such paper"),
+    responses=html(301, e400="an unknown facet in similar", e404="no such paper"),
 )
 def paper_page(
-    request: Request, services: ServicesDep, viewer: ViewerDep, paper_id: str
+    request: Request,
+    services: ServicesDep,
+    viewer: ViewerDep,
+    paper_id: str,
+    similar: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            description="Show papers similar in one facet: background, method or result.",
+        ),
+    ] = None,
 ) -> Response:
     if getattr(request.state, "format", None) is None and prefers_markdown(
         request.headers.get("accept", "")
     ):
         response = markdown_answer(services, paper_id, "")
     else:
-        response = _paper_html(request, services, viewer, paper_id)
+        response = _paper_html(request, services, viewer, paper_id, similar or None)
     response.headers["Vary"] = "Accept"
     return response
 
 
-def _paper_html(request: Request, services: Services, viewer: Viewer, paper_id: str) -> Response:
+def _paper_html(
+    request: Request, services: Services, viewer: Viewer, paper_id: str, facet: str | None
+) -> Response:
     row = find_paper(services, paper_id)
     if row["id"] != paper_id:
         suffix = ".json" if getattr(request.state, "format", None) == "json" else ""
-        return RedirectResponse(f"/papers/{row['id']}{suffix}", status_code=301)
+        query = f"?similar={facet}" if facet else ""
+        return RedirectResponse(f"/papers/{row['id']}{suffix}{query}", status_code=301)
+    similar = similar_cards(services, row["id"], facet=facet)
     voted = services.community.voted(viewer.member["id"], [row["id"]]) if viewer.member else set()
     comments = [comment_view(c, viewer) for c in services.community.comments(row["id"])]
     data = {
@@ -271,7 +307,10 @@ def _paper_html(request: Request, services: Services, viewer: Viewer, paper_id: 
         },
         "links": paper_links(row),
         "comments": comments,
-        "similar": similar_cards(services, row["id"]),
+        "similar": similar,
+        "similar_facet": facet,
+        "facets": list(FACETS),
+        "abstract_roles": abstract_roles(services, row) if facet else [],
         "map": map_position(services, row["id"]),
     }
     html_only = {"comment_html": {c["id"]: markdown(c["body"]) for c in comments}}
