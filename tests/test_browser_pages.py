@@ -1,7 +1,7 @@
 """The pages people compare with huggingface.co/papers, in Debian's Chromium at 1280 and 390 px:
 author names on cards, links in abstracts, no sideways scroll on a phone (with a very long
 address in an abstract), the welcome after a sign-up, the search page's header box and total,
-and the favicon, robots.txt and /healthz.
+the favicon, robots.txt and /healthz, and similar papers in one facet.
 
 One site (the demo papers plus one paper made for these checks) and one page per width serve the
 whole module; a test fails on a script error, a server error or a broken subresource. Pages are
@@ -256,6 +256,28 @@ def test_no_page_scrolls_sideways(view: Watched, site: Site, screenshot: Shot) -
     page.goto("/")
     expect(card_of(page, LONG)).to_be_visible()  # the long address is on the home page too
     assert not wide, f"wider than the {inner} px window: {wide}"
+
+
+def test_similar_papers_in_one_facet(view: Watched, site: Site, screenshot: Shot) -> None:
+    page = view.page
+    page.goto(f"/papers/{PAPER}")
+    facets = page.get_by_role("navigation", name="Similar in one respect")
+    expect(facets).to_contain_text("overall · background · method · result")
+    facets.get_by_role("link", name="method").click()
+    expect(page).to_have_url(f"{site.url}/papers/{PAPER}?similar=method#similar")
+    expect(page.get_by_role("heading", name="Similar papers: similar method")).to_be_visible()
+    data = page.request.get(f"/papers/{PAPER}.json?similar=method").json()
+    tagged = [s["sentence"] for s in data["abstract_roles"] if s["role"] == "method"]
+    assert tagged and data["similar"], "the demo paper has method sentences and method neighbours"
+    expect(page.locator(".facet-source q")).to_have_text(tagged)
+    cards = page.locator("#similar article.card")
+    expect(cards).to_have_count(len(data["similar"]))
+    expect(cards.first.locator("h3")).to_contain_text(data["similar"][0]["title"][:40])
+    width, inner = page_width(page)
+    screenshot(page, f"pages-{view.width}-similar-method")
+    assert width <= inner, f"the facet page is {width} px wide in a {inner} px window"
+    facets.get_by_role("link", name="overall").click()
+    expect(page.get_by_role("heading", name="Similar papers", exact=True)).to_be_visible()
 
 
 def test_a_sign_up_lands_on_the_welcome(browser: Browser, site: Site, screenshot: Shot) -> None:
