@@ -3,10 +3,16 @@ from the paper's own title and most distinctive abstract words); by words alone 
 no usable embeddings. The paper itself never appears; its other versions share its id, so they
 cannot either.
 
-A facet ("similar method") ranks the candidates of both rankings by the cosine of the two papers'
-facet vectors (the mean embedding of the abstract sentences tagged with that role, see
-:mod:`paperboard.index.facets`), plus half the whole papers' cosine, so a shared method in an
-unrelated field does not outrank the same method on the same problem.
+The two are fused by score, not by rank as search does: each candidate of either ranking scores
+its embedding cosine to the paper plus ``LEXICAL_WEIGHT`` (0.3) times its "more like this" score
+over the best one's (a candidate the lexical ranking did not return gets its last score). For a
+whole paper as the query both scores are informative all the way down, where reciprocal-rank
+fusion only sees the order; ``docs/search.md`` has the measurements against the baselines.
+
+A facet ("similar method") adds to that overall score ``FACET_WEIGHT`` times the cosine of the
+two papers' facet vectors (the mean embedding of the abstract sentences tagged with that role,
+see :mod:`paperboard.index.facets`): papers like this one that share its method come first, and
+a shared method in an unrelated field does not outrank the same method on the same problem.
 """
 
 from __future__ import annotations
@@ -18,14 +24,13 @@ import numpy as np
 from paperboard.core.errors import NotFoundError, PaperboardError
 from paperboard.index.facets import FACETS, facet_vectors
 from paperboard.index.indexer import SearchIndex
-from paperboard.rank.search import fuse
 from paperboard.store.papers import PaperStore
 from paperboard.store.rows import CountedPaperRow, PaperRow
 
 POOL = 100
-SIMILAR_RRF_K = 60
+LEXICAL_WEIGHT = 0.3  # fitted on the dev split of bench/devset/similar (0.2-0.5 within 0.013)
 FACET_POOL = 200  # dense candidates a facet ranking looks at, beside the lexical POOL
-FACET_PAPER_WEIGHT = 0.5
+FACET_WEIGHT = 0.5  # see docs/search.md: per-facet judgments, bench/devset/similar/facets
 
 
 class FacetError(PaperboardError):
@@ -59,20 +64,51 @@ def similar_rankings(
 ) -> dict[str, list[str]]:
     """The dense, lexical and fused ("hybrid") rankings of papers like ``paper_id`` (dense empty
     when dense search is not ready); ``dense_k`` takes more dense candidates than ``k``."""
+    dense, lexical, hybrid = _rankings(index, store, paper_id, k=k, dense_k=dense_k)
+    return {"dense": dense, "lexical": lexical, "hybrid": [pid for pid, _ in hybrid]}
+
+
+def _rankings(
+    index: SearchIndex, store: PaperStore, paper_id: str, *, k: int, dense_k: int = 0
+) -> tuple[list[str], list[str], list[tuple[str, float]]]:
+    """Dense ids, lexical ids, and the fused ranking with its scores."""
     row = store.get(paper_id)
     if row is None:
         raise NotFoundError(f"no paper {paper_id} in the store")
-    dense: list[str] = []
+    found: list[tuple[str, float]] = []
+    vector = None
     if index.dense_ready():
         vector = paper_vector(index, row)
         found = index.neighbours.search(vector, max(k, dense_k), exclude={paper_id})
-        dense = [pid for pid, _ in found]
-    lexical = [pid for pid, _ in index.lexical.more_like(row, k=k) if pid != paper_id]
-    return {
-        "dense": dense,
-        "lexical": lexical,
-        "hybrid": [pid for pid, _ in fuse(dense[:k], lexical, k=SIMILAR_RRF_K)][:k],
+    words = [(pid, score) for pid, score in index.lexical.more_like(row, k=k) if pid != paper_id]
+    if vector is None or not words:
+        hybrid = (found or words)[:k]  # one ranking alone, with its own scores
+    else:
+        hybrid = _fused(index, vector, found[:k], words)[:k]
+    return [pid for pid, _ in found], [pid for pid, _ in words], hybrid
+
+
+def _fused(
+    index: SearchIndex,
+    vector: np.ndarray,
+    dense: list[tuple[str, float]],
+    words: list[tuple[str, float]],
+) -> list[tuple[str, float]]:
+    """The candidates of both rankings, best first, with cosine + LEXICAL_WEIGHT x (lexical score
+    / best lexical score)."""
+    best, floor = words[0][1] or 1.0, words[-1][1]
+    lexical = dict(words)
+    cosine = dict(dense)
+    missing = [pid for pid in lexical if pid not in cosine and pid in index.vectors.row_of]
+    if missing:
+        rows = index.vectors.rows([index.vectors.row_of[pid] for pid in missing]) @ vector
+        cosine.update(zip(missing, (float(c) for c in rows), strict=True))
+    candidates = list(dict.fromkeys([*cosine, *lexical]))
+    scores = {
+        pid: cosine.get(pid, 0.0) + LEXICAL_WEIGHT * lexical.get(pid, floor) / best
+        for pid in candidates
     }
+    return sorted(scores.items(), key=lambda item: -item[1])
 
 
 def paper_facets(index: SearchIndex, row: PaperRow) -> dict[str, np.ndarray]:
@@ -110,19 +146,18 @@ def facet_ranking(
     stored = index.facet_set()
     if mine is None or stored is None:
         return []
-    rankings = similar_rankings(index, store, paper_id, k=POOL, dense_k=FACET_POOL)
-    candidates = list(dict.fromkeys(rankings["dense"] + rankings["lexical"]))
-    have = [pid for pid in candidates if pid in stored.row_of and pid in index.vectors.row_of]
+    dense, lexical, hybrid = _rankings(index, store, paper_id, k=POOL, dense_k=FACET_POOL)
+    overall = dict(hybrid)
+    floor = min(overall.values()) if overall else 0.0
+    candidates = list(dict.fromkeys([*dense, *lexical]))
+    have = [pid for pid in candidates if pid in stored.row_of]
     if not have:
         return []
     dim = index.embedder.dim
     f = FACETS.index(facet)
     theirs = stored.rows([stored.row_of[pid] for pid in have])[:, f * dim : (f + 1) * dim]
     facet_cosine = theirs @ mine  # zero rows (no sentence of that role) score 0
-    paper_cosine = index.vectors.rows([index.vectors.row_of[pid] for pid in have]) @ paper_vector(
-        index, row
-    )
-    scores = facet_cosine + FACET_PAPER_WEIGHT * paper_cosine
+    scores = np.asarray([overall.get(pid, floor) for pid in have]) + FACET_WEIGHT * facet_cosine
     order = np.argsort(-scores, kind="stable")[:k]
     return [(have[i], float(scores[i]), float(facet_cosine[i])) for i in order]
 
@@ -147,8 +182,9 @@ def similar(
         scores = {pid: score for pid, score, _ in by_facet}
         facet_cosines: dict[str, float] = {pid: cosine for pid, _, cosine in by_facet}
     else:
-        ranked = similar_rankings(index, store, paper_id)["hybrid"]
-        scores = {pid: 1.0 / (SIMILAR_RRF_K + r) for r, pid in enumerate(ranked, start=1)}
+        hybrid = _rankings(index, store, paper_id, k=POOL)[2]
+        ranked = [pid for pid, _ in hybrid]
+        scores = dict(hybrid)
         facet_cosines = {}
     vector = paper_vector(index, row) if index.dense_ready() else None
     rows = store.get_many(ranked[: k * 2])
