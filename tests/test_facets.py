@@ -4,6 +4,7 @@ paper page and the CLI. Real model, real databases."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -199,3 +200,23 @@ def test_the_api_page_and_cli_ask_for_one_facet(site: Site, cli: Callable[..., C
     refused = cli("similar", "2504.00001", "--facet", "novelty")
     assert refused.exit_code != 0 and "unknown facet" in refused.output
     assert len(refused.output.strip().splitlines()) == 1
+
+
+def test_eval_scores_a_facet_ranking(tmp_path: Path, settings: Settings, model_cache: Path) -> None:
+    from paperboard.rank.evaluate import evaluate
+
+    folder = tmp_path / "method"
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "corpus.jsonl").write_text(
+        "".join(
+            json.dumps({"_id": p.id, "title": p.title, "text": p.abstract}) + "\n" for p in PAPERS
+        )
+    )
+    (folder / "queries.jsonl").write_text(json.dumps({"_id": "q", "paper": "2504.00001"}) + "\n")
+    (folder / "qrels" / "test.tsv").write_text(  # graded on the method alone
+        "query-id\tcorpus-id\tscore\nq\t2504.00003\t2\nq\t2504.00002\t0\n"
+    )
+    local = settings.model_copy(update={"models_dir": model_cache})
+    scores = evaluate(folder, local, modes=["method", "background"], similar=True)
+    assert scores["method"]["mrr@10"] == 1.0  # the traffic paper with the same method first
+    assert scores["background"]["mrr@10"] < 1.0  # the same problem first, its method differs
