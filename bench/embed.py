@@ -9,8 +9,10 @@ Embeds ~500 real abstracts ("title. abstract", every 80th record of
 - ONNX int8 batched: the same int8 model run the usual way, sorted padded batches of 32 in one
   session with intra-op threads = cores (kept to show why the embedder does not).
 
-Then query latency (p50/p95 over 200 short queries, ``embed_query``), and the cosine of the int8
-vectors to the fp32 and torch ones. Prints markdown tables.
+Then the facet vectors of the same abstracts (each sentence embedded, tagged and averaged per
+role, as ``paperboard index`` does after the paper vectors), query latency (p50/p95 over 200 short
+queries, ``embed_query``), and the cosine of the int8 vectors to the fp32 and torch ones. Prints
+markdown tables.
 
 Other work on the machine skews wall-clock figures, so the load average is printed, and each
 throughput is also given as "CPU-bound": abstracts per CPU-second of this process times the cores,
@@ -154,6 +156,19 @@ def main() -> None:
                     flush=True,
                 )
 
+        # Facets (paperboard index does this after the paper vectors): every sentence embedded
+        # on its own, tagged and averaged per role.
+        from paperboard.index.facets import facet_vectors
+
+        facet_vectors(int8, texts[:16])  # warm-up
+        wall, cpu = best_time(lambda: facet_vectors(int8, texts), args.repeat)
+        facet_speed = (len(texts) / wall, len(texts) * cpu_count() / cpu)
+        print(
+            f"  facets (ONNX int8, sentences): {facet_speed[0]:.1f} abstracts/s,"
+            f" CPU-bound {facet_speed[1]:.1f}",
+            flush=True,
+        )
+
         latency: dict[str, tuple[float, float]] = {}
         query_runners: dict[str, Callable[[str], object]] = {
             "ONNX int8": int8.embed_query,
@@ -185,6 +200,10 @@ def main() -> None:
             f"| {label} | {figures[128]:.1f} | {figures[256]:.1f} | {bound[128]:.1f}"
             f" | {bound[256]:.1f} | {p50:.1f} | {p95:.1f} |"
         )
+    print(
+        f"| facets: ONNX int8, each sentence (≤ 96 tokens) | {facet_speed[0]:.1f} | | "
+        f"{facet_speed[1]:.1f} | | | |"
+    )
     if "torch (sentence-transformers)" in throughput:
         for title, table in (("wall clock", throughput), ("CPU-bound", cpu_bound)):
             torch_speed, int8_speed = table["torch (sentence-transformers)"], table["ONNX int8"]

@@ -6,7 +6,9 @@
    embedded by the real model, so its cost is included).
 
 Queries are 2–4 word phrases taken from real titles (``--queries``, default 500). Each mode runs
-every query once to warm up, then again timed; p50/p95 are of the timed pass. Peak RSS is the
+every query once to warm up, then again timed; p50/p95 are of the timed pass. Similar papers (and
+"similar method", the facet ranking) are timed for 200 papers drawn at random, after 50 warm-ups;
+at 1M the facet vectors are random unit vectors too. Peak RSS is the
 process's high-water mark of a fresh process that loads the built indexes and runs the queries
 (the serving footprint); building is measured separately.
 
@@ -63,7 +65,13 @@ def _peak_mib() -> float:
 
 def prepare(home: Path, synthetic: int | None) -> tuple[object, object, dict[str, float]]:
     from paperboard.core.config import load_settings
-    from paperboard.index.indexer import SearchIndex, build_neighbours, sync_lexical, sync_vectors
+    from paperboard.index.indexer import (
+        SearchIndex,
+        build_neighbours,
+        sync_facets,
+        sync_lexical,
+        sync_vectors,
+    )
     from paperboard.sources.snapshot import SnapshotSource
     from paperboard.store.importer import run_import
     from paperboard.store.papers import PaperStore
@@ -91,6 +99,12 @@ def prepare(home: Path, synthetic: int | None) -> tuple[object, object, dict[str
         sync_vectors(store, index)
     timings["embed_s"] = time.perf_counter() - started
     started = time.perf_counter()
+    if synthetic:
+        _random_facets(store, index)
+    else:
+        sync_facets(store, index)
+    timings["facets_s"] = time.perf_counter() - started
+    started = time.perf_counter()
     build_neighbours(index)
     timings["ann_build_s"] = time.perf_counter() - started
     return store, index, timings
@@ -113,8 +127,26 @@ def _random_vectors(store, index) -> None:  # type: ignore[no-untyped-def]
 def _append_random(vectors, ids: list[str], rng) -> None:  # type: ignore[no-untyped-def]
     if ids:
         matrix = rng.normal(size=(len(ids), vectors.dim)).astype(np.float32)
-        matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+        if vectors.dim > 384:  # facets: three unit vectors side by side
+            parts = matrix.reshape(len(ids), -1, 384)
+            matrix = (parts / np.linalg.norm(parts, axis=2, keepdims=True)).reshape(len(ids), -1)
+        else:
+            matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
         vectors.append(ids, ["random"] * len(ids), matrix)
+
+
+def _random_facets(store, index) -> None:  # type: ignore[no-untyped-def]
+    """Random facet vectors for every paper without them (for the latency of "similar method")."""
+    facets = index.facet_store
+    known = facets.known_hashes()
+    rng = np.random.default_rng(1)
+    pending: list[str] = []
+    for batch in store.changed_since(None, batch=20_000):
+        pending.extend(row["id"] for row in batch if row["id"] not in known)
+        if len(pending) >= 100_000:
+            _append_random(facets, pending, rng)
+            pending = []
+    _append_random(facets, pending, rng)
 
 
 def measure(store, index, queries: list[str]) -> dict[str, tuple[float, float]]:  # type: ignore[no-untyped-def]
@@ -130,6 +162,18 @@ def measure(store, index, queries: list[str]) -> dict[str, tuple[float, float]]:
             search(index, store, query, mode=mode, k=10)
             samples.append((time.perf_counter() - started) * 1000)
         results[mode] = _percentiles(samples)
+    from paperboard.rank.similar import similar
+
+    papers = random.Random(5).sample(index.vectors.ids, min(200, len(index.vectors.ids)))
+    for facet in (None, "method"):
+        for paper in papers[:50]:  # warm-up
+            similar(index, store, paper, k=10, facet=facet)
+        samples = []
+        for paper in papers:
+            started = time.perf_counter()
+            similar(index, store, paper, k=10, facet=facet)
+            samples.append((time.perf_counter() - started) * 1000)
+        results["similar" if facet is None else f"similar {facet}"] = _percentiles(samples)
     embed = []
     for query in queries[:200]:
         started = time.perf_counter()
