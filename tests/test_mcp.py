@@ -94,6 +94,8 @@ def test_tools_answer_on_the_demo_papers(mcp_env: dict[str, str]) -> None:
             ("list_papers", {"period": "2025-13"}),
             ("for_you", {}),
             ("upvote", {"paper_id": PAPER}),
+            ("similar_papers", {"paper_id": PAPER, "limit": 3, "facet": "method"}),
+            ("similar_papers", {"paper_id": PAPER, "facet": "novelty"}),
         ],
     )
     assert set(names) >= {"search", "get_paper", "list_papers", "similar_papers"}
@@ -113,8 +115,12 @@ def test_tools_answer_on_the_demo_papers(mcp_env: dict[str, str]) -> None:
     assert len(similar) == 3 and PAPER not in [p["id"] for p in similar]
     assert results[5].is_error and "no paper" in text(results[5])
     assert results[6].is_error and "not a month" in text(results[6])
-    for refused in results[7:]:
+    for refused in results[7:9]:
         assert refused.is_error and "PAPERBOARD_TOKEN" in text(refused)
+    by_method = data(results[9])["papers"]
+    assert len(by_method) == 3 and PAPER not in [p["id"] for p in by_method]
+    assert all(isinstance(p["facet_similarity"], float) for p in by_method)
+    assert results[10].is_error  # not one of background, method, result
 
 
 def test_a_token_gets_for_you_and_upvotes_and_a_bad_one_is_refused(

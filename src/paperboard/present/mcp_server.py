@@ -176,7 +176,11 @@ def build_server(services: Services, token: str | None = None) -> MCPServer:
         return {
             "paper_id": row["id"],
             "papers": [
-                {**_brief(services, rows[c["id"]]), "similarity": c["similarity"]}
+                {
+                    **_brief(services, rows[c["id"]]),
+                    "similarity": c["similarity"],
+                    **({"facet_similarity": c["facet_similarity"]} if facet else {}),
+                }
                 for c in cards
                 if c["id"] in rows
             ],
