@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     facets: bool = Field(
         True,
         description="Tag abstract sentences as background, method or result and embed each facet, "
-        "for similar papers in one facet (about doubles the embedding time of indexing).",
+        "for similar papers in one facet (embedding then takes about 3.6 times as long).",
     )
     models_dir: Path | None = Field(
         None, description="Where built model files are cached; default: models/ in the home folder."
