@@ -185,6 +185,18 @@ class VectorStore:
         return self._load()
 
     def _load(self) -> VectorSet:
+        chunks, sizes, ids, hashes, keep = self._current()
+        if len(chunks) == 1 and len(keep) == len(ids):
+            # The usual serving case (one compacted chunk): map it instead of reading it.
+            matrix = self._chunk_matrix(chunks[0], sizes[0], mmap=True)
+            return VectorSet(ids, matrix, hashes)
+        matrix = np.empty((len(keep), self.dim), dtype=np.float16)
+        self._gather(chunks, sizes, keep, matrix)
+        return VectorSet([ids[p] for p in keep], matrix, [hashes[p] for p in keep])
+
+    def _current(self) -> tuple[list[Path], list[int], list[str], list[str], list[int]]:
+        """The chunks, their sizes, every stored id and hash in chunk order, and the positions
+        of the current rows (each paper's latest, removed papers left out), ascending."""
         removed = self._removed()
         chunks = self._chunks()
         ids: list[str] = []
@@ -198,22 +210,24 @@ class VectorStore:
         latest: dict[str, int] = {}
         for position, paper_id in enumerate(ids):
             latest[paper_id] = position
-        keep = [p for paper_id, p in latest.items() if paper_id not in removed]
-        if len(chunks) == 1 and len(keep) == len(ids):
-            # The usual serving case (one compacted chunk): map it instead of reading it.
-            matrix = self._chunk_matrix(chunks[0], sizes[0], mmap=True)
-            return VectorSet(ids, matrix, hashes)
-        keep.sort()
-        matrix = np.empty((len(keep), self.dim), dtype=np.float16)
+        keep = sorted(p for paper_id, p in latest.items() if paper_id not in removed)
+        return chunks, sizes, ids, hashes, keep
+
+    def _gather(
+        self, chunks: list[Path], sizes: list[int], keep: list[int], out: np.ndarray
+    ) -> None:
+        """Copy the rows at positions ``keep`` (ascending) of the chunks into ``out``, one
+        chunk's slice at a time from its mapped file."""
         wanted = np.asarray(keep, dtype=np.int64)
         offset = 0
         for chunk, size in zip(chunks, sizes, strict=True):
             lo, hi = np.searchsorted(wanted, [offset, offset + size])
             if hi > lo:
                 part = self._chunk_matrix(chunk, size, mmap=True)
-                matrix[lo:hi] = part[wanted[lo:hi] - offset]
+                for start in range(lo, hi, _BLOCK):
+                    stop = min(hi, start + _BLOCK)
+                    out[start:stop] = part[wanted[start:stop] - offset]
             offset += size
-        return VectorSet([ids[p] for p in keep], matrix, [hashes[p] for p in keep])
 
     def _chunk_matrix(self, chunk: Path, size: int, *, mmap: bool) -> np.ndarray:
         matrix: np.ndarray = np.load(
@@ -228,18 +242,32 @@ class VectorStore:
     def compact(self) -> VectorSet:
         """Rewrite the store as one chunk without replaced or removed rows (killed anywhere, it
         leaves the old chunks or the new one, and the next call finishes the work)."""
-        current = self.load()
-        old = self._chunks()
+        old, sizes, ids, hashes, keep = self._current()
         removed = self.folder / "removed.json"
         if len(old) > 1 or removed.exists():
             # Numbered above every old chunk: once its list is written, its rows win over theirs.
-            self._write_chunk(self._next_number(), current.ids, current._hashes, current.matrix)
+            # The rows go straight from the old files to the new one, a block at a time, so a
+            # compaction needs no more memory than a block, however many vectors there are.
+            stem = self.folder / f"chunk-{self._next_number():06d}"
+            with atomic_path(stem.with_suffix(".npy")) as temporary:
+                rows = np.lib.format.open_memmap(
+                    temporary, mode="w+", dtype=np.float16, shape=(len(keep), self.dim)
+                )
+                self._gather(old, sizes, keep, rows)
+                rows.flush()
+                del rows
+            atomic_write(
+                stem.with_suffix(".json"),
+                json.dumps(
+                    {"ids": [ids[p] for p in keep], "hashes": [hashes[p] for p in keep]}
+                ).encode(),
+            )
             for chunk in old:
                 chunk.unlink(missing_ok=True)  # the list first: a chunk never counts without rows
                 chunk.with_suffix(".npy").unlink(missing_ok=True)
             removed.unlink(missing_ok=True)  # last: until now it hid rows in the old chunks
         self._delete_leftovers()
-        return current
+        return self.load()
 
     def _delete_leftovers(self) -> None:
         """Rows whose list a killed compaction had already deleted (``chunk-000002.npy`` below the
