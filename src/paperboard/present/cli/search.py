@@ -310,6 +310,14 @@ def eval_command(
             "--similar", help="Rank queries naming a `paper` by the similar-papers function."
         ),
     ] = False,
+    recommend: Annotated[
+        bool,
+        typer.Option(
+            "--recommend",
+            help='Score "for you" on readers instead (DIR: corpus.jsonl.gz, users.jsonl, '
+            "qrels/test.tsv), with baselines.",
+        ),
+    ] = False,
     corpus: Annotated[
         Path | None,
         typer.Option(
@@ -328,6 +336,10 @@ def eval_command(
     """
     from paperboard.index.facets import FACETS
     from paperboard.rank.evaluate import MODES, evaluate
+
+    if recommend:
+        _eval_recommend(folder, home, as_json)
+        return
 
     modes = mode or list(MODES)
     allowed = (*MODES, *FACETS) if similar else MODES
@@ -350,6 +362,24 @@ def eval_command(
     console.print(f"{'mode':<10}" + "".join(f"{m:>12}" for m in metrics))
     for m in modes:
         console.print(f"{m:<10}" + "".join(f"{scores[m][k]:>12.4f}" for k in metrics))
+
+
+def _eval_recommend(folder: Path, home: Path | None, as_json: bool) -> None:
+    from paperboard.rank.evaluate_recommend import evaluate_recommend
+
+    scores = evaluate_recommend(
+        folder,
+        settings(),
+        home=home,
+        progress=lambda message: err_console.print(message, markup=False),
+    )
+    if as_json:
+        print_json({name: {k: round(v, 4) for k, v in row.items()} for name, row in scores.items()})
+        return
+    metrics = ["ndcg@20", "recall@20", "recall@100", "mrr"]
+    console.print(f"{'ranking':<12}" + "".join(f"{m:>12}" for m in metrics))
+    for name, row in scores.items():
+        console.print(f"{name:<12}" + "".join(f"{row[k]:>12.4f}" for k in metrics))
 
 
 def register(app: typer.Typer) -> None:
