@@ -94,13 +94,13 @@ def prepare(home: Path, synthetic: int | None) -> tuple[object, object, dict[str
     timings["lexical_build_s"] = time.perf_counter() - started
     started = time.perf_counter()
     if synthetic:
-        _random_vectors(store, index)
+        _random_rows(store, index.vector_store, seed=0)
     else:
         sync_vectors(store, index)
     timings["embed_s"] = time.perf_counter() - started
     started = time.perf_counter()
     if synthetic:
-        _random_facets(store, index)
+        _random_rows(store, index.facet_store, seed=1)
     else:
         sync_facets(store, index)
     timings["facets_s"] = time.perf_counter() - started
@@ -110,11 +110,11 @@ def prepare(home: Path, synthetic: int | None) -> tuple[object, object, dict[str
     return store, index, timings
 
 
-def _random_vectors(store, index) -> None:  # type: ignore[no-untyped-def]
-    """Unit vectors for every paper without one (the dense part at 1M, as the issue allows)."""
-    vectors = index.vector_store
+def _random_rows(store, vectors, seed: int) -> None:  # type: ignore[no-untyped-def]
+    """Random unit vectors for every paper without a row in ``vectors`` (the dense part and the
+    facets at 1M, as the issue allows)."""
     known = vectors.known_hashes()
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     pending: list[str] = []
     for batch in store.changed_since(None, batch=20_000):
         pending.extend(row["id"] for row in batch if row["id"] not in known)
@@ -133,20 +133,6 @@ def _append_random(vectors, ids: list[str], rng) -> None:  # type: ignore[no-unt
         else:
             matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
         vectors.append(ids, ["random"] * len(ids), matrix)
-
-
-def _random_facets(store, index) -> None:  # type: ignore[no-untyped-def]
-    """Random facet vectors for every paper without them (for the latency of "similar method")."""
-    facets = index.facet_store
-    known = facets.known_hashes()
-    rng = np.random.default_rng(1)
-    pending: list[str] = []
-    for batch in store.changed_since(None, batch=20_000):
-        pending.extend(row["id"] for row in batch if row["id"] not in known)
-        if len(pending) >= 100_000:
-            _append_random(facets, pending, rng)
-            pending = []
-    _append_random(facets, pending, rng)
 
 
 def measure(store, index, queries: list[str]) -> dict[str, tuple[float, float]]:  # type: ignore[no-untyped-def]

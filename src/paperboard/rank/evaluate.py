@@ -65,20 +65,13 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def load_judged_set(folder: Path, *, corpus_ids: Iterable[str] | None = None) -> JudgedSet:
-    """Read a BEIR-layout folder; raises EvalError with a one-line reason. ``corpus_ids`` stands
-    in for ``corpus.jsonl`` when the documents come from a snapshot file instead."""
-    folder = Path(folder)
-    if corpus_ids is None:
-        corpus = {str(row["_id"]): row for row in _jsonl(folder / "corpus.jsonl")}
-    else:
-        corpus = {doc_id: {"_id": doc_id} for doc_id in corpus_ids}
-    queries = {str(row["_id"]): row for row in _jsonl(folder / "queries.jsonl")}
-    qrels_path = folder / "qrels" / "test.tsv"
-    if not qrels_path.is_file():
-        raise EvalError(f"missing {qrels_path}")
+def read_qrels(folder: Path) -> dict[str, dict[str, int]]:
+    """``qrels/test.tsv`` of a judged set: query id -> document id -> grade."""
+    path = Path(folder) / "qrels" / "test.tsv"
+    if not path.is_file():
+        raise EvalError(f"missing {path}")
     qrels: dict[str, dict[str, int]] = {}
-    with open(qrels_path, newline="", encoding="utf-8") as handle:
+    with open(path, newline="", encoding="utf-8") as handle:
         for number, row in enumerate(csv.reader(handle, delimiter="\t"), start=1):
             if not row or (number == 1 and row[0] == "query-id"):
                 continue
@@ -89,6 +82,19 @@ def load_judged_set(folder: Path, *, corpus_ids: Iterable[str] | None = None) ->
                     f"qrels/test.tsv line {number}: expected query-id, corpus-id, score"
                 ) from None
             qrels.setdefault(query_id, {})[doc_id] = score
+    return qrels
+
+
+def load_judged_set(folder: Path, *, corpus_ids: Iterable[str] | None = None) -> JudgedSet:
+    """Read a BEIR-layout folder; raises EvalError with a one-line reason. ``corpus_ids`` stands
+    in for ``corpus.jsonl`` when the documents come from a snapshot file instead."""
+    folder = Path(folder)
+    if corpus_ids is None:
+        corpus = {str(row["_id"]): row for row in _jsonl(folder / "corpus.jsonl")}
+    else:
+        corpus = {doc_id: {"_id": doc_id} for doc_id in corpus_ids}
+    queries = {str(row["_id"]): row for row in _jsonl(folder / "queries.jsonl")}
+    qrels = read_qrels(folder)
     for query in queries.values():
         paper = query.get("paper")
         if paper is not None and str(paper) not in corpus:

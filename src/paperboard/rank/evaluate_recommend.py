@@ -19,7 +19,6 @@ and MRR (reciprocal rank of the first relevant paper within the top 100).
 
 from __future__ import annotations
 
-import csv
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ import numpy as np
 import orjson
 
 from paperboard.core.config import Settings
-from paperboard.rank.evaluate import EvalError, ndcg, recall
+from paperboard.rank.evaluate import EvalError, ndcg, read_qrels, recall
 from paperboard.store.rows import PaperRow
 
 DEPTH = 100
@@ -68,21 +67,7 @@ def load_readers(folder: Path) -> tuple[list[Reader], dict[str, dict[str, int]]]
             raise EvalError(
                 f"users.jsonl line {number}: expected _id, history (a list) and since (a day)"
             ) from None
-    qrels_path = folder / "qrels" / "test.tsv"
-    if not qrels_path.is_file():
-        raise EvalError(f"missing {qrels_path}")
-    qrels: dict[str, dict[str, int]] = {}
-    with open(qrels_path, newline="", encoding="utf-8") as handle:
-        for number, row in enumerate(csv.reader(handle, delimiter="\t"), start=1):
-            if not row or (number == 1 and row[0] == "query-id"):
-                continue
-            try:
-                qrels.setdefault(row[0], {})[row[1]] = int(row[2])
-            except (IndexError, ValueError):
-                raise EvalError(
-                    f"qrels/test.tsv line {number}: expected query-id, corpus-id, score"
-                ) from None
-    return readers, qrels
+    return readers, read_qrels(folder)
 
 
 def mrr_at(ranked: list[str], judged: dict[str, int], k: int = DEPTH) -> float:
