@@ -38,6 +38,7 @@ from paperboard.index.vectors import (
     VectorStore,
 )
 from paperboard.store.papers import PaperStore
+from paperboard.store.rows import PaperRow
 
 log = logging.getLogger(__name__)
 
@@ -368,34 +369,17 @@ def sync_vectors(
     """Embed what has no current vector; returns the number of papers embedded."""
     from paperboard.index.embed import paper_text
 
-    state = index.state()
     if rebuild:  # also the way out of vectors made by another model or build
         index.__dict__["vector_store"] = VectorStore(
             index.folder / "vectors", index.vector_model, index.embedder.dim, reset=True
         )
-        state.pop("vectors", None)
-    since = _mark(state, "vectors")
-    index.vector_store.remove(store.deleted_since(since))
-    known = index.vector_store.known_hashes()
-    pending: list[tuple[str, str, str]] = []
-    newest = state.get("vectors")
-    for batch in store.changed_since(since):
-        for row in batch:
-            digest = text_hash(row["title"], row["abstract"])
-            if known.get(row["id"]) != digest:
-                pending.append((row["id"], digest, paper_text(row["title"], row["abstract"])))
-        newest = max(newest or "", batch[-1]["changed_at"].isoformat())
-    done = 0
-    for start in range(0, len(pending), EMBED_CHUNK):
-        chunk = pending[start : start + EMBED_CHUNK]
-        vectors = index.embedder.embed([text for _, _, text in chunk], max_length=index.max_tokens)
-        index.vector_store.append([i for i, _, _ in chunk], [h for _, h, _ in chunk], vectors)
-        done += len(chunk)
-        if progress is not None:
-            progress(done, len(pending))
-    state = index.state()
-    state["vectors"] = newest
-    index._save_state(state)
+        _forget_mark(index, "vectors")
+
+    def embed(rows: list[PaperRow]) -> Any:
+        texts = [paper_text(row["title"], row["abstract"]) for row in rows]
+        return index.embedder.embed(texts, max_length=index.max_tokens)
+
+    done = _embed_changed(store, index, index.vector_store, "vectors", embed, progress)
     if done or rebuild:
         index.refresh()
     return done
@@ -414,7 +398,6 @@ def sync_facets(
 
     from paperboard.index.facets import FACETS, facet_vectors
 
-    state = index.state()
     if rebuild or _facets_stale(index):
         index.__dict__["facet_store"] = VectorStore(
             index.folder / "facets",
@@ -422,34 +405,60 @@ def sync_facets(
             index.embedder.dim * len(FACETS),
             reset=True,
         )
-        state.pop("facets", None)
-    since = _mark(state, "facets")
-    index.facet_store.remove(store.deleted_since(since))
-    known = index.facet_store.known_hashes()
-    pending: list[tuple[str, str, str | None]] = []
-    newest = state.get("facets")
+        _forget_mark(index, "facets")
+    dim = index.embedder.dim
+
+    def embed(rows: list[PaperRow]) -> Any:
+        found = facet_vectors(index.embedder, [row["abstract"] for row in rows])
+        matrix = np.zeros((len(rows), dim * len(FACETS)), dtype=np.float32)
+        for i, facets in enumerate(found):
+            for f, facet in enumerate(FACETS):
+                if facet in facets:
+                    matrix[i, f * dim : (f + 1) * dim] = facets[facet]
+        return matrix
+
+    return _embed_changed(store, index, index.facet_store, "facets", embed, progress)
+
+
+def _forget_mark(index: SearchIndex, name: str) -> None:
+    state = index.state()
+    state.pop(name, None)
+    index._save_state(state)
+
+
+def _embed_changed(
+    store: PaperStore,
+    index: SearchIndex,
+    vectors: VectorStore,
+    mark: str,
+    embed: Callable[[list[PaperRow]], Any],
+    progress: Callable[[int, int], None] | None,
+) -> int:
+    """Forget deleted papers in ``vectors``, then give every paper changed since the ``mark``
+    whose text hash has no row there one (``embed`` of a chunk of rows), a chunk written at a
+    time; moves the mark on and returns how many papers were done."""
+    state = index.state()
+    since = _mark(state, mark)
+    vectors.remove(store.deleted_since(since))
+    known = vectors.known_hashes()
+    pending: list[tuple[str, str, PaperRow]] = []
+    newest = state.get(mark)
     for batch in store.changed_since(since):
         for row in batch:
             digest = text_hash(row["title"], row["abstract"])
             if known.get(row["id"]) != digest:
-                pending.append((row["id"], digest, row["abstract"]))
+                pending.append((row["id"], digest, row))
         newest = max(newest or "", batch[-1]["changed_at"].isoformat())
-    dim = index.embedder.dim
     done = 0
     for start in range(0, len(pending), EMBED_CHUNK):
         chunk = pending[start : start + EMBED_CHUNK]
-        found = facet_vectors(index.embedder, [abstract for _, _, abstract in chunk])
-        rows = np.zeros((len(chunk), dim * len(FACETS)), dtype=np.float32)
-        for i, facets in enumerate(found):
-            for f, facet in enumerate(FACETS):
-                if facet in facets:
-                    rows[i, f * dim : (f + 1) * dim] = facets[facet]
-        index.facet_store.append([i for i, _, _ in chunk], [h for _, h, _ in chunk], rows)
+        matrix = embed([row for _, _, row in chunk])
+        vectors.append([i for i, _, _ in chunk], [h for _, h, _ in chunk], matrix)
         done += len(chunk)
         if progress is not None:
             progress(done, len(pending))
     state = index.state()
-    state["facets"] = newest
+    state[mark] = newest
     index._save_state(state)
     return done
 
