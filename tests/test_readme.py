@@ -88,6 +88,8 @@ def test_every_readme_demo_command_works_on_the_demo(
     similar = next(out for cmd, out in outputs.items() if cmd.startswith("paperboard similar"))
     assert len(re.findall(r"^\s*\d+\. ", similar, re.M)) >= 5
     assert "2512.23440" not in similar  # not the paper itself
+    by_method = outputs["paperboard similar 2512.23440 --facet method"]
+    assert len(re.findall(r"^\s*\d+\. .*, method \d\.\d\d\)", by_method, re.M)) >= 5
     assert (tmp_path / "map.svg").stat().st_size > 10_000
 
 
