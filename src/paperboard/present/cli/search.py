@@ -88,7 +88,7 @@ def index(
         report.lexical, report.deleted = sync_lexical(store, search_index, rebuild=rebuild)
         if not lexical_only:
             with Progress(
-                TextColumn("[bold]embedding"),
+                TextColumn("[bold]{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
@@ -96,7 +96,7 @@ def index(
                 disable=quiet or not err_console.is_terminal,
                 transient=True,
             ) as progress:
-                task = progress.add_task("embed", total=None)
+                task = progress.add_task("embedding", total=None)
                 report.embedded = sync_vectors(
                     store,
                     search_index,
