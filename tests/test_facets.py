@@ -194,6 +194,11 @@ def test_the_api_page_and_cli_ask_for_one_facet(site: Site, cli: Callable[..., C
         assert "Compared by the method sentences of this abstract" in html
         assert 'href="/papers/2504.00001?similar=background#similar"' in html
         assert client.get("/papers/2504.00001", params={"similar": "x"}).status_code == 400
+        moved = client.get("/papers/2504.00001v1", params={"similar": "method"})
+        assert moved.status_code == 301  # an old version's address keeps the facet
+        assert moved.headers["location"] == "/papers/2504.00001?similar=method"
+        bad = client.get("/papers/2504.00001v1", params={"similar": "x&y=1"})
+        assert bad.status_code == 400 and "location" not in bad.headers
     shown = cli("similar", "2504.00001", "--facet", "method", "-k", "2")
     assert shown.exit_code == 0, shown.output
     assert shown.stdout.splitlines()[0].startswith(" 1. Graph networks for traffic forecasting")

@@ -168,6 +168,8 @@ class SearchIndex:
     def facet_set(self) -> VectorSet | None:
         """The stored facet vectors (None when there are none), loaded again at most every
         ``DENSE_CHECK_SECONDS`` when an indexing run has changed them."""
+        from paperboard.index.facets import FACETS
+
         now = time.monotonic()
         with self._facets_lock:
             if now >= self._facets_next_look:
@@ -181,7 +183,7 @@ class SearchIndex:
                             self._facets = VectorStore(
                                 self.folder / "facets",
                                 self.facet_model,
-                                self.embedder.dim * 3,  # background, method, result
+                                self.embedder.dim * len(FACETS),
                             ).load()
                         except Exception as error:  # another model's or broken: no facets
                             log.warning("facet search unavailable: %s", error)
@@ -218,22 +220,7 @@ class SearchIndex:
     def _vector_stamp(self) -> Stamp:
         """Names and modification times of the chunk lists, removals and faiss index metadata:
         any write to the vectors (append, removal, compaction, a new faiss index) changes it."""
-        found: list[tuple[str, int]] = []
-        try:
-            entries = list(os.scandir(self.folder / "vectors"))
-        except FileNotFoundError:
-            return ()
-        for entry in entries:
-            name = entry.name
-            if (name.startswith("chunk-") and name.endswith(".json")) or name in (
-                "removed.json",
-                _ANN_META,
-            ):
-                try:
-                    found.append((name, entry.stat().st_mtime_ns))
-                except FileNotFoundError:  # compacted away since the listing
-                    continue
-        return tuple(sorted(found))
+        return _folder_stamp(self.folder / "vectors", also=(_ANN_META,))
 
     def _look_at_vectors(self) -> None:
         """Load the vectors again if their files changed since the last look (under the lock)."""
@@ -291,8 +278,9 @@ class SearchIndex:
         atomic_write(self._state_path, json.dumps(state))
 
 
-def _folder_stamp(folder: Path) -> Stamp:
-    """Names and modification times of a vector folder's chunk lists and removals."""
+def _folder_stamp(folder: Path, *, also: tuple[str, ...] = ()) -> Stamp:
+    """Names and modification times of a vector folder's chunk lists and removals (and of the
+    files named in ``also``)."""
     found: list[tuple[str, int]] = []
     try:
         entries = list(os.scandir(folder))
@@ -300,11 +288,11 @@ def _folder_stamp(folder: Path) -> Stamp:
         return ()
     for entry in entries:
         if (entry.name.startswith("chunk-") and entry.name.endswith(".json")) or (
-            entry.name == "removed.json"
+            entry.name == "removed.json" or entry.name in also
         ):
             try:
                 found.append((entry.name, entry.stat().st_mtime_ns))
-            except FileNotFoundError:
+            except FileNotFoundError:  # compacted away since the listing
                 continue
     return tuple(sorted(found))
 

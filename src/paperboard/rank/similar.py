@@ -41,6 +41,19 @@ class FacetError(PaperboardError):
     """An unknown facet was asked for."""
 
 
+def check_facet(facet: str) -> None:
+    """Raise FacetError (one line) unless ``facet`` is one of FACETS."""
+    if facet not in FACETS:
+        raise FacetError(f"unknown facet {facet[:40]!r}: use one of {', '.join(FACETS)}")
+
+
+def _stored_row(store: PaperStore, paper_id: str) -> PaperRow:
+    row = store.get(paper_id)
+    if row is None:
+        raise NotFoundError(f"no paper {paper_id} in the store")
+    return row
+
+
 @dataclass
 class SimilarHit:
     id: str
@@ -68,17 +81,16 @@ def similar_rankings(
 ) -> dict[str, list[str]]:
     """The dense, lexical and fused ("hybrid") rankings of papers like ``paper_id`` (dense empty
     when dense search is not ready); ``dense_k`` takes more dense candidates than ``k``."""
-    dense, lexical, hybrid = _rankings(index, store, paper_id, k=k, dense_k=dense_k)
+    row = _stored_row(store, paper_id)
+    dense, lexical, hybrid = _rankings(index, row, k=k, dense_k=dense_k)
     return {"dense": dense, "lexical": lexical, "hybrid": [pid for pid, _ in hybrid]}
 
 
 def _rankings(
-    index: SearchIndex, store: PaperStore, paper_id: str, *, k: int, dense_k: int = 0
+    index: SearchIndex, row: PaperRow, *, k: int, dense_k: int = 0
 ) -> tuple[list[str], list[str], list[tuple[str, float]]]:
-    """Dense ids, lexical ids, and the fused ranking with its scores."""
-    row = store.get(paper_id)
-    if row is None:
-        raise NotFoundError(f"no paper {paper_id} in the store")
+    """Dense ids, lexical ids, and the fused ranking with its scores, of papers like ``row``."""
+    paper_id = row["id"]
     # The lexical query runs on another core while the neighbours are found (tantivy and faiss
     # both let go of the GIL): at 1M papers each takes 8-19 ms.
     pending = _LEXICAL.submit(index.lexical.more_like, row, k=k)
@@ -142,18 +154,20 @@ def facet_ranking(
 ) -> list[tuple[str, float, float]]:
     """Papers like ``paper_id`` in one facet, best first: (id, score, facet cosine). Empty when
     the paper's abstract has no sentence of that role, or dense search is not ready."""
-    if facet not in FACETS:
-        raise FacetError(f"unknown facet {facet!r}: use one of {', '.join(FACETS)}")
-    row = store.get(paper_id)
-    if row is None:
-        raise NotFoundError(f"no paper {paper_id} in the store")
+    check_facet(facet)
+    return _facet_ranking(index, _stored_row(store, paper_id), facet, k=k)
+
+
+def _facet_ranking(
+    index: SearchIndex, row: PaperRow, facet: str, *, k: int
+) -> list[tuple[str, float, float]]:
     if not index.dense_ready():
         return []
     mine = paper_facets(index, row).get(facet)
     stored = index.facet_set()
     if mine is None or stored is None:
         return []
-    dense, lexical, hybrid = _rankings(index, store, paper_id, k=POOL, dense_k=FACET_POOL)
+    dense, lexical, hybrid = _rankings(index, row, k=POOL, dense_k=FACET_POOL)
     overall = dict(hybrid)
     floor = min(overall.values()) if overall else 0.0
     candidates = list(dict.fromkeys([*dense, *lexical]))
@@ -180,16 +194,16 @@ def similar(
     """The ``k`` papers most like ``paper_id``, best first (the fused ranking of
     :func:`similar_rankings`, or :func:`facet_ranking` for a facet), each with its embedding
     cosine to the paper when there is one."""
-    row = store.get(paper_id)
-    if row is None:
-        raise NotFoundError(f"no paper {paper_id} in the store")
     if facet is not None:
-        by_facet = facet_ranking(index, store, paper_id, facet, k=k * 2)
+        check_facet(facet)
+    row = _stored_row(store, paper_id)
+    if facet is not None:
+        by_facet = _facet_ranking(index, row, facet, k=k * 2)
         ranked = [pid for pid, _, _ in by_facet]
         scores = {pid: score for pid, score, _ in by_facet}
         facet_cosines: dict[str, float] = {pid: cosine for pid, _, cosine in by_facet}
     else:
-        hybrid = _rankings(index, store, paper_id, k=POOL)[2]
+        hybrid = _rankings(index, row, k=POOL)[2]
         ranked = [pid for pid, _ in hybrid]
         scores = dict(hybrid)
         facet_cosines = {}

@@ -205,11 +205,10 @@ def similar_command(
 
     Example: paperboard similar 2503.11731 -k 5 --facet method
     """
-    from paperboard.index.facets import FACETS
-    from paperboard.rank.similar import FacetError, similar
+    from paperboard.rank.similar import check_facet, similar
 
-    if facet is not None and facet not in FACETS:
-        raise FacetError(f"unknown facet {facet!r}: use one of {', '.join(FACETS)}")
+    if facet is not None:
+        check_facet(facet)
     try:
         wanted = canonical_id(paper_id)
     except InvalidIdError as error:

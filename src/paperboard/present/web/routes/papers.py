@@ -46,10 +46,10 @@ def similar_cards(
 ) -> list[dict[str, Any]]:
     """Similar papers (in one facet, when asked), or none while dense search is not ready (the
     page still works). An unknown facet raises FacetError (a 400)."""
-    from paperboard.rank.similar import FacetError, similar
+    from paperboard.rank.similar import check_facet, similar
 
-    if facet is not None and facet not in FACETS:
-        raise FacetError(f"unknown facet {facet[:40]!r}: use one of {', '.join(FACETS)}")
+    if facet is not None:
+        check_facet(facet)
     if not services.index.dense_ready():
         return []
     try:
@@ -290,6 +290,10 @@ def paper_page(
 def _paper_html(
     request: Request, services: Services, viewer: Viewer, paper_id: str, facet: str | None
 ) -> Response:
+    from paperboard.rank.similar import check_facet
+
+    if facet is not None:
+        check_facet(facet)  # before it goes into a redirect's address
     row = find_paper(services, paper_id)
     if row["id"] != paper_id:
         suffix = ".json" if getattr(request.state, "format", None) == "json" else ""
