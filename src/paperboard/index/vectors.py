@@ -239,9 +239,10 @@ class VectorStore:
             )
         return matrix
 
-    def compact(self) -> VectorSet:
+    def compact(self) -> int:
         """Rewrite the store as one chunk without replaced or removed rows (killed anywhere, it
-        leaves the old chunks or the new one, and the next call finishes the work)."""
+        leaves the old chunks or the new one, and the next call finishes the work); returns the
+        number of rows kept."""
         old, sizes, ids, hashes, keep = self._current()
         removed = self.folder / "removed.json"
         if len(old) > 1 or removed.exists():
@@ -267,7 +268,7 @@ class VectorStore:
                 chunk.with_suffix(".npy").unlink(missing_ok=True)
             removed.unlink(missing_ok=True)  # last: until now it hid rows in the old chunks
         self._delete_leftovers()
-        return self.load()
+        return len(keep)
 
     def _delete_leftovers(self) -> None:
         """Rows whose list a killed compaction had already deleted (``chunk-000002.npy`` below the
