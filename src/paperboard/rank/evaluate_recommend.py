@@ -29,7 +29,7 @@ import numpy as np
 import orjson
 
 from paperboard.core.config import Settings
-from paperboard.rank.evaluate import EvalError, ndcg, read_qrels, recall
+from paperboard.rank.evaluate import EvalError, mrr, ndcg, read_qrels, recall
 from paperboard.store.rows import PaperRow
 
 DEPTH = 100
@@ -70,13 +70,6 @@ def load_readers(folder: Path) -> tuple[list[Reader], dict[str, dict[str, int]]]
     return readers, read_qrels(folder)
 
 
-def mrr_at(ranked: list[str], judged: dict[str, int], k: int = DEPTH) -> float:
-    for position, doc in enumerate(ranked[:k], start=1):
-        if judged.get(doc, 0) > 0:
-            return 1.0 / position
-    return 0.0
-
-
 def score_runs(
     runs: dict[str, dict[str, list[str]]], qrels: dict[str, dict[str, int]]
 ) -> dict[str, dict[str, float]]:
@@ -89,7 +82,7 @@ def score_runs(
             "ndcg@20": sum(ndcg(run[r], qrels[r], 20) for r in judged) / count,
             "recall@20": sum(recall(run[r], qrels[r], 20) for r in judged) / count,
             "recall@100": sum(recall(run[r], qrels[r], DEPTH) for r in judged) / count,
-            "mrr": sum(mrr_at(run[r], qrels[r]) for r in judged) / count,
+            "mrr": sum(mrr(run[r], qrels[r], DEPTH) for r in judged) / count,
         }
     return out
 
