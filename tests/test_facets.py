@@ -203,7 +203,7 @@ def test_the_api_page_and_cli_ask_for_one_facet(site: Site, cli: Callable[..., C
     assert shown.exit_code == 0, shown.output
     assert shown.stdout.splitlines()[0].startswith(" 1. Graph networks for traffic forecasting")
     refused = cli("similar", "2504.00001", "--facet", "novelty")
-    assert refused.exit_code != 0 and "unknown facet" in refused.output
+    assert refused.exit_code == 2 and "unknown facet" in refused.output
     assert len(refused.output.strip().splitlines()) == 1
 
 

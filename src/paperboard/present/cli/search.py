@@ -205,10 +205,13 @@ def similar_command(
 
     Example: paperboard similar 2503.11731 -k 5 --facet method
     """
-    from paperboard.rank.similar import check_facet, similar
+    from paperboard.index.facets import FACETS
+    from paperboard.rank.similar import similar
 
-    if facet is not None:
-        check_facet(facet)
+    if facet is not None and facet not in FACETS:  # a usage error, like --mode's (status 2)
+        raise typer.BadParameter(
+            f"unknown facet {facet!r}: use one of {', '.join(FACETS)}", param_hint="--facet"
+        )
     try:
         wanted = canonical_id(paper_id)
     except InvalidIdError as error:
