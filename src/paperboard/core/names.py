@@ -52,3 +52,11 @@ def check_email_address(address: str) -> str:
     if any(unicodedata.category(char) in _HIDDEN for char in clean):
         raise PaperboardError("the e-mail address may not contain control or invisible characters")
     return clean
+
+
+def author_key(name: str) -> str:
+    """An author name folded for matching spellings of it: accents and punctuation gone, lower
+    case, one space between words (``Jürgen  Schmidhuber`` = ``jurgen schmidhuber``)."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    plain = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return " ".join(re.sub(r"[^\w]+", " ", plain.casefold()).split())

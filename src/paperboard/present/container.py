@@ -22,6 +22,7 @@ from paperboard.core.config import Settings, load_settings, with_served_url
 from paperboard.core.errors import ConfigError
 from paperboard.store.community import CommunityStore
 from paperboard.store.digests import DigestStore
+from paperboard.store.interests import InterestStore
 from paperboard.store.members import MemberStore
 from paperboard.store.papers import PaperStore
 from paperboard.store.submission_requests import SubmissionRequestStore
@@ -74,6 +75,10 @@ class Container:
     @cached_property
     def digests(self) -> DigestStore:
         return DigestStore(self.engine)
+
+    @cached_property
+    def interests(self) -> InterestStore:
+        return InterestStore(self.engine)
 
     @cached_property
     def submission_requests(self) -> SubmissionRequestStore:

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -364,3 +365,125 @@ class SubmissionRequest(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# -- interests: what "for you" learns from, and a member's library ------------------------------
+
+
+class PaperSignal(Base):
+    """A member's word on a paper besides an upvote: ``more`` ("more like this"), ``less``
+    ("not interested") or ``read``. ``more`` and ``less`` exclude each other."""
+
+    __tablename__ = "paper_signals"
+    __table_args__ = (Index("ix_paper_signals_member_kind", "member_id", "kind", "created_at"),)
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    paper_id: Mapped[str] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class InterestSettings(Base):
+    """How a member's "for you" mixes: exploration and popularity (0–1), only the categories
+    they chose, whether papers they marked read stay hidden, and when onboarding ended."""
+
+    __tablename__ = "interest_settings"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    categories: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    exploration: Mapped[float] = mapped_column(Float, default=0.0)
+    popularity: Mapped[float] = mapped_column(Float, default=0.0)
+    only_categories: Mapped[bool] = mapped_column(Boolean, default=False)
+    hide_read: Mapped[bool] = mapped_column(Boolean, default=True)
+    onboarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Collection(Base):
+    """A member's named list of papers, private unless made public."""
+
+    __tablename__ = "collections"
+    __table_args__ = (UniqueConstraint("member_id", "name", name="uq_collections_member_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CollectionItem(Base):
+    """A paper in a collection, with the member's note on it."""
+
+    __tablename__ = "collection_items"
+    __table_args__ = (Index("ix_collection_items_paper", "paper_id"),)
+
+    collection_id: Mapped[int] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True
+    )
+    paper_id: Mapped[str] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    note: Mapped[str] = mapped_column(Text, default="")
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Follow(Base):
+    """An author a member follows, by name as papers spell it; ``key`` is the name folded
+    (lowercase, accents and punctuation gone) so spellings of one name meet."""
+
+    __tablename__ = "follows"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SavedSearch(Base):
+    """A search saved with a name: a private feed (``token`` in its URL), a digest section and,
+    with ``webhook_url``, a JSON POST per new paper. ``checked_at`` is how far the webhook has
+    looked; papers first seen after it are new."""
+
+    __tablename__ = "saved_searches"
+    __table_args__ = (UniqueConstraint("member_id", "name", name="uq_saved_searches_member_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(120))
+    query: Mapped[str] = mapped_column(Text)
+    mode: Mapped[str] = mapped_column(String(10), default="hybrid")
+    filters: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    webhook_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class WebhookDelivery(Base):
+    """One new paper for one saved search's webhook: ``pending`` until a POST succeeds
+    (``sent``), retried with back-off, ``failed`` after the last try. The primary key makes
+    it once per paper."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_state", "state", "next_try_at"),)
+
+    saved_search_id: Mapped[int] = mapped_column(
+        ForeignKey("saved_searches.id", ondelete="CASCADE"), primary_key=True
+    )
+    paper_id: Mapped[str] = mapped_column(String(220), primary_key=True)
+    state: Mapped[str] = mapped_column(String(8))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_try_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
