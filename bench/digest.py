@@ -1,8 +1,9 @@
 """Digest benchmark: compose personalized digests for 10,000 subscribers over the 40k real papers.
 
 Subscribers are a realistic mix: a third follow one to three categories, a third keywords taken
-from real titles, and 40% are members with three to ten upvotes, whose "for you" picks are the
-neighbours of what they upvoted. The period is the last week of the data. Composing means what
+from real titles, and a third are members with 5 to 50 signals (upvotes, "more like this" and
+"not interested"), whose "for you" picks come from a model trained on them per digest
+(``rank/for_you.py``). The period is the last week of the data. Composing means what
 ``paperboard digest send`` does before SMTP: choose each subscriber's top papers and picks and
 render the multipart message (HTML and text) to bytes, in one process per core as ``digest send``
 does (``prepare_all``).
@@ -47,6 +48,7 @@ def populate(home: Path, count: int, seed: int = 7) -> None:
 
     app = Container.open(load_settings(home=home, database_url=None))
     store, members, community, digests = app.papers, app.members, app.community, app.digests
+    interests = app.interests
     rng = random.Random(seed)
     latest = store.latest_feed_date()
     assert latest is not None, "no papers in this home"
@@ -69,10 +71,16 @@ def populate(home: Path, count: int, seed: int = 7) -> None:
         for n in range(count):
             email = f"reader{n:05d}@bench.example.org"
             member_id = None
-            if rng.random() < 0.4:
+            if rng.random() < 0.34:
                 member_id = members.create(email, f"Reader {n}", password)["id"]
-                for paper_id in rng.sample(ids, rng.randint(3, 10)):
-                    community.upvote(member_id, paper_id)
+                signals = rng.sample(ids, rng.randint(5, 50))
+                for number, paper_id in enumerate(signals):
+                    if number % 5 == 4:
+                        interests.set_signal(member_id, paper_id, "less")
+                    elif number % 5 == 3:
+                        interests.set_signal(member_id, paper_id, "more")
+                    else:
+                        community.upvote(member_id, paper_id)
             kind = rng.random()
             digests.subscribe(
                 email,

@@ -169,9 +169,9 @@ def test_for_you_picks_follow_upvotes_and_never_repeat(site: Site, smtp_server: 
         record = digests.send_record(subscriber["id"], f"daily:{day}")
         if report.sent:
             picks = record["picks"]
-            assert picks and all(p["reason"].startswith("because you upvoted") for p in picks)
+            assert picks and all(p["reason"].endswith("which you upvoted") for p in picks)
             assert (
-                "because you upvoted" in smtp_server.messages[-1].get_body(("plain",)).get_content()
+                "which you upvoted" in smtp_server.messages[-1].get_body(("plain",)).get_content()
             )
             ids = record["top_ids"] + [p["id"] for p in picks]
             assert not set(ids) & set(seen)

@@ -143,7 +143,9 @@ def test_a_token_gets_for_you_and_upvotes_and_a_bad_one_is_refused(
     assert again["changed"] is False and again["upvotes"] == before + 1
     picks = data(results[2])
     assert picks["member"] == "Ada" and picks["papers"]
-    assert all(p["id"] != PAPER and "because you upvoted" in p["reason"] for p in picks["papers"])
+    assert all(
+        p["id"] != PAPER and p["reason"].endswith("which you upvoted") for p in picks["papers"]
+    )
     assert results[3].is_error and "no paper" in text(results[3])
     with Container.open() as app:
         member = app.members.by_email("ada@example.org")

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from paperboard.core.errors import PaperboardError
 from paperboard.index.indexer import SearchIndex
 from paperboard.rank import trending
-from paperboard.rank.recommend import recommend
+from paperboard.rank.recommend import MemberInterests, PoolCache, recommend_for
 from paperboard.rank.trending import TrendingPaperRow
 from paperboard.store.papers import PaperStore
 from paperboard.store.rows import CountedPaperRow, SubscriberRow
@@ -121,19 +121,30 @@ def for_you(
     period: DigestPeriod,
     *,
     banned: set[str],
-    upvoted: list[str],
+    member: MemberInterests | None = None,
+    pools: PoolCache | None = None,
     k: int = PICKS,
 ) -> list[dict[str, Any]]:
-    """Up to ``k`` "for you" picks ({"id", "reason", "because", "paper"}), none of ``banned``."""
+    """Up to ``k`` "for you" picks ({"id", "reason", "because", "paper"}), none of ``banned``:
+    the member's model over the papers on the feed from :data:`PICK_WINDOW_DAYS` before the
+    period's end on, or the subscriber's categories and keywords alone."""
+    categories = list(subscriber["categories"] or [])
+    keywords = list(subscriber["keywords"] or [])
+    if member is None:
+        member = MemberInterests(categories=categories, keywords=keywords)
+    else:
+        member.categories = member.categories or categories
+        member.keywords = keywords
     try:
-        picks = recommend(
+        since = period.end - timedelta(days=PICK_WINDOW_DAYS)
+        pool = (pools or PoolCache()).get(store, since)
+        picks = recommend_for(
             index,
             store,
-            upvoted=upvoted,
-            categories=list(subscriber["categories"] or []),
-            keywords=list(subscriber["keywords"] or []),
+            member,
+            pool,
             exclude=sorted(banned),
-            since=period.end - timedelta(days=PICK_WINDOW_DAYS),
+            since=since,
             k=k,
         )
     except PaperboardError:

@@ -8,7 +8,10 @@ minus the history; every candidate is scored (not only neighbours of the history
 
 Rankings, all in one run so that they are comparable:
 
-* ``paperboard``: the product's own "for you" (:func:`paperboard.rank.recommend.recommend`);
+* ``paperboard``: the product's own "for you" (:func:`paperboard.rank.recommend.recommend`: a
+  model per reader over every candidate, :mod:`paperboard.rank.for_you`);
+* ``neighbours``: the ranking "for you" had before that model: the summed cosines of the
+  candidates among the 60 nearest neighbours (embeddings) of each history paper;
 * ``centroid``: the cosine of each candidate's embedding to the mean of the history's;
 * ``tfidf``: the cosine of each candidate's TF-IDF vector (title and abstract, sublinear term
   frequency, English stop words) to the history's mean TF-IDF vector.
@@ -24,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
@@ -33,7 +37,8 @@ from paperboard.rank.evaluate import EvalError, mrr, ndcg, read_qrels, recall
 from paperboard.store.rows import PaperRow
 
 DEPTH = 100
-RANKINGS = ("paperboard", "centroid", "tfidf")
+RANKINGS = ("paperboard", "neighbours", "centroid", "tfidf")
+NEIGHBOURS = 60
 
 
 @dataclass
@@ -95,6 +100,21 @@ def _top(scores: np.ndarray, ids: list[str], k: int) -> list[str]:
     return [ids[i] for i in top[np.argsort(-scores[top], kind="stable")]]
 
 
+def _neighbour_sums(
+    index: Any, history: np.ndarray, banned: set[str], wanted: set[str]
+) -> list[str]:
+    """The old "for you": each candidate adds up its cosines to the history papers whose 60
+    nearest neighbours it is among (recent history counting a little more)."""
+    scores: dict[str, float] = {}
+    found = index.neighbours.search_many(history, NEIGHBOURS, exclude=banned)
+    for position, neighbours in enumerate(found):
+        weight = 1.0 / (1.0 + 0.05 * position)
+        for pid, similarity in neighbours:
+            scores[pid] = scores.get(pid, 0.0) + weight * max(similarity, 0.0)
+    ranked = sorted(scores.items(), key=lambda item: -item[1])
+    return [pid for pid, _ in ranked if pid in wanted][:DEPTH]
+
+
 def evaluate_recommend(
     folder: Path,
     settings: Settings,
@@ -108,6 +128,7 @@ def evaluate_recommend(
 
     from paperboard.index.embed import paper_text
     from paperboard.index.indexer import SearchIndex, build_neighbours, sync_lexical, sync_vectors
+    from paperboard.rank.for_you import Pool
     from paperboard.rank.recommend import recommend
     from paperboard.sources.snapshot import SnapshotSource
     from paperboard.store.importer import run_import
@@ -151,6 +172,7 @@ def evaluate_recommend(
                 sublinear_tf=True, stop_words="english", min_df=2, dtype=np.float32
             ).fit_transform([paper_text(row["title"], row["abstract"]) for row in rows])
             runs: dict[str, dict[str, list[str]]] = {name: {} for name in RANKINGS}
+            pools: dict[date, Pool] = {}
             for reader in readers:
                 history = [pid for pid in reader.history if pid in position]
                 open_ = first >= reader.since.toordinal()
@@ -169,7 +191,14 @@ def evaluate_recommend(
                 profile = np.asarray(tfidf[rows_of_history].mean(axis=0)).ravel()
                 lexical = np.asarray(tfidf[candidates] @ profile).ravel()
                 runs["tfidf"][reader.id] = _top(lexical, candidate_ids, DEPTH)
-                picks = recommend(index, store, upvoted=history, since=reader.since, k=DEPTH)
+                runs["neighbours"][reader.id] = _neighbour_sums(
+                    index, embedding[rows_of_history], set(history), set(candidate_ids)
+                )
+                if reader.since not in pools:
+                    opened = [ids[i] for i in np.flatnonzero(first >= reader.since.toordinal())]
+                    counted = store.get_many(opened)
+                    pools[reader.since] = Pool([counted[pid] for pid in opened if pid in counted])
+                picks = recommend(index, store, upvoted=history, pool=pools[reader.since], k=DEPTH)
                 wanted = set(candidate_ids)
                 runs["paperboard"][reader.id] = [p.id for p in picks if p.id in wanted]
         finally:

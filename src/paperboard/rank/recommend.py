@@ -1,30 +1,37 @@
 """ "For you": papers picked for one member, each with the reason it was picked.
 
-With upvotes, candidates are the nearest neighbours of each upvoted paper (the most recent upvotes
-first); a candidate's score adds up its similarity to every upvoted paper that found it, and its
-reason names the upvoted paper that contributed most ("because you upvoted X"). Before any upvote,
-or while there are no usable embeddings, the member's chosen keywords are searched (hybrid) and
-their categories browsed, newest and most upvoted first. Papers already upvoted, or listed in
-``exclude`` (already sent, say), never appear.
+A member's signals (upvotes, saved papers, "more like this" and "not interested") train a model
+(:mod:`paperboard.rank.for_you`) that scores every paper of a candidate pool, by default the
+papers on the feed in the last :data:`WINDOW_DAYS` days. Followed authors' papers come first;
+saved searches' matches get a bonus; the member's mix (exploration, popularity, only their
+categories) applies. Before any signal, the member's keywords are searched (hybrid) and their
+categories browsed, newest and most upvoted first. Papers the member already upvoted, saved,
+refused, read (when hidden) or was sent (``exclude``) never appear.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 
-import numpy as np
-
+from paperboard.core.errors import PaperboardError
 from paperboard.index.indexer import SearchIndex
 from paperboard.index.lexical import Filters
-from paperboard.rank.search import matches_filters, search
-from paperboard.rank.similar import paper_vector
+from paperboard.index.query import parse_query
+from paperboard.rank.for_you import Extras, MemberModel, Mix, Pool, Signal, rank
+from paperboard.rank.search import search
+from paperboard.store.community import CommunityStore
+from paperboard.store.interests import InterestStore
 from paperboard.store.papers import PaperStore
-from paperboard.store.rows import CountedPaperRow
+from paperboard.store.rows import CountedPaperRow, PaperRow
 
-NEIGHBOURS = 60
-MAX_SEEDS = 50
+WINDOW_DAYS = 30
+MAX_SIGNALS = 200
+SEARCH_MATCHES = 200
+POOL_SECONDS = 600.0
 
 
 @dataclass
@@ -33,7 +40,147 @@ class Pick:
     score: float
     paper: CountedPaperRow
     reason: str
-    because: str | None = None  # the upvoted paper behind the pick, if any
+    because: str | None = None  # the paper behind the pick, if any
+
+
+@dataclass
+class MemberInterests:
+    """Everything "for you" knows of a member."""
+
+    signals: list[Signal] = field(default_factory=list)
+    follows: dict[str, str] = field(default_factory=dict)
+    saved_searches: list[tuple[str, str]] = field(default_factory=list)  # (name, words)
+    mix: Mix = field(default_factory=Mix)
+    hidden: set[str] = field(default_factory=set)
+    categories: list[str] = field(default_factory=list)
+    keywords: list[str] = field(default_factory=list)
+
+
+def interests_of(
+    community: CommunityStore,
+    interests: InterestStore,
+    member_id: int,
+    *,
+    keywords: Sequence[str] = (),
+) -> MemberInterests:
+    """A member's interests as the stores hold them (newest signals first, at most
+    :data:`MAX_SIGNALS`)."""
+    marks = interests.signals_of(member_id)
+    settings = interests.settings(member_id)
+    positives: dict[str, Signal] = {}
+    for pid, at in community.upvotes_of(member_id):
+        positives.setdefault(pid, Signal(pid, 1.0, "which you upvoted", at))
+    for pid, at in marks.get("more", []):
+        positives.setdefault(pid, Signal(pid, 1.0, "which you asked for more of", at))
+    for pid, at, name in interests.saved_papers(member_id):
+        positives.setdefault(pid, Signal(pid, 1.0, f"in your collection “{name}”", at))
+    oldest = datetime.min.replace(tzinfo=UTC)
+    ordered = sorted(positives.values(), key=lambda s: s.at or oldest, reverse=True)
+    ordered = ordered[:MAX_SIGNALS]
+    negatives = [Signal(pid, -1.0, "", at) for pid, at in marks.get("less", [])][:MAX_SIGNALS]
+    hidden = set(positives) | {pid for pid, _ in marks.get("less", [])}
+    if settings["hide_read"]:
+        hidden |= {pid for pid, _ in marks.get("read", [])}
+    return MemberInterests(
+        signals=ordered + negatives,
+        follows={row["key"]: row["name"] for row in interests.follows_of(member_id)},
+        saved_searches=[
+            (row["name"], row["query"]) for row in interests.saved_searches_of(member_id)
+        ],
+        mix=Mix(
+            exploration=settings["exploration"],
+            popularity=settings["popularity"],
+            only_categories=settings["only_categories"],
+            categories=tuple(settings["categories"]),
+        ),
+        hidden=hidden,
+        categories=list(settings["categories"]),
+        keywords=list(keywords),
+    )
+
+
+class PoolCache:
+    """The candidate pool of a window, rebuilt when papers come in or after ten minutes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[date, date, int] | None = None
+        self._built = 0.0
+        self._pool: Pool | None = None
+
+    def get(self, store: PaperStore, start: date | None = None, end: date | None = None) -> Pool:
+        """The pool of the feed days from ``start`` (default: :data:`WINDOW_DAYS` before
+        ``end``) to ``end`` (default: the latest feed day)."""
+        end = end or store.latest_feed_date() or date.today()
+        start = start or end - timedelta(days=WINDOW_DAYS)
+        key = (start, end, store.count_papers(start, end))
+        with self._lock:
+            fresh = time.monotonic() - self._built < POOL_SECONDS
+            if self._pool is None or key != self._key or not fresh:
+                self._pool = candidate_pool(store, start, end)
+                self._key, self._built = key, time.monotonic()
+            return self._pool
+
+
+def candidate_pool(store: PaperStore, start: date, end: date) -> Pool:
+    """The papers on the feed from ``start`` to ``end``, newest first (at most 20,000)."""
+    from paperboard.rank.for_you import MAX_POOL
+
+    return Pool(store.list_papers(start, end, sort="published", limit=MAX_POOL))
+
+
+def _search_matches(
+    index: SearchIndex, searches: Sequence[tuple[str, str]], since: date | None
+) -> dict[str, str]:
+    matches: dict[str, str] = {}
+    for name, words in searches:
+        try:
+            found = index.lexical.search_ids(
+                parse_query(words),
+                k=SEARCH_MATCHES,
+                filters=Filters(since=since, date_field="feed"),
+            )
+        except PaperboardError:
+            continue
+        for pid, _score in found:
+            matches.setdefault(pid, name)
+    return matches
+
+
+def recommend_for(
+    index: SearchIndex,
+    store: PaperStore,
+    member: MemberInterests,
+    pool: Pool,
+    *,
+    exclude: Sequence[str] = (),
+    k: int = 10,
+    since: date | None = None,
+) -> list[Pick]:
+    """Up to ``k`` picks from ``pool`` for ``member``, best first; cold-start picks fill in
+    while the member has given no signal."""
+    signal_ids = [s.paper_id for s in member.signals]
+    rows: dict[str, PaperRow] = dict(store.get_many(signal_ids)) if signal_ids else {}
+    model = MemberModel.train(pool, member.signals, rows)
+    hidden = member.hidden | set(exclude)
+    extras = Extras(
+        follows=member.follows,
+        search_matches=_search_matches(index, member.saved_searches, since)
+        if member.saved_searches
+        else {},
+        hidden=hidden,
+    )
+    ranked = rank(model, member.mix, extras, k=k)
+    picks = [
+        Pick(pool.ids[s.index], s.score, pool.rows[s.index], s.reason, s.because) for s in ranked
+    ]
+    if len(picks) < k and not model.ready:
+        seen = hidden | {p.id for p in picks}
+        for pick in _cold_start(
+            index, store, member.categories, member.keywords, seen, since, k - len(picks)
+        ):
+            picks.append(pick)
+    return picks
 
 
 def recommend(
@@ -46,56 +193,22 @@ def recommend(
     exclude: Sequence[str] = (),
     since: date | None = None,
     k: int = 10,
+    pool: Pool | None = None,
 ) -> list[Pick]:
-    """Up to ``k`` picks, best first. ``upvoted`` is most recent first."""
-    filters = Filters(categories=tuple(categories), since=since)
-    banned = set(upvoted) | set(exclude)
-    seeds = store.get_many(list(upvoted)[:MAX_SEEDS]) if upvoted and index.dense_ready() else {}
-    if seeds:
-        picks = _from_upvotes(
-            index, store, [seeds[i] for i in upvoted if i in seeds], banned, filters, k
-        )
-        if picks:
-            return picks
-    return _cold_start(index, store, categories, keywords, banned, since, k)
-
-
-def _from_upvotes(
-    index: SearchIndex,
-    store: PaperStore,
-    seeds: list[CountedPaperRow],
-    banned: set[str],
-    filters: Filters,
-    k: int,
-) -> list[Pick]:
-    scores: dict[str, float] = {}
-    best: dict[str, tuple[float, CountedPaperRow]] = {}
-    queries = np.stack([paper_vector(index, seed) for seed in seeds])
-    found = index.neighbours.search_many(queries, NEIGHBOURS, exclude=banned)
-    for position, (seed, neighbours) in enumerate(zip(seeds, found, strict=True)):
-        weight = 1.0 / (1.0 + 0.05 * position)  # recent upvotes count a little more
-        for pid, similarity in neighbours:
-            contribution = weight * max(similarity, 0.0)
-            scores[pid] = scores.get(pid, 0.0) + contribution
-            if pid not in best or contribution > best[pid][0]:
-                best[pid] = (contribution, seed)
-    ranked = [pid for pid, _ in sorted(scores.items(), key=lambda item: -item[1])][: k * 10]
-    if filters != Filters():  # what filters look at, for every candidate; whole rows for picks
-        fields = store.filter_fields(ranked)
-        ranked = [pid for pid in ranked if pid in fields and matches_filters(fields[pid], filters)]
-    rows = store.get_many(ranked[: k * 2])
-    picks: list[Pick] = []
-    for pid in ranked:
-        row = rows.get(pid)
-        if row is None:
-            continue
-        seed = best[pid][1]
-        picks.append(
-            Pick(pid, scores[pid], row, f"because you upvoted “{seed['title']}”", seed["id"])
-        )
-        if len(picks) == k:
-            break
-    return picks
+    """Up to ``k`` picks for a reader known only by upvotes (most recent first), categories and
+    keywords, from ``pool`` or the feed since ``since`` (default: the last 30 days)."""
+    member = MemberInterests(
+        signals=[Signal(pid, 1.0, "which you upvoted") for pid in list(upvoted)[:MAX_SIGNALS]],
+        hidden=set(upvoted),
+        categories=list(categories),
+        keywords=list(keywords),
+        mix=Mix(categories=tuple(categories), only_categories=bool(categories)),
+    )
+    if pool is None:
+        end = store.latest_feed_date() or date.today()
+        start = since or end - timedelta(days=WINDOW_DAYS)
+        pool = candidate_pool(store, start, end)
+    return recommend_for(index, store, member, pool, exclude=exclude, k=k, since=since)
 
 
 def _cold_start(
@@ -127,7 +240,7 @@ def _cold_start(
                 )
     if categories and len(picks) < k:
         end = store.latest_feed_date() or date.today()
-        start = since or end - timedelta(days=30)
+        start = since or end - timedelta(days=WINDOW_DAYS)
         for category in categories:
             for row in store.list_papers(start, end, category=category, limit=k * 3):
                 if row["id"] not in seen:

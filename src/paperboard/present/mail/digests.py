@@ -32,6 +32,7 @@ from paperboard.present.mail.outbox import Outbox
 from paperboard.present.mail.smtp import MailError, PermanentMailError
 from paperboard.present.mail.transport import Transport, open_transport
 from paperboard.rank.digest import PICKS, TOP, DigestContent, DigestPeriod, for_you, top_papers
+from paperboard.rank.recommend import PoolCache, interests_of
 from paperboard.store.rows import CountedPaperRow, SubscriberRow
 
 log = logging.getLogger(__name__)
@@ -68,11 +69,11 @@ class DigestReport:
 
 
 class Composer:
-    """Builds digests: the stores, the search index (for "for you" picks, made only while
-    ``dense_ready``) and each subscriber's upvotes. What many subscribers share is computed once
-    per run: the top papers of each set of categories, and the picks of each set of categories and
-    keywords before any upvote; each subscriber's already-mailed papers are then filtered out of
-    those."""
+    """Builds digests: the stores, the search index and each member's interests (their model is
+    trained per digest, against the run's one pool of candidates). What many subscribers share is
+    computed once per run: the pool, the top papers of each set of categories, and the picks of
+    each set of categories and keywords before any signal; each subscriber's already-mailed
+    papers are then filtered out of those."""
 
     MARGIN = 20  # extra candidates kept in the shared lists, to survive per-subscriber filtering
 
@@ -81,6 +82,8 @@ class Composer:
         self.store = app.papers
         self.digests = app.digests
         self.community = app.community
+        self.interests = app.interests
+        self.pools = PoolCache()
         self.index = app.index
         self._top: dict[tuple[Any, ...], list[CountedPaperRow]] = {}
         self._cold: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
@@ -103,17 +106,20 @@ class Composer:
         sent = self.digests.sent_paper_ids(subscriber["id"])
         categories = list(subscriber["categories"] or [])
         content = DigestContent(top=self._shared_top(period, categories, sent))
-        if not subscriber["for_you"] or not self.index.dense_ready():
-            return content  # "for you" needs embeddings: without them, the top papers alone
+        if not subscriber["for_you"]:
+            return content
         banned = sent | {row["id"] for row in content.top}
-        upvoted = (
-            [pid for pid, _ in self.community.upvotes_of(subscriber["member_id"])]
-            if subscriber["member_id"]
-            else []
-        )
-        if upvoted:
+        member_id = subscriber["member_id"]
+        member = interests_of(self.community, self.interests, member_id) if member_id else None
+        if member is not None and (member.signals or member.follows or member.saved_searches):
             content.picks = for_you(
-                self.index, self.store, subscriber, period, banned=banned, upvoted=upvoted
+                self.index,
+                self.store,
+                subscriber,
+                period,
+                banned=banned,
+                member=member,
+                pools=self.pools,
             )
             return content
         key = (period.key, tuple(sorted(categories)), tuple(subscriber["keywords"] or []))
@@ -124,10 +130,13 @@ class Composer:
                 subscriber,
                 period,
                 banned=set(),
-                upvoted=[],
+                pools=self.pools,
                 k=PICKS + self.MARGIN,
             )
-        content.picks = [pick for pick in self._cold[key] if pick["id"] not in banned][:PICKS]
+        hidden = member.hidden if member is not None else set()
+        content.picks = [pick for pick in self._cold[key] if pick["id"] not in banned | hidden][
+            :PICKS
+        ]
         return content
 
     def replay(self, record: dict[str, Any]) -> DigestContent:

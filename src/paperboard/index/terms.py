@@ -1,0 +1,65 @@
+"""Term vectors of papers for "for you": words and adjacent word pairs of the title and
+abstract, hashed into a fixed space, so no vocabulary has to be stored or kept in step.
+
+A paper's text is lowercased and cut into runs of letters and digits; English stop words go, and
+each remaining word and each pair of neighbours (``graph neural``, ``neural network``) is a term.
+Term frequencies are sublinear (1 + log tf) and weighted by an inverse document frequency learnt
+from a pool of papers (:func:`idf`), then each vector is scaled to unit length. Pairs carry what
+single words miss (``diffusion policy``, ``speculative decoding``): on the recsys development set
+they took a TF-IDF centroid from 0.108 to 0.144 nDCG@20 (docs/search.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from itertools import pairwise
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorizer
+from sklearn.preprocessing import normalize
+
+from paperboard.index.embed import paper_text
+
+DIMENSIONS = 2**20
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _terms(text: str) -> list[str]:
+    words = [word for word in _WORD.findall(text.lower()) if word not in ENGLISH_STOP_WORDS]
+    return words + [f"{a} {b}" for a, b in pairwise(words)]
+
+
+_HASHER = HashingVectorizer(
+    analyzer=_terms,
+    n_features=DIMENSIONS,
+    alternate_sign=False,
+    norm=None,
+    dtype=np.float32,
+)
+
+
+def term_counts(titles_abstracts: Sequence[tuple[str | None, str | None]]) -> sparse.csr_matrix:
+    """One row per paper: sublinear term frequencies, not yet weighted."""
+    counts = _HASHER.transform(
+        [paper_text(title, abstract) for title, abstract in titles_abstracts]
+    )
+    counts = sparse.csr_matrix(counts, dtype=np.float32)
+    counts.data = 1.0 + np.log(counts.data)
+    return counts
+
+
+def idf(counts: sparse.csr_matrix) -> np.ndarray:
+    """Smoothed inverse document frequencies of the pool ``counts`` holds."""
+    documents = np.bincount(counts.indices, minlength=DIMENSIONS)
+    total = counts.shape[0]
+    weights: np.ndarray = (np.log((1.0 + total) / (1.0 + documents)) + 1.0).astype(np.float32)
+    return weights
+
+
+def weighted(counts: sparse.csr_matrix, weights: np.ndarray) -> sparse.csr_matrix:
+    """``counts`` weighted by ``weights`` (an :func:`idf`), each row of unit length."""
+    out = sparse.csr_matrix(counts, copy=True)
+    out.data *= weights[out.indices]
+    return sparse.csr_matrix(normalize(out, copy=False))

@@ -1,0 +1,278 @@
+""" "For you" by a model per member: every paper of a period is scored, not only neighbours.
+
+**Features.** Papers are term vectors (:mod:`paperboard.index.terms`: words and word pairs,
+TF-IDF with the pool's own document frequencies). A :class:`Pool` holds the period's candidates
+as one sparse matrix, built once and shared by every member ranked against it.
+
+**The model** (:class:`MemberModel`), trained from a member's signals in a few milliseconds:
+
+* positives (upvotes, saved papers, "more like this", weighted, newer ones a little more) make a
+  centroid; a candidate scores its cosine to the centroid, plus half its cosine to the nearest
+  single positive (a member with two interests keeps both), each as a z-score over the pool;
+* negatives ("not interested") subtract the z-score of a candidate's cosine to the nearest
+  of them, so near-copies of a refused paper sink.
+
+On ``bench``'s recsys development set this scored 0.151 nDCG@20, against 0.108 for a TF-IDF
+centroid and 0.074 for the old neighbour sums; a per-member logistic regression with sampled
+negatives on the same features scored 0.147 and took a second to train, embeddings added nothing
+(0.150); see docs/search.md. Every score is explainable: the nearest positive is the reason.
+
+**The mix** (:class:`Mix`): popularity adds the z-score of log upvotes; exploration re-ranks
+greedily, pushing down papers close to ones already picked (maximal marginal relevance); "only my
+categories" keeps papers in the member's categories. Followed authors' papers come first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+from scipy import sparse
+
+from paperboard.core.names import author_key
+from paperboard.index.terms import idf, term_counts, weighted
+from paperboard.store.rows import CountedPaperRow, PaperRow
+
+NEAREST_WEIGHT = 0.5
+NEGATIVE_WEIGHT = 1.0
+POPULARITY_WEIGHT = 1.5
+EXPLORATION_WEIGHT = 4.0
+SEARCH_BONUS = 1.0
+HALF_LIFE_DAYS = 180.0
+MAX_POOL = 20_000
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One paper the model learns from: ``weight`` > 0 for what the member wants; ``why`` ends
+    the reason shown ("which you upvoted", "in your collection “Z”")."""
+
+    paper_id: str
+    weight: float
+    why: str
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Mix:
+    """A member's tuning: each weight 0–1."""
+
+    exploration: float = 0.0
+    popularity: float = 0.0
+    only_categories: bool = False
+    categories: tuple[str, ...] = ()
+
+
+@dataclass
+class Scored:
+    index: int  # row in the pool
+    score: float
+    reason: str
+    because: str | None = None  # the paper behind the reason, if one
+
+
+def _z(values: np.ndarray) -> np.ndarray:
+    spread = float(values.std())
+    return (values - float(values.mean())) / (spread if spread > 1e-9 else 1.0)
+
+
+class Pool:
+    """The candidates of a period, as term vectors with the pool's own weights."""
+
+    def __init__(self, rows: Sequence[CountedPaperRow]) -> None:
+        self.rows = list(rows)[:MAX_POOL]
+        self.ids = [row["id"] for row in self.rows]
+        self.position = {pid: i for i, pid in enumerate(self.ids)}
+        counts = term_counts([(row["title"], row["abstract"]) for row in self.rows])
+        self.weights = idf(counts)
+        self.matrix = weighted(counts, self.weights)
+        self.columns = sparse.csc_matrix(self.matrix)  # column slices: the terms a member has
+        self.votes = np.log1p(np.asarray([row["total_upvotes"] for row in self.rows], dtype=float))
+        self._author_keys: list[set[str]] | None = None
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def vectors(self, rows: Sequence[PaperRow]) -> sparse.csr_matrix:
+        """Term vectors of papers outside (or inside) the pool, weighted as the pool's are."""
+        if not rows:
+            return sparse.csr_matrix((0, self.matrix.shape[1]), dtype=np.float32)
+        known = [self.position.get(row["id"]) for row in rows]
+        if all(i is not None for i in known):
+            return sparse.csr_matrix(self.matrix[[i for i in known if i is not None]])
+        counts = term_counts([(row["title"], row["abstract"]) for row in rows])
+        return weighted(counts, self.weights)
+
+    def cosines(self, vectors: sparse.csr_matrix) -> np.ndarray:
+        """Each pool paper's cosine to each of ``vectors`` (a dense array, papers by vectors),
+        computed over the terms ``vectors`` hold only."""
+        terms = np.unique(vectors.indices)
+        if not len(terms):
+            return np.zeros((len(self.rows), vectors.shape[0]))
+        inside = self.columns[:, terms]
+        return np.asarray(inside @ vectors[:, terms].toarray().T)
+
+    def author_keys(self) -> list[set[str]]:
+        if self._author_keys is None:
+            self._author_keys = [
+                {author_key(name) for name in row["authors"] or []} for row in self.rows
+            ]
+        return self._author_keys
+
+    def in_categories(self, categories: Sequence[str]) -> np.ndarray:
+        wanted = set(categories)
+        return np.asarray([bool(wanted & set(row["categories"] or [])) for row in self.rows])
+
+
+def _recency(at: datetime | None, now: datetime) -> float:
+    if at is None:
+        return 1.0
+    age = max((now - at).total_seconds() / 86_400, 0.0)
+    return 0.5 + 0.5 * float(np.exp(-age / HALF_LIFE_DAYS))
+
+
+@dataclass
+class MemberModel:
+    """What one member likes, learnt from their signals against one pool."""
+
+    pool: Pool
+    positives: list[Signal] = field(default_factory=list)
+    positive_rows: list[PaperRow] = field(default_factory=list)
+    centroid: np.ndarray | None = None
+    positive_matrix: sparse.csr_matrix | None = None
+    negative_matrix: sparse.csr_matrix | None = None
+
+    @classmethod
+    def train(
+        cls,
+        pool: Pool,
+        signals: Sequence[Signal],
+        rows: dict[str, PaperRow],
+        *,
+        now: datetime | None = None,
+    ) -> MemberModel:
+        """The model of ``signals`` (papers missing from ``rows`` are skipped)."""
+        now = now or datetime.now(UTC)
+        positives = [s for s in signals if s.weight > 0 and s.paper_id in rows]
+        negatives = [s for s in signals if s.weight < 0 and s.paper_id in rows]
+        model = cls(pool, positives, [rows[s.paper_id] for s in positives])
+        if positives:
+            matrix = pool.vectors(model.positive_rows)
+            weights = np.asarray([s.weight * _recency(s.at, now) for s in positives])
+            model.centroid = np.asarray(matrix.T @ (weights / weights.sum())).ravel()
+            model.positive_matrix = matrix
+        if negatives:
+            model.negative_matrix = pool.vectors([rows[s.paper_id] for s in negatives])
+        return model
+
+    @property
+    def ready(self) -> bool:
+        return self.centroid is not None
+
+    def scores(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each pool paper's score and the index of the positive nearest to it."""
+        pool = self.pool
+        assert self.centroid is not None and self.positive_matrix is not None
+        central = np.asarray(pool.matrix @ self.centroid).ravel()
+        nearest = pool.cosines(self.positive_matrix)
+        best = nearest.argmax(axis=1)
+        score = _z(central) + NEAREST_WEIGHT * _z(nearest.max(axis=1))
+        if self.negative_matrix is not None and self.negative_matrix.shape[0]:
+            refused = pool.cosines(self.negative_matrix).max(axis=1)
+            score -= NEGATIVE_WEIGHT * _z(refused)
+        return score, best
+
+
+@dataclass
+class Extras:
+    """What ranks beside the model: followed authors (folded key: name as followed), saved
+    searches' matches (paper id: search name), papers never to show."""
+
+    follows: dict[str, str] = field(default_factory=dict)
+    search_matches: dict[str, str] = field(default_factory=dict)
+    hidden: set[str] = field(default_factory=set)
+
+
+def rank(
+    model: MemberModel,
+    mix: Mix = Mix(),
+    extras: Extras | None = None,
+    *,
+    k: int = 20,
+) -> list[Scored]:
+    """The member's top ``k`` of the pool, best first, each with its reason."""
+    pool, extras = model.pool, extras or Extras()
+    if not len(pool):
+        return []
+    if model.ready:
+        score, best = model.scores()
+    else:
+        score, best = np.zeros(len(pool)), np.zeros(len(pool), dtype=int)
+    if mix.popularity:
+        score = score + POPULARITY_WEIGHT * mix.popularity * _z(pool.votes)
+    followed = np.zeros(len(pool), dtype=bool)
+    by_author: dict[int, str] = {}
+    if extras.follows:
+        for i, keys in enumerate(pool.author_keys()):
+            hit = keys & extras.follows.keys()
+            if hit:
+                followed[i] = True
+                by_author[i] = extras.follows[min(hit)]
+    for pid in extras.search_matches:
+        if pid in pool.position:
+            score[pool.position[pid]] += SEARCH_BONUS
+    allowed = np.ones(len(pool), dtype=bool)
+    for pid in extras.hidden:
+        if pid in pool.position:
+            allowed[pool.position[pid]] = False
+    if mix.only_categories and mix.categories:
+        allowed &= pool.in_categories(mix.categories)
+    if not model.ready:
+        allowed &= followed | np.isin(pool.ids, list(extras.search_matches))
+    order_key = score + np.where(followed, 1e6, 0.0)  # followed authors first
+    candidates = np.flatnonzero(allowed)
+    if not len(candidates):
+        return []
+    depth = min(len(candidates), max(k * 25, 500))
+    top = candidates[np.argsort(-order_key[candidates], kind="stable")[:depth]]
+    chosen = _diversified(pool, top, order_key, mix.exploration, k)
+    out = []
+    for i in chosen:
+        pid = pool.ids[i]
+        if i in by_author:
+            out.append(Scored(int(i), float(score[i]), f"by {by_author[i]}, whom you follow"))
+        elif pid in extras.search_matches and (not model.ready or score[i] - SEARCH_BONUS < 1.0):
+            out.append(
+                Scored(
+                    int(i),
+                    float(score[i]),
+                    f"matches your saved search “{extras.search_matches[pid]}”",
+                )
+            )
+        elif model.ready:
+            signal, row = model.positives[best[i]], model.positive_rows[best[i]]
+            out.append(
+                Scored(int(i), float(score[i]), f"like “{row['title']}”, {signal.why}", row["id"])
+            )
+    return out
+
+
+def _diversified(
+    pool: Pool, top: np.ndarray, key: np.ndarray, exploration: float, k: int
+) -> list[int]:
+    if exploration <= 0 or len(top) <= k:
+        return [int(i) for i in top[:k]]
+    vectors = pool.matrix[top]
+    similar = np.asarray((vectors @ vectors.T).todense())
+    gain = key[top].astype(float)
+    penalty = np.zeros(len(top))
+    picked: list[int] = []
+    for _ in range(k):
+        value = gain - EXPLORATION_WEIGHT * exploration * penalty
+        value[picked] = -np.inf
+        choice = int(np.argmax(value))
+        picked.append(choice)
+        penalty = np.maximum(penalty, similar[choice])
+    return [int(top[i]) for i in picked]
