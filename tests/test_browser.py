@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from conftest import FakeServer, Site
 from playwright.sync_api import Browser, BrowserContext, Page, expect
+from test_authors import add_arxiv_slice
 from test_community import serve_fake_arxiv
 from test_members import PASSWORD
 
@@ -506,3 +507,39 @@ def test_on_a_phone_the_pages_never_scroll_sideways(
     expect(card).to_be_visible()
     box = card.bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+
+
+def test_card_signals_and_the_for_you_start(page: Page, site: Site) -> None:
+    day = site.services.papers.get(PAPER)["feed_date"]
+    signed_in(page, site)
+    page.goto(f"/papers/date/{day}")
+    more = card_of(page, PAPER).get_by_role("button", name="More like this")
+    expect(more).to_have_attribute("aria-pressed", "false")
+    more.click()
+    expect(page).to_have_url(f"{site.url}/papers/date/{day}")  # back where the click was
+    more = card_of(page, PAPER).get_by_role("button", name="More like this")
+    expect(more).to_have_attribute("aria-pressed", "true")
+    card_of(page, PAPER).get_by_role("button", name="Not interested").click()
+    card = card_of(page, PAPER)
+    expect(card.get_by_role("button", name="Not interested")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    expect(card.get_by_role("button", name="More like this")).to_have_attribute(
+        "aria-pressed", "false"
+    )  # the one replaces the other
+
+    page.get_by_role("link", name="For you").click()
+    page.get_by_role("link", name=re.compile("choose your areas")).click()
+    add_arxiv_slice(site)  # papers with categories and abstracts: areas to choose, picks to make
+    page.reload()
+    page.get_by_label("cs.CL", exact=True).check()
+    page.get_by_role("button", name="Next: rate ten papers").click()
+    ratings = page.locator("fieldset.rate")
+    expect(ratings.first).to_be_visible()
+    assert 1 <= ratings.count() <= 10
+    ratings.first.get_by_label("More like this").check()
+    page.get_by_role("button", name="See my picks").click()
+    expect(page).to_have_url(f"{site.url}/for-you")
+    expect(page.get_by_role("heading", name="For you")).to_be_visible()
+    expect(page.locator(".reason").first).to_contain_text("which you asked for more of")
+    assert site.services.interests.settings(1)["categories"] == ["cs.CL"]

@@ -131,6 +131,10 @@ class Settings(BaseSettings):
         description="Show each paper's first PDF page on cards (`paperboard thumbnails` makes "
         "them; it needs the network).",
     )
+    webhook_allow_private: bool = Field(
+        False,
+        description="Let saved searches' webhooks post to loopback and private addresses.",
+    )
 
     # -- mail (password resets, digests) -----------------------------------------------------------
     smtp_host: str | None = Field(None, description="SMTP server; unset: mail is not sent.")

@@ -15,6 +15,9 @@ Jobs and when they are due (``PAPERBOARD_TIMEZONE`` decides what "today" and "07
 - ``submissions``: every pass, the submissions still queued that the site is not fetching (left
   by a crash or a restart of the site), fetched from arXiv with its pause between requests;
   reported only when there were some.
+- ``webhooks``: every pass, the new papers of saved searches with a webhook queued and the due
+  deliveries posted (:func:`paperboard.present.webhooks.run_webhooks`); reported only when there
+  was something to do.
 
 When each job last ran is kept in ``HOME/worker.json``; each run is logged to
 ``HOME/logs/worker.log`` (and imports and digests to their own tables). Digests are idempotent per
@@ -238,6 +241,20 @@ def _submissions(settings: Settings, now: datetime) -> str:
     return f"{fetched} fetched, {len(done) - fetched} failed"
 
 
+def _webhooks(settings: Settings, now: datetime) -> str:
+    """Queue saved searches' new papers and post the due deliveries; "" when there were none."""
+    from paperboard.present.webhooks import run_webhooks
+
+    with Container.open(settings) as app:
+        run = run_webhooks(app, now)
+    if not (run.check.queued or run.send.tried or run.check.problems):
+        return ""
+    if run.send.failed and not run.send.sent:
+        problems = run.check.problems + run.send.problems
+        raise PaperboardError(run.summary() + ": " + "; ".join(problems[:3]))
+    return run.summary()
+
+
 def run_job(settings: Settings, job: str, now: datetime) -> JobResult:
     """Run one job. It fails with its one-line message on a PaperboardError; any other exception
     (a bug, or input nothing checks) fails it too, logged with its traceback to the worker log, so
@@ -247,6 +264,8 @@ def run_job(settings: Settings, job: str, now: datetime) -> JobResult:
             summary = _ingest(settings, now)
         elif job == "submissions":
             summary = _submissions(settings, now)
+        elif job == "webhooks":
+            summary = _webhooks(settings, now)
         elif job == "daily digest":
             summary = _digest(settings, "daily", now)
         elif job == "weekly digest":
@@ -298,11 +317,14 @@ def run_worker(
     results: list[JobResult] = []
     while True:
         now = clock()
-        leftover = run_job(settings, "submissions", now)
-        if leftover.summary:  # a pass with no leftover submissions says nothing of them
-            (logger.info if leftover.ok else logger.error)("submissions: %s", leftover.summary)
-            results.append(leftover)
-            report(leftover)
+        for every_pass in ("submissions", "webhooks"):
+            leftover = run_job(settings, every_pass, now)
+            if leftover.summary:  # a pass with nothing of this kind to do says nothing of it
+                (logger.info if leftover.ok else logger.error)(
+                    "%s: %s", every_pass, leftover.summary
+                )
+                results.append(leftover)
+                report(leftover)
         state = load_state(settings)
         for job in due_jobs(settings, state, now):
             logger.info("%s: started", job)

@@ -280,3 +280,41 @@ class CommunityStore:
                 .where(submissions.c.member_id == member_id)
                 .values(member_id=None)
             )
+
+    # -- imports: upvotes with their own times (a profile, a library) ---------------------------
+
+    def import_upvotes(self, member_id: int, upvotes_at: Sequence[tuple[str, datetime]]) -> int:
+        """Add the member's upvotes of many stored papers at the times given, in one
+        transaction; how many were new. Upvotes already there keep their time, so importing
+        the same upvotes again changes nothing."""
+        wanted = dict(upvotes_at)  # one time per paper: the last given
+        ids = list(wanted)
+        with begin_write(self.engine) as connection:
+            have: set[str] = set()
+            for start in range(0, len(ids), 900):  # below every backend's limit on parameters
+                chunk = ids[start : start + 900]
+                known = set(
+                    connection.execute(select(papers.c.id).where(papers.c.id.in_(chunk))).scalars()
+                )
+                missing = [pid for pid in chunk if pid not in known]
+                if missing:
+                    raise NotFoundError(f"no paper {missing[0]}")
+                have.update(
+                    connection.execute(
+                        select(votes.c.paper_id).where(
+                            votes.c.member_id == member_id, votes.c.paper_id.in_(chunk)
+                        )
+                    ).scalars()
+                )
+            new = [(pid, at) for pid, at in wanted.items() if pid not in have]
+            if new:
+                connection.execute(
+                    insert(votes),
+                    [
+                        {"member_id": member_id, "paper_id": pid, "created_at": at}
+                        for pid, at in new
+                    ],
+                )
+                for pid, _ in new:
+                    _bump(connection, pid, votes_by=1)
+            return len(new)

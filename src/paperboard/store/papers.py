@@ -13,6 +13,7 @@ plain dicts of column values.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -27,6 +28,7 @@ from sqlalchemy import (
     Date,
     Engine,
     Table,
+    Text,
     and_,
     bindparam,
     delete,
@@ -41,6 +43,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from paperboard.core.config import Settings
 from paperboard.core.errors import PaperboardError
+from paperboard.core.names import author_key
 from paperboard.core.records import Checkpoint, PaperRecord
 from paperboard.store.database import (
     begin_write,
@@ -533,3 +536,108 @@ class PaperStore:
             "published": {"first": first, "last": last},
             "feed_days": {"first": feed_first, "last": feed_last},
         }
+
+    # -- papers by author -----------------------------------------------------------------------
+
+    def papers_by_author(self, name: str, *, limit: int = 500) -> list[CountedPaperRow]:
+        """Papers with ``name`` among their authors, compared as :func:`author_key` folds names,
+        newest first (``limit`` at most).
+
+        There is no table of authors: the names are the JSON list ``authors``. A LIKE on its text
+        narrows the rows to those holding the longest run of plain ASCII letters and digits of
+        the folded name (a stored spelling with an accent on exactly those letters is missed);
+        each row's names are then compared folded. On a big store
+        :func:`paperboard.rank.authors.papers_by_author` narrows with the lexical index instead.
+        """
+        key = author_key(name)
+        if not key or limit <= 0:
+            return []
+        query = select(papers.c.id, papers.c.authors).order_by(
+            papers.c.published_at.desc().nulls_last(), papers.c.id
+        )
+        run = max(re.findall(r"[a-z0-9]+", key), key=len, default="")
+        if len(run) >= 2:  # one letter would select nearly every paper: read them all instead
+            query = query.where(func.lower(papers.c.authors.cast(Text)).like(f"%{run}%"))
+        ids: list[str] = []
+        with self.engine.connect() as connection:
+            for row in connection.execution_options(yield_per=1000).execute(query):
+                if any(author_key(str(other)) == key for other in row.authors or ()):
+                    ids.append(row.id)
+                    if len(ids) >= limit:
+                        break
+        found = self.get_many(ids)
+        return [found[pid] for pid in ids if pid in found]
+
+    # -- papers by DOI and by title (a reader's library) --------------------------------------
+
+    def existing_ids(self, paper_ids: Iterable[str]) -> set[str]:
+        """Which of ``paper_ids`` are stored (ids only: cheaper than :meth:`get_many`)."""
+        found: set[str] = set()
+        with self.engine.connect() as connection:
+            for chunk in _chunks(list(dict.fromkeys(paper_ids))):
+                found.update(
+                    connection.execute(select(papers.c.id).where(papers.c.id.in_(chunk))).scalars()
+                )
+        return found
+
+    def find_by_dois(self, dois: Iterable[str]) -> dict[str, str]:
+        """Stored papers with one of ``dois``, compared without case: ``{doi lowercased: paper
+        id}``; where papers share a DOI, the smallest id. One query per 900 DOIs."""
+        # A NUL is in no stored DOI, and PostgreSQL refuses it even as a parameter.
+        wanted = list(
+            dict.fromkeys(doi.strip().lower() for doi in dois if doi.strip() and "\x00" not in doi)
+        )
+        found: dict[str, str] = {}
+        column = func.lower(papers.c.doi)
+        with self.engine.connect() as connection:
+            for chunk in _chunks(wanted):
+                rows = connection.execute(
+                    select(column.label("doi"), papers.c.id)
+                    .where(column.in_(chunk))
+                    .order_by(papers.c.id)
+                )
+                for row in rows:
+                    found.setdefault(row.doi, row.id)
+        return found
+
+    def find_by_titles(self, titles: Iterable[str]) -> dict[str, str]:
+        """Stored papers whose title equals one of ``titles`` once whitespace is collapsed and
+        case folded: ``{title_key(title): paper id}``; where papers share a title, the smallest
+        id. One query per 450 titles.
+
+        Stored titles are one line already (``sources.normalize``), so SQL's ``lower()`` narrows
+        the rows and :func:`title_key` decides. SQLite's ``lower()`` folds ASCII letters only: a
+        title that differs from the stored one in the case of a non-ASCII letter is missed there.
+        """
+        lines = [" ".join(t.split()) for t in titles if t.strip() and "\x00" not in t]
+        keys = {line.casefold() for line in lines}
+        # Each title as either backend's lower() may write it: all of it, or its ASCII letters.
+        variants = list(
+            dict.fromkeys(form for line in lines for form in (line.lower(), _ascii_lower(line)))
+        )
+        found: dict[str, str] = {}
+        column = func.lower(papers.c.title)
+        with self.engine.connect() as connection:
+            for chunk in _chunks(variants):
+                rows = connection.execute(
+                    select(papers.c.id, papers.c.title)
+                    .where(column.in_(chunk))
+                    .order_by(papers.c.id)
+                )
+                for row in rows:
+                    key = title_key(row.title or "")
+                    if key in keys:
+                        found.setdefault(key, row.id)
+        return found
+
+
+def title_key(title: str) -> str:
+    """A title as :meth:`PaperStore.find_by_titles` compares it: one line, case folded."""
+    return " ".join(title.split()).casefold()
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _ascii_lower(text: str) -> str:
+    return text.translate(_ASCII_LOWER)

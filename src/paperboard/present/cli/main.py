@@ -20,6 +20,7 @@ from paperboard.present.cli import db as db_commands
 from paperboard.present.cli import demo as demo_commands
 from paperboard.present.cli import digest as digest_commands
 from paperboard.present.cli import ingest as ingest_commands
+from paperboard.present.cli import library as library_commands
 from paperboard.present.cli import map as map_commands
 from paperboard.present.cli import mcp as mcp_commands
 from paperboard.present.cli import read as read_commands
@@ -27,6 +28,7 @@ from paperboard.present.cli import search as search_commands
 from paperboard.present.cli import serve as serve_commands
 from paperboard.present.cli import thumbnails as thumbnail_commands
 from paperboard.present.cli import user as user_commands
+from paperboard.present.cli import webhooks as webhook_commands
 from paperboard.present.cli import worker as worker_commands
 from paperboard.present.cli.common import err_console
 
@@ -113,6 +115,8 @@ map_commands.register(app)
 serve_commands.register(app)
 thumbnail_commands.register(app)
 digest_commands.register(app)
+library_commands.register(app)
+webhook_commands.register(app)
 worker_commands.register(app)
 mcp_commands.register(app)
 

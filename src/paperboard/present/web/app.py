@@ -104,17 +104,39 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         account,
         api,
         auth,
+        authors,
+        collections,
         feed,
         feeds,
+        for_you,
+        library,
         outbox,
         papers,
+        saved_searches,
         search,
         site,
         subscribe,
         thumbnails,
     )
 
-    modules = (site, api, feeds, auth, account, subscribe, outbox, about, search, feed, papers)
+    modules = (
+        site,
+        api,
+        feeds,
+        auth,
+        account,
+        subscribe,
+        outbox,
+        about,
+        search,
+        feed,
+        collections,
+        authors,
+        saved_searches,
+        for_you,
+        library,
+        papers,
+    )
     for module in (*modules, thumbnails):
         openapi.describe(module.router)  # every route's error answers, as /openapi.json tells
         app.include_router(module.router)
@@ -149,7 +171,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RefuseControlCharacters, answer=_error)
     app.add_middleware(AnswerErrors, answer=_error)  # unexpected exceptions: a 500 in our shape
     app.add_middleware(JsonSuffix)
-    app.add_middleware(BodyLimit, limit=settings.max_form_bytes)
+    app.add_middleware(
+        BodyLimit,
+        limit=settings.max_form_bytes,
+        larger=dict.fromkeys(library.UPLOAD_PATHS, library.UPLOAD_BODY_BYTES),
+    )
     # Outermost, so on every answer (a 413 included); HSTS where cookies are Secure.
     app.add_middleware(
         SecurityHeaders, https=lambda scope: secure_cookies(Request(scope), services.settings)

@@ -55,20 +55,24 @@ class JsonSuffix:
 
 
 class BodyLimit:
-    """Refuse request bodies over ``limit`` bytes with 413, whether announced or streamed."""
+    """Refuse request bodies over ``limit`` bytes with 413, whether announced or streamed; the
+    paths in ``larger`` (file uploads; with or without ``.json``) have their own limit."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path: str = scope["path"]
+        limit = self.larger.get(path.removesuffix(".json"), self.limit)
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await _plain(send, 413, f"request too large: at most {self.limit:,} bytes")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _plain(send, 413, f"request too large: at most {limit:,} bytes")
             return
         seen = 0
 
@@ -77,14 +81,14 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     raise _TooLarge()
             return message
 
         try:
             await self.app(scope, limited, send)
         except _TooLarge:
-            await _plain(send, 413, f"request too large: at most {self.limit:,} bytes")
+            await _plain(send, 413, f"request too large: at most {limit:,} bytes")
 
 
 class _TooLarge(Exception):
@@ -151,7 +155,7 @@ def _body_has_control(content_type: bytes, body: bytes) -> bool:
     kind = content_type.split(b";", 1)[0].strip().lower()
     if kind == _FORM:
         return _CONTROL_IN_TEXT.search(unquote_to_bytes(body.replace(b"+", b" "))) is not None
-    if kind == _MULTIPART:  # the site takes no file uploads: every part is text
+    if kind == _MULTIPART:  # every part is text, the uploaded files too (reference lists)
         return _CONTROL_IN_TEXT.search(body) is not None
     if kind == _JSON or kind.endswith(b"+json"):
         try:

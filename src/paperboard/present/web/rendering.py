@@ -116,6 +116,7 @@ def card(
     *,
     voted: set[str] | frozenset[str] = frozenset(),
     new_after: datetime | None = None,
+    marks: dict[str, set[str]] | None = None,
 ) -> dict[str, Any]:
     """What a feed or search entry shows of a paper (also its JSON twin's shape); it is ``new``
     when first published after ``new_after``."""
@@ -138,6 +139,7 @@ def card(
         "voted": row["id"] in voted,
         "new": bool(new_after and published and published > new_after),
         "links": paper_links(row),
+        **({"marks": sorted(marks.get(row["id"], ()))} if marks is not None else {}),
     }
 
 

@@ -14,6 +14,7 @@ from paperboard.core.config import Settings
 from paperboard.index.indexer import SearchIndex
 from paperboard.index.map_data import LiteratureMap
 from paperboard.present.container import Container
+from paperboard.rank.recommend import PoolCache
 from paperboard.store.papers import PaperStore
 from paperboard.store.rows import CountedPaperRow
 
@@ -27,6 +28,11 @@ class Services(Container):
         self._index_lock = threading.Lock()
         self.arxiv_lock = threading.Lock()
         self.arxiv_client: Any = None
+
+    @cached_property
+    def pools(self) -> PoolCache:
+        """The "for you" candidates, shared by every member's picks in this process."""
+        return PoolCache()
 
     @cached_property
     def maps(self) -> MapCache:

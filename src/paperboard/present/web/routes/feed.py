@@ -55,6 +55,11 @@ def _feed(
         if viewer.member
         else set()
     )
+    marks = (
+        services.interests.marks(viewer.member["id"], [r["id"] for r in rows])
+        if viewer.member
+        else None
+    )
     before, after = store.adjacent_feed_days(period.start, period.end, category=category)
     if period.kind == "date":
         previous = periods.day(before.isoformat()) if before else None
@@ -76,7 +81,7 @@ def _feed(
         "total": total,
         "page": number,
         "pages": max(1, -(-total // PAGE_SIZE)),
-        "papers": [card(row, voted=voted, new_after=since) for row in rows],
+        "papers": [card(row, voted=voted, new_after=since, marks=marks) for row in rows],
         "previous": f"{base}{previous.label}" if previous else None,
         "next": f"{base}{following.label}" if following else None,
         "feeds": {
@@ -169,10 +174,15 @@ def trending(
         if viewer.member
         else set()
     )
+    marks = (
+        services.interests.marks(viewer.member["id"], [r["id"] for r in rows])
+        if viewer.member
+        else None
+    )
     since = new_after()
     cards = []
     for row in rows:
-        entry = card(row, voted=voted, new_after=since)
+        entry = card(row, voted=voted, new_after=since, marks=marks)
         entry["trending_score"] = round(row["trending_score"], 6)
         cards.append(entry)
     data = {

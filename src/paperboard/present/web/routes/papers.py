@@ -16,6 +16,7 @@ from paperboard.present.serialize import paper_dict
 from paperboard.present.web.deps import CsrfDep, MemberDep, RowId, ServicesDep, Viewer, ViewerDep
 from paperboard.present.web.openapi import html, redirect
 from paperboard.present.web.rendering import card, markdown, page, paper_links
+from paperboard.present.web.routes.collections import collection_choices
 from paperboard.present.web.security import claim_comment
 from paperboard.present.web.services import Services
 from paperboard.store.rows import AuthoredCommentRow, CountedPaperRow, PaperRow
@@ -317,5 +318,8 @@ def _paper_html(
         "abstract_roles": abstract_roles(services, row) if facet else [],
         "map": map_position(services, row["id"]),
     }
-    html_only = {"comment_html": {c["id"]: markdown(c["body"]) for c in comments}}
+    html_only = {
+        "comment_html": {c["id"]: markdown(c["body"]) for c in comments},
+        "my_collections": collection_choices(services, viewer),
+    }
     return page(request, "paper.html", data, html_only=html_only)
