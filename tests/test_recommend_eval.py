@@ -71,7 +71,7 @@ def test_every_ranking_finds_the_readers_next_papers(
 ) -> None:
     local = settings.model_copy(update={"models_dir": model_cache})
     scores = evaluate_recommend(judged, local)
-    assert set(scores) == {"paperboard", "centroid", "tfidf"}
+    assert set(scores) == {"paperboard", "neighbours", "centroid", "tfidf"}
     for name, row in scores.items():
         assert set(row) == {"ndcg@20", "recall@20", "recall@100", "mrr"}
         # only the after-papers are candidates, and the reader's own topic is all relevant
@@ -87,7 +87,7 @@ def test_the_cli_prints_json_with_one_key_per_ranking(
     result = cli("eval", str(judged), "--recommend", "--home", str(home), "--json")
     assert result.exit_code == 0, result.output
     scores = json.loads(result.stdout)
-    assert set(scores) == {"paperboard", "centroid", "tfidf"}
+    assert set(scores) == {"paperboard", "neighbours", "centroid", "tfidf"}
     assert scores["paperboard"]["recall@100"] == 1.0
     assert (home / "paperboard.db").exists()  # kept for the next run
     again = cli("eval", str(judged), "--recommend", "--home", str(home))
