@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -412,3 +412,56 @@ def test_digests_composed_in_several_processes_are_the_same(site: Site) -> None:
         for run in (one, two)
     ]
     assert bodies[0] == bodies[1]
+
+
+def test_a_saved_search_is_a_section_of_the_digest_and_never_repeats(
+    site: Site, smtp_server: SmtpSink
+) -> None:
+    from paperboard.present.mail.digests import send_digests
+    from paperboard.rank.digest import period_for
+
+    with_mail(site, smtp_server)
+    with site.client() as client:
+        sign_up(client)
+        client.post(mailed_link(site, smtp_server, "verify"))
+        token = page_token(client, "/account")
+        client.post(
+            "/account/digest", data={"csrf_token": token, "frequency": "daily", "for_you": "true"}
+        )
+    from paperboard.core.records import PaperRecord
+    from paperboard.index.indexer import sync_lexical
+
+    store = site.services.papers
+    day = date(2030, 1, 7)
+    at = datetime(2030, 1, 7, 9, tzinfo=UTC)
+    popular = [
+        PaperRecord(
+            id=f"3001.{n:05d}", source="arxiv", title=f"Widget {n}", upvotes=5, published_at=at
+        )
+        for n in range(1, 13)
+    ]  # twelve upvoted papers fill the day's top ten
+    quiet = PaperRecord(
+        id="3001.00099", source="arxiv", title="Zebra finch song", upvotes=0, published_at=at
+    )
+    store.write([*popular, quiet])
+    sync_lexical(store, site.services.search_index())
+    paper = store.get("3001.00099")
+    assert paper is not None and paper["feed_date"] == day
+    site.services.interests.save_search(1, "My topic", "zebra finch")
+    report = send_digests(site.services, period_for("daily", day))
+    assert report.sent == 1
+    text = smtp_server.messages[-1].get_body(("plain",)).get_content()
+    section = text.split("YOUR SAVED SEARCH “My topic”", 1)
+    assert len(section) == 2 and paper["title"] in section[1]
+    html = smtp_server.messages[-1].get_body(("html",)).get_content()
+    assert "Your saved search “My topic”" in html
+    record = DigestStore(site.services.papers.engine).send_record(1, f"daily:{day}")
+    sections = [p for p in record["picks"] if p.get("section") == "My topic"]
+    assert sections and all(p["reason"] == "matches your saved search “My topic”" for p in sections)
+    again = send_digests(site.services, period_for("daily", day + timedelta(days=1)))
+    if again.sent:
+        later = DigestStore(site.services.papers.engine).send_record(
+            1, f"daily:{day + timedelta(days=1)}"
+        )
+        shown = record["top_ids"] + [p["id"] for p in record["picks"]]
+        assert not set(shown) & set(later["top_ids"] + [p["id"] for p in later["picks"]])

@@ -129,20 +129,30 @@ def candidate_pool(store: PaperStore, start: date, end: date) -> Pool:
     return Pool(store.list_papers(start, end, sort="published", limit=MAX_POOL))
 
 
+def saved_search_matches(
+    index: SearchIndex,
+    words: str,
+    start: date | None,
+    end: date | None = None,
+    k: int = SEARCH_MATCHES,
+) -> list[str]:
+    """The papers on the feed from ``start`` to ``end`` a saved search's words match, best
+    first (none when the words mean nothing or the lexical index is missing)."""
+    try:
+        found = index.lexical.search_ids(
+            parse_query(words), k=k, filters=Filters(since=start, until=end, date_field="feed")
+        )
+    except PaperboardError:
+        return []
+    return [pid for pid, _score in found]
+
+
 def _search_matches(
     index: SearchIndex, searches: Sequence[tuple[str, str]], since: date | None
 ) -> dict[str, str]:
     matches: dict[str, str] = {}
     for name, words in searches:
-        try:
-            found = index.lexical.search_ids(
-                parse_query(words),
-                k=SEARCH_MATCHES,
-                filters=Filters(since=since, date_field="feed"),
-            )
-        except PaperboardError:
-            continue
-        for pid, _score in found:
+        for pid in saved_search_matches(index, words, since):
             matches.setdefault(pid, name)
     return matches
 

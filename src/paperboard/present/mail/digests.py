@@ -32,7 +32,12 @@ from paperboard.present.mail.outbox import Outbox
 from paperboard.present.mail.smtp import MailError, PermanentMailError
 from paperboard.present.mail.transport import Transport, open_transport
 from paperboard.rank.digest import PICKS, TOP, DigestContent, DigestPeriod, for_you, top_papers
-from paperboard.rank.recommend import PoolCache, interests_of
+from paperboard.rank.recommend import (
+    MemberInterests,
+    PoolCache,
+    interests_of,
+    saved_search_matches,
+)
 from paperboard.store.rows import CountedPaperRow, SubscriberRow
 
 log = logging.getLogger(__name__)
@@ -75,6 +80,7 @@ class Composer:
     each set of categories and keywords before any signal; each subscriber's already-mailed
     papers are then filtered out of those."""
 
+    SEARCH_PICKS = 3  # per saved search
     MARGIN = 20  # extra candidates kept in the shared lists, to survive per-subscriber filtering
 
     def __init__(self, app: Container) -> None:
@@ -111,16 +117,22 @@ class Composer:
         banned = sent | {row["id"] for row in content.top}
         member_id = subscriber["member_id"]
         member = interests_of(self.community, self.interests, member_id) if member_id else None
-        if member is not None and (member.signals or member.follows or member.saved_searches):
-            content.picks = for_you(
-                self.index,
-                self.store,
-                subscriber,
-                period,
-                banned=banned,
-                member=member,
-                pools=self.pools,
-            )
+        if member is not None and member.saved_searches:
+            content.picks = self._searches(member, period, banned | member.hidden)
+            banned = banned | {pick["id"] for pick in content.picks}
+        if member is not None and (member.signals or member.follows):
+            content.picks = [
+                *for_you(
+                    self.index,
+                    self.store,
+                    subscriber,
+                    period,
+                    banned=banned,
+                    member=member,
+                    pools=self.pools,
+                ),
+                *content.picks,
+            ]
             return content
         key = (period.key, tuple(sorted(categories)), tuple(subscriber["keywords"] or []))
         if key not in self._cold:
@@ -134,10 +146,34 @@ class Composer:
                 k=PICKS + self.MARGIN,
             )
         hidden = member.hidden if member is not None else set()
-        content.picks = [pick for pick in self._cold[key] if pick["id"] not in banned | hidden][
-            :PICKS
-        ]
+        cold = [pick for pick in self._cold[key] if pick["id"] not in banned | hidden][:PICKS]
+        content.picks = [*cold, *content.picks]
         return content
+
+    def _searches(
+        self, member: MemberInterests, period: DigestPeriod, banned: set[str]
+    ) -> list[dict[str, Any]]:
+        """The period's new papers matching each saved search (a section each, at most
+        :data:`SEARCH_PICKS`), none already mailed."""
+        out: list[dict[str, Any]] = []
+        seen = set(banned)
+        for name, words in member.saved_searches:
+            found = saved_search_matches(self.index, words, period.start, period.end)
+            fresh = [pid for pid in found if pid not in seen][: self.SEARCH_PICKS]
+            rows = self.store.get_many(fresh)
+            for pid in fresh:
+                if pid in rows:
+                    seen.add(pid)
+                    out.append(
+                        {
+                            "id": pid,
+                            "reason": f"matches your saved search “{name}”",
+                            "because": None,
+                            "section": name,
+                            "paper": rows[pid],
+                        }
+                    )
+        return out
 
     def replay(self, record: dict[str, Any]) -> DigestContent:
         """The content recorded with an intent (papers deleted since are left out)."""
@@ -190,7 +226,15 @@ def _prepare_in_worker(job: tuple[SubscriberRow, DigestPeriod]) -> Prepared:
 
 def _prepare(composer: Composer, subscriber: SubscriberRow, period: DigestPeriod) -> Prepared:
     content = composer.content(subscriber, period)
-    picks = [{"id": p["id"], "reason": p["reason"], "because": p["because"]} for p in content.picks]
+    picks = [
+        {
+            "id": p["id"],
+            "reason": p["reason"],
+            "because": p["because"],
+            **({"section": p["section"]} if p.get("section") else {}),
+        }
+        for p in content.picks
+    ]
     if content.empty:
         return Prepared(subscriber["id"], [r["id"] for r in content.top], picks, None, None)
     msgid = message_id(composer.settings)

@@ -57,13 +57,20 @@ def digest_message(
     unsubscribe = f"{settings.base_url}/unsubscribe/{unsubscribe_token(settings, subscriber['id'])}"
     top = [_entry(settings, row) for row in content.top]
     picks = [
-        {**_entry(settings, pick["paper"]), "reason": pick["reason"]} for pick in content.picks
+        {**_entry(settings, pick["paper"]), "reason": pick["reason"]}
+        for pick in content.picks
+        if not pick.get("section")
     ]
+    sections: dict[str, list[dict[str, Any]]] = {}
+    for pick in content.picks:
+        if pick.get("section"):
+            sections.setdefault(pick["section"], []).append(_entry(settings, pick["paper"]))
     context = {
         "site": settings.base_url,
         "period": period,
         "top": top,
         "picks": picks,
+        "sections": sections,
         "unsubscribe": unsubscribe,
         "settings_url": f"{settings.base_url}/account",
         "categories": subscriber.get("categories") or [],
@@ -71,7 +78,7 @@ def digest_message(
     message = EmailMessage()
     message["From"] = settings.mail_from
     message["To"] = subscriber["email"]
-    count = len(top) + len(picks)
+    count = len(top) + len(content.picks)
     message["Subject"] = f"Trending papers, {period.label} ({count} paper{'s' * (count != 1)})"
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = msgid
