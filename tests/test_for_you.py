@@ -206,3 +206,33 @@ def test_signals_stored_are_the_ones_given(site: Site) -> None:
     kinds = store.signals_of(ada["id"])
     assert [pid for pid, _ in kinds["less"]] == [paper] and kinds["more"] == []
     assert isinstance(kinds["less"][0][1], datetime) and kinds["less"][0][1].tzinfo == UTC
+
+
+def test_a_collection_has_its_own_picks_learnt_from_its_papers_alone(site: Site) -> None:
+    add_arxiv_slice(site)
+    store = site.services.papers
+    end = store.latest_feed_date()
+    assert end is not None
+    papers = store.list_papers(date(end.year, end.month, 1), end, category="cs.CL", limit=3)
+    with site.client() as client:
+        sign_up(client)
+        ada = site.services.members.by_email("ada@example.org")
+        assert ada is not None
+        shelf = site.services.interests.create_collection(ada["id"], "Language")
+        site.services.interests.add_to_collection(ada["id"], shelf, [p["id"] for p in papers])
+        page = client.get(f"/collections/{shelf}")
+        assert f'href="/collections/{shelf}/for-you"' in page.text
+        body = client.get(f"/collections/{shelf}/for-you.json").json()
+        assert body["collection"]["name"] == "Language" and body["papers"]
+        picks = body["papers"]
+        assert not {p["id"] for p in picks} & {p["id"] for p in papers}
+        assert all(p["because"] in {q["id"] for q in papers} for p in picks)
+        assert picks[0]["reason"].endswith("in the collection “Language”")
+        html = client.get(f"/collections/{shelf}/for-you").text
+        assert "For the collection “Language”" in html and _ids(html)[0] == picks[0]["id"]
+    with site.client() as stranger:
+        assert stranger.get(f"/collections/{shelf}/for-you").status_code == 404  # private
+        site.services.interests.update_collection(ada["id"], shelf, public=True)
+        shared = stranger.get(f"/api/collections/{shelf}/for-you", params={"limit": 3}).json()
+        assert [p["id"] for p in shared["papers"]] == [p["id"] for p in picks[:3]]
+        assert stranger.get("/collections/999999/for-you").status_code == 404

@@ -12,11 +12,12 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from paperboard.core.errors import PaperboardError
-from paperboard.present.web.deps import CsrfDep, MemberDep, ServicesDep
+from paperboard.present.web.deps import CsrfDep, MemberDep, RowId, ServicesDep, Viewer, ViewerDep
 from paperboard.present.web.openapi import html, redirect
 from paperboard.present.web.rendering import card, page
 from paperboard.present.web.services import Services
-from paperboard.rank.recommend import interests_of, recommend_for
+from paperboard.rank.for_you import Signal
+from paperboard.rank.recommend import MAX_SIGNALS, MemberInterests, interests_of, recommend_for
 from paperboard.store.interests import SIGNALS
 from paperboard.store.rows import MemberRow
 
@@ -193,6 +194,67 @@ async def start_save(
         member["id"], categories=categories, onboarded_at=datetime.now(UTC)
     )
     return RedirectResponse("/for-you", status_code=303)
+
+
+def _collection_picks(
+    services: Services, viewer: Viewer, collection_id: int, k: int
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A collection's own "for you": a model trained on its papers alone (Semantic Scholar's
+    per-folder feed), over the same pool; the collection's papers never come back."""
+    from paperboard.present.web.routes.collections import visible_collection
+
+    found = visible_collection(services, viewer, collection_id)
+    items = services.interests.collection_items(collection_id)[:MAX_SIGNALS]
+    why = f"in the collection “{found['name']}”"
+    member = MemberInterests(
+        signals=[Signal(i["paper_id"], 1.0, why, i["added_at"]) for i in items],
+        hidden={i["paper_id"] for i in items},
+    )
+    if viewer.member is not None:  # what the reader refused or read stays out
+        mine = interests_of(services.community, services.interests, viewer.member["id"])
+        member.hidden |= {s.paper_id for s in mine.signals if s.weight < 0}
+    pool = services.pools.get(services.papers)
+    picks = recommend_for(services.search_index(), services.papers, member, pool, k=k)
+    out = []
+    for pick in picks:
+        entry = card(pick.paper)
+        entry.update(reason=pick.reason, because=pick.because, score=round(pick.score, 4))
+        out.append(entry)
+    about = {"id": found["id"], "name": found["name"], "url": f"/collections/{found['id']}"}
+    return about, out
+
+
+@router.get(
+    "/collections/{collection_id}/for-you",
+    summary="Papers picked for a collection, from its papers alone",
+    responses=html(e404="no such collection, or a private one of someone else"),
+)
+def collection_for_you(
+    request: Request,
+    services: ServicesDep,
+    viewer: ViewerDep,
+    collection_id: RowId,
+    k: Annotated[int, Query(ge=1, le=100)] = 30,
+) -> Response:
+    about, papers = _collection_picks(services, viewer, collection_id, k)
+    return page(
+        request, "for_you.html", {"papers": papers, "collection": about, "mix": None, "start": None}
+    )
+
+
+@router.get(
+    "/api/collections/{collection_id}/for-you",
+    summary="Papers picked for a collection, each with its reason",
+    tags=["api"],
+)
+def api_collection_for_you(
+    services: ServicesDep,
+    viewer: ViewerDep,
+    collection_id: RowId,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> dict[str, Any]:
+    about, papers = _collection_picks(services, viewer, collection_id, limit)
+    return {"collection": about, "papers": papers}
 
 
 # -- API ------------------------------------------------------------------------------------------
