@@ -151,5 +151,32 @@ def test_a_token_gets_for_you_and_upvotes_and_a_bad_one_is_refused(
         member = app.members.by_email("ada@example.org")
         assert member is not None
         assert [pid for pid, _ in app.community.upvotes_of(member["id"])] == [PAPER]
+    _names, library = session_calls(
+        mcp_env,
+        mcp_env["TOKEN"],
+        [
+            ("signal", {"paper_id": picks["papers"][0]["id"], "kind": "less"}),
+            ("for_you", {"limit": 5}),
+            ("save_to_collection", {"paper_id": PAPER, "collection": "Agents", "note": "see §2"}),
+            ("follow_author", {"name": "Ada Lovelace"}),
+            ("my_library", {}),
+            ("signal", {"paper_id": PAPER, "kind": "sideways"}),
+        ],
+    )
+    assert data(library[0]) == {
+        "id": picks["papers"][0]["id"],
+        "kind": "less",
+        "removed": False,
+        "changed": True,
+    }
+    assert picks["papers"][0]["id"] not in [p["id"] for p in data(library[1])["papers"]]
+    assert data(library[2])["added"] is True
+    assert data(library[3]) == {"name": "Ada Lovelace", "following": True, "changed": True}
+    mine = data(library[4])
+    assert mine["collections"] == [
+        {"name": "Agents", "public": False, "papers": [{"id": PAPER, "note": "see §2"}]}
+    ]
+    assert mine["follows"] == ["Ada Lovelace"] and mine["saved_searches"] == []
+    assert library[5].is_error
     _names, bad = session_calls(mcp_env, "pb_not-a-token", [("upvote", {"paper_id": PAPER})])
     assert bad[0].is_error and "not valid" in text(bad[0])

@@ -1,8 +1,9 @@
 """The MCP server behind ``paperboard mcp`` (stdio): tools for agents to search papers, read one,
 list a day, week or month, find similar papers and, with a personal API token, read the member's
-"for you" picks and upvote. Built on the official ``mcp`` SDK's ``MCPServer`` (FastMCP's name
-since mcp 2); every tool answers a compact JSON-able dict, and a bad id, a bad period or a missing
-or invalid token is a tool error with one clear line."""
+"for you" picks and library, upvote, give "more like this" / "not interested" / read signals,
+follow authors and save papers to collections. Built on the official ``mcp`` SDK's
+``MCPServer`` (FastMCP's name since mcp 2); every tool answers a compact JSON-able dict, and a
+bad id, a bad period or a missing or invalid token is a tool error with one clear line."""
 
 from __future__ import annotations
 
@@ -188,26 +189,110 @@ def build_server(services: Services, token: str | None = None) -> MCPServer:
 
     @server.tool(annotations=READ)
     def for_you(limit: Annotated[int, Field(ge=1, le=50)] = 10) -> dict[str, Any]:
-        """Papers picked for the token's member from their upvotes (or their digest's
-        categories and keywords), each with the reason. Needs PAPERBOARD_TOKEN."""
-        from paperboard.rank.recommend import recommend
+        """Papers picked for the token's member by their own model (upvotes, saved papers,
+        "more like this", "not interested", follows, saved searches), each with the reason.
+        Needs PAPERBOARD_TOKEN."""
+        from paperboard.rank.recommend import interests_of, recommend_for
 
         who = member()
-        upvoted = [pid for pid, _when in services.community.upvotes_of(who["id"])]
+        interests = interests_of(services.community, services.interests, who["id"])
         subscriber = services.digests.for_member(who)
+        if subscriber is not None:
+            interests.keywords = list(subscriber["keywords"] or [])
+            interests.categories = interests.categories or list(subscriber["categories"] or [])
         with _tool_errors():
-            picks = recommend(
-                services.search_index(),
-                services.papers,
-                upvoted=upvoted,
-                categories=list(subscriber["categories"] or []) if subscriber else [],
-                keywords=list(subscriber["keywords"] or []) if subscriber else [],
-                k=limit,
+            pool = services.pools.get(services.papers)
+            picks = recommend_for(
+                services.search_index(), services.papers, interests, pool, k=limit
             )
         return {
             "member": who["name"],
             "papers": [{**_brief(services, p.paper), "reason": p.reason} for p in picks],
         }
+
+    @server.tool(annotations=ToolAnnotations(idempotent_hint=True, open_world_hint=False))
+    def signal(
+        paper_id: Annotated[str, Field(min_length=1, max_length=300)],
+        kind: Literal["more", "less", "read"],
+        remove: bool = False,
+    ) -> dict[str, Any]:
+        """Tell the token's member's "for you" about a paper: more (more like this), less (not
+        interested) or read; remove=true takes it back. Needs PAPERBOARD_TOKEN."""
+        who = member()
+        with _tool_errors():
+            row = find_paper(services, paper_id)
+            if remove:
+                changed = services.interests.clear_signal(who["id"], row["id"], kind)
+            else:
+                changed = services.interests.set_signal(who["id"], row["id"], kind)
+        return {"id": row["id"], "kind": kind, "removed": remove, "changed": changed}
+
+    @server.tool(annotations=ToolAnnotations(idempotent_hint=True, open_world_hint=False))
+    def follow_author(
+        name: Annotated[str, Field(min_length=1, max_length=200)], remove: bool = False
+    ) -> dict[str, Any]:
+        """Follow an author by name (remove=true unfollows): their new papers come first in
+        "for you" and the digest. Needs PAPERBOARD_TOKEN."""
+        who = member()
+        with _tool_errors():
+            if remove:
+                changed = services.interests.unfollow(who["id"], name)
+            else:
+                changed = services.interests.follow(who["id"], name)
+        return {"name": name, "following": not remove, "changed": changed}
+
+    @server.tool(annotations=ToolAnnotations(idempotent_hint=True, open_world_hint=False))
+    def save_to_collection(
+        paper_id: Annotated[str, Field(min_length=1, max_length=300)],
+        collection: Annotated[str, Field(min_length=1, max_length=120)],
+        note: Annotated[str | None, Field(max_length=4000)] = None,
+    ) -> dict[str, Any]:
+        """Save a paper into the token's member's collection of that name (made if need be),
+        with an optional note. Needs PAPERBOARD_TOKEN."""
+        who = member()
+        with _tool_errors():
+            row = find_paper(services, paper_id)
+            found = services.interests.collection_named(who["id"], " ".join(collection.split()))
+            cid = (
+                found["id"]
+                if found
+                else services.interests.create_collection(who["id"], collection)
+            )
+            added = services.interests.add_to_collection(who["id"], cid, [row["id"]], note)
+        return {"id": row["id"], "collection": cid, "added": bool(added)}
+
+    @server.tool(annotations=READ)
+    def my_library() -> dict[str, Any]:
+        """The token's member's collections (with their papers' ids and notes), followed
+        authors and saved searches (with their private feed URLs). Needs PAPERBOARD_TOKEN."""
+        who = member()
+        interests = services.interests
+        base = services.settings.base_url
+        library: dict[str, Any] = json_ready(
+            {
+                "collections": [
+                    {
+                        "name": c["name"],
+                        "public": c["public"],
+                        "papers": [
+                            {"id": i["paper_id"], "note": i["note"]}
+                            for i in interests.collection_items(c["id"])
+                        ],
+                    }
+                    for c in interests.collections_of(who["id"])
+                ],
+                "follows": [f["name"] for f in interests.follows_of(who["id"])],
+                "saved_searches": [
+                    {
+                        "name": s["name"],
+                        "query": s["query"],
+                        "feed": f"{base}/feeds/saved/{s['token']}.atom",
+                    }
+                    for s in interests.saved_searches_of(who["id"])
+                ],
+            }
+        )
+        return library
 
     @server.tool(annotations=ToolAnnotations(idempotent_hint=True, open_world_hint=False))
     def upvote(
