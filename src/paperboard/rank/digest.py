@@ -24,9 +24,10 @@ from paperboard.store.rows import CountedPaperRow, SubscriberRow
 
 TOP = 10
 PICKS = 5
-PICK_WINDOW_DAYS = (
-    30  # "for you" picks come from papers on the feed in this many days before the period's end
-)
+# "For you" picks come from the papers on the feed in the week before the period's end: a digest
+# is about new papers, and the member's model scores every one of them (30 days when picks were
+# neighbours of upvoted papers and candidates were few).
+PICK_WINDOW_DAYS = 7
 
 
 @dataclass(frozen=True)

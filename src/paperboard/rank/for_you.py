@@ -32,7 +32,7 @@ import numpy as np
 from scipy import sparse
 
 from paperboard.core.names import author_key
-from paperboard.index.terms import idf, term_counts, weighted
+from paperboard.index.terms import DIMENSIONS, idf, term_counts, weighted
 from paperboard.store.rows import CountedPaperRow, PaperRow
 
 NEAREST_WEIGHT = 0.5
@@ -42,6 +42,7 @@ EXPLORATION_WEIGHT = 4.0
 SEARCH_BONUS = 1.0
 HALF_LIFE_DAYS = 180.0
 MAX_POOL = 20_000
+OUTSIDE_KEPT = 100_000  # term vectors of papers outside the pool kept for reuse
 
 
 @dataclass(frozen=True)
@@ -91,28 +92,58 @@ class Pool:
         self.columns = sparse.csc_matrix(self.matrix)  # column slices: the terms a member has
         self.votes = np.log1p(np.asarray([row["total_upvotes"] for row in self.rows], dtype=float))
         self._author_keys: list[set[str]] | None = None
+        self._outside: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def vectors(self, rows: Sequence[PaperRow]) -> sparse.csr_matrix:
-        """Term vectors of papers outside (or inside) the pool, weighted as the pool's are."""
-        if not rows:
-            return sparse.csr_matrix((0, self.matrix.shape[1]), dtype=np.float32)
-        known = [self.position.get(row["id"]) for row in rows]
-        if all(i is not None for i in known):
-            return sparse.csr_matrix(self.matrix[[i for i in known if i is not None]])
-        counts = term_counts([(row["title"], row["abstract"]) for row in rows])
-        return weighted(counts, self.weights)
+        """Term vectors of papers inside or outside the pool, weighted as the pool's are. Those
+        outside are hashed once and kept (members share papers: a digest run asks again)."""
+        missing = [
+            row for row in rows if row["id"] not in self.position and row["id"] not in self._outside
+        ]
+        if missing:
+            if len(self._outside) > OUTSIDE_KEPT:
+                self._outside.clear()
+            made = weighted(
+                term_counts([(r["title"], r["abstract"]) for r in missing]), self.weights
+            )
+            for n, row in enumerate(missing):
+                start, end = made.indptr[n], made.indptr[n + 1]
+                self._outside[row["id"]] = (made.indices[start:end], made.data[start:end])
+        parts = []
+        for row in rows:
+            at = self.position.get(row["id"])
+            if at is None:
+                parts.append(self._outside[row["id"]])
+            else:
+                start, end = self.matrix.indptr[at], self.matrix.indptr[at + 1]
+                parts.append((self.matrix.indices[start:end], self.matrix.data[start:end]))
+        indptr = np.zeros(len(parts) + 1, dtype=np.int64)
+        indptr[1:] = np.cumsum([len(indices) for indices, _ in parts])
+        if not parts:
+            return sparse.csr_matrix((0, DIMENSIONS), dtype=np.float32)
+        return sparse.csr_matrix(
+            (
+                np.concatenate([data for _, data in parts]),
+                np.concatenate([indices for indices, _ in parts]),
+                indptr,
+            ),
+            shape=(len(parts), DIMENSIONS),
+        )
 
     def cosines(self, vectors: sparse.csr_matrix) -> np.ndarray:
         """Each pool paper's cosine to each of ``vectors`` (a dense array, papers by vectors),
-        computed over the terms ``vectors`` hold only."""
+        computed over the terms ``vectors`` hold only: the pool's columns of those terms times
+        a small dense copy of ``vectors``."""
         terms = np.unique(vectors.indices)
         if not len(terms):
             return np.zeros((len(self.rows), vectors.shape[0]))
-        inside = self.columns[:, terms]
-        return np.asarray(inside @ vectors[:, terms].toarray().T)
+        small = np.zeros((vectors.shape[0], len(terms)), dtype=np.float32)
+        owners = np.repeat(np.arange(vectors.shape[0]), np.diff(vectors.indptr))
+        small[owners, np.searchsorted(terms, vectors.indices)] = vectors.data
+        return np.asarray(self.columns[:, terms] @ small.T)
 
     def author_keys(self) -> list[set[str]]:
         if self._author_keys is None:
@@ -140,9 +171,9 @@ class MemberModel:
     pool: Pool
     positives: list[Signal] = field(default_factory=list)
     positive_rows: list[PaperRow] = field(default_factory=list)
-    centroid: np.ndarray | None = None
+    weights: np.ndarray | None = None  # the positives' share of the centroid
     positive_matrix: sparse.csr_matrix | None = None
-    negative_matrix: sparse.csr_matrix | None = None
+    negatives: int = 0
 
     @classmethod
     def train(
@@ -159,29 +190,30 @@ class MemberModel:
         negatives = [s for s in signals if s.weight < 0 and s.paper_id in rows]
         model = cls(pool, positives, [rows[s.paper_id] for s in positives])
         if positives:
-            matrix = pool.vectors(model.positive_rows)
             weights = np.asarray([s.weight * _recency(s.at, now) for s in positives])
-            model.centroid = np.asarray(matrix.T @ (weights / weights.sum())).ravel()
-            model.positive_matrix = matrix
-        if negatives:
-            model.negative_matrix = pool.vectors([rows[s.paper_id] for s in negatives])
+            model.weights = weights / weights.sum()
+            model.negatives = len(negatives)
+            model.positive_matrix = pool.vectors(
+                model.positive_rows + [rows[s.paper_id] for s in negatives]
+            )  # positives, then negatives: one pass over the pool's columns for both
         return model
 
     @property
     def ready(self) -> bool:
-        return self.centroid is not None
+        return self.weights is not None
 
     def scores(self) -> tuple[np.ndarray, np.ndarray]:
         """Each pool paper's score and the index of the positive nearest to it."""
         pool = self.pool
-        assert self.centroid is not None and self.positive_matrix is not None
-        central = np.asarray(pool.matrix @ self.centroid).ravel()
-        nearest = pool.cosines(self.positive_matrix)
+        assert self.weights is not None and self.positive_matrix is not None
+        every = pool.cosines(self.positive_matrix)
+        count = len(self.weights)
+        nearest = every[:, :count]
+        central = nearest @ self.weights  # the cosine to the centroid, as vectors are unit length
         best = nearest.argmax(axis=1)
         score = _z(central) + NEAREST_WEIGHT * _z(nearest.max(axis=1))
-        if self.negative_matrix is not None and self.negative_matrix.shape[0]:
-            refused = pool.cosines(self.negative_matrix).max(axis=1)
-            score -= NEGATIVE_WEIGHT * _z(refused)
+        if self.negatives:
+            score -= NEGATIVE_WEIGHT * _z(every[:, count:].max(axis=1))
         return score, best
 
 

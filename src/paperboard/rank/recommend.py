@@ -32,6 +32,7 @@ WINDOW_DAYS = 30
 MAX_SIGNALS = 200
 SEARCH_MATCHES = 200
 POOL_SECONDS = 600.0
+CHECK_SECONDS = 30.0
 
 
 @dataclass
@@ -100,25 +101,36 @@ def interests_of(
 
 
 class PoolCache:
-    """The candidate pool of a window, rebuilt when papers come in or after ten minutes."""
+    """The candidate pool of a window, rebuilt when papers come in (looked for at most every
+    :data:`CHECK_SECONDS`) or after :data:`POOL_SECONDS`."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._window: tuple[date | None, date | None] | None = None
         self._key: tuple[date, date, int] | None = None
-        self._built = 0.0
+        self._built = self._checked = 0.0
         self._pool: Pool | None = None
 
     def get(self, store: PaperStore, start: date | None = None, end: date | None = None) -> Pool:
         """The pool of the feed days from ``start`` (default: :data:`WINDOW_DAYS` before
         ``end``) to ``end`` (default: the latest feed day)."""
-        end = end or store.latest_feed_date() or date.today()
-        start = start or end - timedelta(days=WINDOW_DAYS)
-        key = (start, end, store.count_papers(start, end))
         with self._lock:
-            fresh = time.monotonic() - self._built < POOL_SECONDS
-            if self._pool is None or key != self._key or not fresh:
-                self._pool = candidate_pool(store, start, end)
-                self._key, self._built = key, time.monotonic()
+            now = time.monotonic()
+            if (
+                self._pool is not None
+                and self._window == (start, end)
+                and now - self._checked < CHECK_SECONDS
+                and now - self._built < POOL_SECONDS
+            ):
+                return self._pool
+            last = end or store.latest_feed_date() or date.today()
+            first = start or last - timedelta(days=WINDOW_DAYS)
+            key = (first, last, store.count_papers(first, last))
+            self._checked = now
+            if self._pool is None or key != self._key or now - self._built >= POOL_SECONDS:
+                self._pool = candidate_pool(store, first, last)
+                self._key, self._window, self._built = key, (start, end), now
+            self._window = (start, end)
             return self._pool
 
 
@@ -169,8 +181,16 @@ def recommend_for(
 ) -> list[Pick]:
     """Up to ``k`` picks from ``pool`` for ``member``, best first; cold-start picks fill in
     while the member has given no signal."""
-    signal_ids = [s.paper_id for s in member.signals]
-    rows: dict[str, PaperRow] = dict(store.get_many(signal_ids)) if signal_ids else {}
+    rows: dict[str, PaperRow] = {}
+    elsewhere = []
+    for signal in member.signals:
+        at = pool.position.get(signal.paper_id)
+        if at is None:
+            elsewhere.append(signal.paper_id)
+        else:
+            rows[signal.paper_id] = pool.rows[at]
+    if elsewhere:
+        rows.update(store.get_many(elsewhere))
     model = MemberModel.train(pool, member.signals, rows)
     hidden = member.hidden | set(exclude)
     extras = Extras(
