@@ -12,10 +12,12 @@ as one sparse matrix, built once and shared by every member ranked against it.
 * negatives ("not interested") subtract the z-score of a candidate's cosine to the nearest
   of them, so near-copies of a refused paper sink.
 
-On ``bench``'s recsys development set this scored 0.151 nDCG@20, against 0.108 for a TF-IDF
-centroid and 0.074 for the old neighbour sums; a per-member logistic regression with sampled
-negatives on the same features scored 0.147 and took a second to train, embeddings added nothing
-(0.150); see docs/search.md. Every score is explainable: the nearest positive is the reason.
+On the recsys development set (``paperboard eval ../shared/data/recsys-dev-2025 --recommend``)
+this scores 0.144 nDCG@20, against 0.108 for a TF-IDF centroid of words and 0.074 for the old
+neighbour sums; a per-member logistic regression with sampled negatives on the same features
+scored 0.147 but took a second to train, and adding embeddings 0.148: within noise, so the
+simpler model stays (docs/search.md). Every score is explainable: the nearest positive is the
+reason.
 
 **The mix** (:class:`Mix`): popularity adds the z-score of log upvotes; exploration re-ranks
 greedily, pushing down papers close to ones already picked (maximal marginal relevance); "only my
