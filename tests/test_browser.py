@@ -528,7 +528,9 @@ def test_card_signals_and_the_for_you_start(page: Page, site: Site) -> None:
         "aria-pressed", "false"
     )  # the one replaces the other
 
-    page.get_by_role("link", name="For you").click()
+    # The first picks of a site process build the candidate pool: on a loaded machine that is
+    # longer than the 5 s a click waits for its navigation by default.
+    page.get_by_role("link", name="For you").click(timeout=30_000)
     page.get_by_role("link", name=re.compile("choose your areas")).click()
     add_arxiv_slice(site)  # papers with categories and abstracts: areas to choose, picks to make
     page.reload()
@@ -538,7 +540,7 @@ def test_card_signals_and_the_for_you_start(page: Page, site: Site) -> None:
     expect(ratings.first).to_be_visible()
     assert 1 <= ratings.count() <= 10
     ratings.first.get_by_label("More like this").check()
-    page.get_by_role("button", name="See my picks").click()
+    page.get_by_role("button", name="See my picks").click(timeout=30_000)
     expect(page).to_have_url(f"{site.url}/for-you")
     expect(page.get_by_role("heading", name="For you")).to_be_visible()
     expect(page.locator(".reason").first).to_contain_text("which you asked for more of")
