@@ -50,7 +50,7 @@ def _open(browser: Browser, site: Site, **options: Any) -> Iterator[Page]:
     """A fresh context (own cookies) and page. Fails the test on any script error, Content
     Security Policy violation, server error or broken subresource (style sheet, image)."""
     context: BrowserContext = browser.new_context(base_url=site.url, **options)
-    context.set_default_timeout(5_000)
+    context.set_default_timeout(15_000)  # a loaded CI machine can take seconds to answer
     page = context.new_page()
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
