@@ -595,23 +595,26 @@ class InterestStore:
             )
             return len(new)
 
-    def due_deliveries(self, limit: int = 500) -> list[DeliveryRow]:
+    def _deliveries(
+        self, *where: Any, order: Sequence[Any], limit: int | None = None
+    ) -> list[DeliveryRow]:
+        query = (
+            select(
+                deliveries.c.saved_search_id,
+                deliveries.c.paper_id,
+                deliveries.c.state,
+                deliveries.c.attempts,
+                deliveries.c.last_error,
+                saved.c.webhook_url,
+                saved.c.name.label("search_name"),
+            )
+            .join(saved, saved.c.id == deliveries.c.saved_search_id)
+            .where(*where)
+            .order_by(*order)
+            .limit(limit)
+        )
         with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(
-                    deliveries.c.saved_search_id,
-                    deliveries.c.paper_id,
-                    deliveries.c.state,
-                    deliveries.c.attempts,
-                    deliveries.c.last_error,
-                    saved.c.webhook_url,
-                    saved.c.name.label("search_name"),
-                )
-                .join(saved, saved.c.id == deliveries.c.saved_search_id)
-                .where(deliveries.c.state == "pending", deliveries.c.next_try_at <= _now())
-                .order_by(deliveries.c.next_try_at)
-                .limit(limit)
-            ).mappings()
+            rows = connection.execute(query).mappings()
             return [DeliveryRow(**dict(row)) for row in rows]  # type: ignore[typeddict-item]
 
     def delivered(self, search_id: int, paper_id: str, error: str | None = None) -> str:
@@ -638,22 +641,10 @@ class InterestStore:
             return str(values["state"])
 
     def deliveries_of(self, search_id: int) -> list[DeliveryRow]:
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(
-                    deliveries.c.saved_search_id,
-                    deliveries.c.paper_id,
-                    deliveries.c.state,
-                    deliveries.c.attempts,
-                    deliveries.c.last_error,
-                    saved.c.webhook_url,
-                    saved.c.name.label("search_name"),
-                )
-                .join(saved, saved.c.id == deliveries.c.saved_search_id)
-                .where(deliveries.c.saved_search_id == search_id)
-                .order_by(deliveries.c.created_at, deliveries.c.paper_id)
-            ).mappings()
-            return [DeliveryRow(**dict(row)) for row in rows]  # type: ignore[typeddict-item]
+        return self._deliveries(
+            deliveries.c.saved_search_id == search_id,
+            order=(deliveries.c.created_at, deliveries.c.paper_id),
+        )
 
     # -- saved searches: edits, and the due list at a given moment (added for webhooks) ---------
 
@@ -691,27 +682,14 @@ class InterestStore:
         return found
 
     def due_deliveries_at(self, now: datetime, limit: int = 500) -> list[DeliveryRow]:
-        """:meth:`due_deliveries` as of ``now`` (a sender that runs on another clock, or a
+        """The pending deliveries due at ``now`` (a sender that runs on another clock, or a
         test that moves time on)."""
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(
-                    deliveries.c.saved_search_id,
-                    deliveries.c.paper_id,
-                    deliveries.c.state,
-                    deliveries.c.attempts,
-                    deliveries.c.last_error,
-                    saved.c.webhook_url,
-                    saved.c.name.label("search_name"),
-                )
-                .join(saved, saved.c.id == deliveries.c.saved_search_id)
-                .where(deliveries.c.state == "pending", deliveries.c.next_try_at <= now)
-                .order_by(deliveries.c.next_try_at)
-                .limit(limit)
-            ).mappings()
-            return [DeliveryRow(**dict(row)) for row in rows]  # type: ignore[typeddict-item]
-
-    # -- imports: signals and collection items with their own times (a profile, a library) ------
+        return self._deliveries(
+            deliveries.c.state == "pending",
+            deliveries.c.next_try_at <= now,
+            order=(deliveries.c.next_try_at,),
+            limit=limit,
+        )
 
     def import_signals(
         self, member_id: int, kind: Signal, signals_at: Sequence[tuple[str, datetime]]
