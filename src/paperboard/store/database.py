@@ -24,6 +24,7 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 from paperboard.core.errors import ConfigError, PaperboardError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+_MIGRATION_LOCK = 0x70617065  # PostgreSQL advisory lock key held while migrating ("pape")
 
 
 def db_error(error: Exception) -> str:
@@ -127,6 +128,10 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     config = _alembic_config()
     try:
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # App servers and workers starting together each upgrade at start-up: the
+                # first takes this lock and migrates; the others wait, then find nothing to do.
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
     except OperationalError as error:

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from operator import itemgetter
 from typing import Any, cast
 
@@ -52,6 +52,7 @@ from paperboard.store.database import (
     open_engine,
     write_connection,
 )
+from paperboard.store.embeddings import EmbeddingStore, SharedFiles
 from paperboard.store.merge import is_changed, merge
 from paperboard.store.rows import CountedPaperRow, FilterFieldsRow, PaperRow
 from paperboard.store.schema import (
@@ -174,6 +175,16 @@ class PaperStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    @cached_property
+    def embeddings(self) -> EmbeddingStore:
+        """The paper vectors every node shares."""
+        return EmbeddingStore(self.engine)
+
+    @cached_property
+    def shared_files(self) -> SharedFiles:
+        """Derived files every node serves alike (the literature map)."""
+        return SharedFiles(self.engine)
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -417,6 +428,32 @@ class PaperStore:
 
     def count(self) -> int:
         return self.count_changed_since(None)
+
+    def oldest_change_after(self, since: datetime | None) -> datetime | None:
+        """When the oldest change after ``since`` happened (None: nothing changed since): how
+        far behind an index that has seen everything up to ``since`` is."""
+        query = select(func.min(papers.c.changed_at))
+        if since is not None:
+            query = query.where(papers.c.changed_at > since)
+        with self.engine.connect() as connection:
+            value: datetime | None = connection.execute(query).scalar_one()
+        return value
+
+    def newest_change(self) -> datetime | None:
+        """When the newest change to a paper happened (None: no papers)."""
+        with self.engine.connect() as connection:
+            value: datetime | None = connection.execute(
+                select(func.max(papers.c.changed_at))
+            ).scalar_one()
+        return value
+
+    def newest_deletion(self) -> datetime | None:
+        """When the last paper was deleted (None: never)."""
+        with self.engine.connect() as connection:
+            value: datetime | None = connection.execute(
+                select(func.max(paper_deletions.c.deleted_at))
+            ).scalar_one()
+        return value
 
     def count_changed_since(self, since: datetime | None) -> int:
         """How many papers :meth:`changed_since` would yield now."""

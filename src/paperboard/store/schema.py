@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -487,3 +488,56 @@ class WebhookDelivery(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     next_try_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class PaperVector(Base):
+    """A paper's embedding under one model, stored once for every node: float16 bytes, the text
+    hash it was made from, and when it was stored (nodes copy what was stored since they last
+    looked into their local indexes)."""
+
+    __tablename__ = "paper_vectors"
+    __table_args__ = (Index("ix_paper_vectors_model_stored", "model", "stored_at"),)
+
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    paper_id: Mapped[str] = mapped_column(String(220), primary_key=True)
+    text_hash: Mapped[str] = mapped_column(String(32))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SharedFile(Base):
+    """A derived file every node serves the same (the literature map): computed by one node,
+    fetched by the others when ``stored_at`` changes."""
+
+    __tablename__ = "shared_files"
+
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Lease(Base):
+    """Who holds a named job until when: a worker renews its lease while it works; one that
+    dies stops renewing and another takes the job over once ``expires_at`` has passed."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class JobRun(Base):
+    """A scheduled job's run for one due time (``due``: the ingest slot, the digest day): the
+    row makes it once per due time across every worker; ``finished_at`` is set when it
+    succeeded."""
+
+    __tablename__ = "job_runs"
+
+    job: Mapped[str] = mapped_column(String(60), primary_key=True)
+    due: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    summary: Mapped[str | None] = mapped_column(Text, nullable=True)
