@@ -179,6 +179,8 @@ def env(monkeypatch: pytest.MonkeyPatch, home: Path, db_url: str) -> dict[str, s
         "PAPERBOARD_ARXIV_DELAY": "0",
         "PAPERBOARD_HTTP_BACKOFF": "0",
         "PAPERBOARD_HTTP_TIMEOUT": "5",
+        # No background refresh: tests index explicitly (tests/test_cluster.py turns it on).
+        "PAPERBOARD_REPLICA_REFRESH_SECONDS": "0",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)

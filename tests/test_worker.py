@@ -16,7 +16,7 @@ import pytest
 from conftest import FIXTURES, FakeServer, Reply, SmtpSink
 
 from paperboard.core.config import load_settings
-from paperboard.present.worker import JobResult, due_jobs, run_worker
+from paperboard.present.worker import JobResult, due_jobs, due_key, run_worker
 from paperboard.store.papers import PaperStore
 
 
@@ -33,11 +33,13 @@ def test_due_jobs_follow_the_local_clock() -> None:
     assert due_jobs(settings, {}, before) == ["ingest"]
     assert due_jobs(settings, {}, after) == ["ingest", "daily digest", "weekly digest"]
     done = {
-        "ingest": after.isoformat(),
+        "ingest": due_key(settings, "ingest", after),  # the hour's slot: 06:00 UTC
         "daily digest": "2026-11-23",
         "weekly digest": "2026-11-23",
     }
+    assert done["ingest"] == "2026-11-23T06:00:00+00:00"
     assert due_jobs(settings, done, after) == []
+    assert due_jobs(settings, done, datetime(2026, 11, 23, 6, 59, tzinfo=UTC)) == []
     later = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
     assert due_jobs(settings, done, later) == ["ingest"]
     tuesday = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)

@@ -10,10 +10,11 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import socket
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
@@ -97,6 +98,11 @@ class Settings(BaseSettings):
     models_dir: Path | None = Field(
         None, description="Where built model files are cached; default: models/ in the home folder."
     )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="text, or json: one JSON object per line (time, level, logger, message) on "
+        "stderr and in the worker's log.",
+    )
 
     # -- the site ---------------------------------------------------------------------------------
     base_url: str = Field(
@@ -135,6 +141,11 @@ class Settings(BaseSettings):
         False,
         description="Let saved searches' webhooks post to loopback and private addresses.",
     )
+    metrics_token: str | None = Field(
+        None,
+        description="When set, /metrics answers only requests with Authorization: Bearer TOKEN; "
+        "unset, it is open (restrict it at the proxy).",
+    )
 
     # -- mail (password resets, digests) -----------------------------------------------------------
     smtp_host: str | None = Field(None, description="SMTP server; unset: mail is not sent.")
@@ -171,6 +182,38 @@ class Settings(BaseSettings):
         '"oai:SET" (incremental OAI-PMH harvest), '
         '"rss:CAT+CAT" (the categories\' last arXiv announcement).',
     )
+    worker_metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Port the worker serves Prometheus metrics on (all interfaces); unset: none.",
+    )
+
+    # -- several nodes ---------------------------------------------------------------------------
+    replica_refresh_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="How often an app server copies new papers, vectors and the map from the "
+        "database into its own indexes, in the background (0: never).",
+    )
+    node_name: str | None = Field(
+        None,
+        max_length=150,
+        description="This process's name in leases and job runs; default: host name and "
+        "process id.",
+    )
+    lease_seconds: int = Field(
+        120,
+        ge=10,
+        le=3600,
+        description="How long a worker's claim on a job lasts unless renewed: the job of a "
+        "worker that died is taken over by another after this.",
+    )
+
+    @property
+    def node(self) -> str:
+        """This process in leases and job runs: ``PAPERBOARD_NODE_NAME`` or host and pid."""
+        return f"{self.node_name or socket.gethostname()}:{os.getpid()}"
 
     @field_validator(
         "arxiv_api_url", "arxiv_oai_url", "arxiv_rss_url", "arxiv_pdf_url", "hf_api_url"
@@ -247,6 +290,11 @@ class Settings(BaseSettings):
         if "@" not in parseaddr(value)[1]:
             raise ValueError(f"must be an e-mail address, got {value!r}")
         return value
+
+    @field_validator("worker_metrics_port", "metrics_token", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
 
     @field_validator("database_url")
     @classmethod

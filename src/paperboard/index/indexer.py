@@ -16,13 +16,16 @@ but committed after it is still seen; seeing a paper twice changes nothing.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -30,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from paperboard.core.config import Settings
+from paperboard.core.errors import PaperboardError
 from paperboard.core.files import atomic_write
 from paperboard.index.vectors import (
     NearestNeighbours,
@@ -46,6 +50,7 @@ OVERLAP = timedelta(minutes=10)
 BULK_PAPERS = 50_000  # a catch-up this big writes with the whole-build writer (fewer segments)
 EMBED_CHUNK = 1024
 DENSE_CHECK_SECONDS = 2.0  # how often dense_ready looks for vectors written since it loaded
+LOCK_FILE = "sync.lock"  # held by whoever brings this HOME's indexes up to date
 _ANN_META = "ann.json"  # written by NearestNeighbours after the faiss index it describes
 
 Stamp = tuple[tuple[str, int], ...]  # (file name, mtime_ns) of the files that say what is stored
@@ -174,7 +179,7 @@ class SearchIndex:
         with self._facets_lock:
             if now >= self._facets_next_look:
                 self._facets_next_look = now + DENSE_CHECK_SECONDS
-                stamp = _folder_stamp(self.folder / "facets")
+                stamp = folder_stamp(self.folder / "facets")
                 if stamp != self._facets_stamp:
                     self._facets_stamp = stamp
                     self._facets = None
@@ -220,7 +225,7 @@ class SearchIndex:
     def _vector_stamp(self) -> Stamp:
         """Names and modification times of the chunk lists, removals and faiss index metadata:
         any write to the vectors (append, removal, compaction, a new faiss index) changes it."""
-        return _folder_stamp(self.folder / "vectors", also=(_ANN_META,))
+        return folder_stamp(self.folder / "vectors", also=(_ANN_META,))
 
     def _look_at_vectors(self) -> None:
         """Load the vectors again if their files changed since the last look (under the lock)."""
@@ -278,7 +283,27 @@ class SearchIndex:
         atomic_write(self._state_path, json.dumps(state))
 
 
-def _folder_stamp(folder: Path, *, also: tuple[str, ...] = ()) -> Stamp:
+@contextmanager
+def index_lock(index: SearchIndex, *, wait: bool) -> Iterator[bool]:
+    """Hold the lock on this ``HOME``'s indexes; yields False (nothing held) when ``wait`` is
+    False and another process holds it."""
+    path = index.folder / LOCK_FILE
+    descriptor = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+    finally:
+        os.close(descriptor)
+
+
+def folder_stamp(folder: Path, *, also: tuple[str, ...] = ()) -> Stamp:
     """Names and modification times of a vector folder's chunk lists and removals (and of the
     files named in ``also``)."""
     found: list[tuple[str, int]] = []
@@ -353,8 +378,11 @@ def sync_vectors(
     *,
     rebuild: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    embed: bool = True,
+    claim: Callable[[str], AbstractContextManager[bool]] | None = None,
 ) -> int:
-    """Embed what has no current vector; returns the number of papers embedded."""
+    """Copy the vectors other nodes stored and embed what has none yet (not with
+    ``embed=False``: a replica only copies); returns the number of papers embedded."""
     from paperboard.index.embed import paper_text
 
     if rebuild:  # also the way out of vectors made by another model or build
@@ -363,12 +391,21 @@ def sync_vectors(
         )
         _forget_mark(index, "vectors")
 
-    def embed(rows: list[PaperRow]) -> Any:
+    def embed_rows(rows: list[PaperRow]) -> Any:
         texts = [paper_text(row["title"], row["abstract"]) for row in rows]
         return index.embedder.embed(texts, max_length=index.max_tokens)
 
-    done = _embed_changed(store, index, index.vector_store, "vectors", embed, progress)
-    if done or rebuild:
+    before = folder_stamp(index.folder / "vectors")
+    done = _embed_changed(
+        store,
+        index,
+        index.vector_store,
+        "vectors",
+        embed_rows if embed else None,
+        progress,
+        claim,
+    )
+    if done or rebuild or folder_stamp(index.folder / "vectors") != before:
         index.refresh()
     return done
 
@@ -379,9 +416,12 @@ def sync_facets(
     *,
     rebuild: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    embed: bool = True,
+    claim: Callable[[str], AbstractContextManager[bool]] | None = None,
 ) -> int:
     """Tag and embed the abstract sentences of every paper whose facet vectors are missing or
-    out of date; returns the number of papers done. Resumable like :func:`sync_vectors`."""
+    out of date (copied from the store where another node made them; with ``embed=False`` only
+    copied); returns the number of papers done. Resumable like :func:`sync_vectors`."""
     import numpy as np
 
     from paperboard.index.facets import FACETS, facet_vectors
@@ -396,7 +436,7 @@ def sync_facets(
         _forget_mark(index, "facets")
     dim = index.embedder.dim
 
-    def embed(rows: list[PaperRow]) -> Any:
+    def embed_rows(rows: list[PaperRow]) -> Any:
         found = facet_vectors(index.embedder, [row["abstract"] for row in rows])
         matrix = np.zeros((len(rows), dim * len(FACETS)), dtype=np.float32)
         for i, facets in enumerate(found):
@@ -405,12 +445,21 @@ def sync_facets(
                     matrix[i, f * dim : (f + 1) * dim] = facets[facet]
         return matrix
 
-    return _embed_changed(store, index, index.facet_store, "facets", embed, progress)
+    return _embed_changed(
+        store,
+        index,
+        index.facet_store,
+        "facets",
+        embed_rows if embed else None,
+        progress,
+        claim,
+    )
 
 
 def _forget_mark(index: SearchIndex, name: str) -> None:
     state = index.state()
     state.pop(name, None)
+    state.pop(f"{name}:stored", None)
     index._save_state(state)
 
 
@@ -419,15 +468,33 @@ def _embed_changed(
     index: SearchIndex,
     vectors: VectorStore,
     mark: str,
-    embed: Callable[[list[PaperRow]], Any],
+    embed: Callable[[list[PaperRow]], Any] | None,
     progress: Callable[[int, int], None] | None,
+    claim: Callable[[str], AbstractContextManager[bool]] | None = None,
 ) -> int:
-    """Forget deleted papers in ``vectors``, then give every paper changed since the ``mark``
-    whose text hash has no row there one (``embed`` of a chunk of rows), a chunk written at a
-    time; moves the mark on and returns how many papers were done."""
+    """Bring the local ``vectors`` up to date with the store, embedding only what no node has.
+
+    1. Forget deleted papers (here and in the store's shared vectors).
+    2. Copy the vectors any node stored since the last look (the ``MARK:stored`` mark).
+    3. Every paper changed since the ``mark`` whose text hash has no local row yet: take its
+       vector from the store when one is there for that text, else ``embed`` it (a chunk of rows
+       at a time, stored in the database first, then locally). With ``embed=None`` (an app
+       server's replica) nothing is embedded and the mark stays, so a later run embeds it.
+
+    With ``claim``, a big run is cut into shares, each embedded only by the caller that claims
+    it (``claim(name)`` yields whether it got it): workers on several nodes split a backfill.
+
+    Moves the marks on and returns how many papers were embedded (by this call)."""
+    shared = store.embeddings
     state = index.state()
     since = _mark(state, mark)
-    vectors.remove(store.deleted_since(since))
+    deleted = store.deleted_since(since)
+    vectors.remove(deleted)
+    if deleted and embed is not None:
+        shared.delete(deleted)
+    copied = _copy_stored(store, index, vectors, f"{mark}:stored")
+    if embed is not None:
+        _publish_local(store, vectors)
     known = vectors.known_hashes()
     pending: list[tuple[str, str, PaperRow]] = []
     newest = state.get(mark)
@@ -438,17 +505,154 @@ def _embed_changed(
                 pending.append((row["id"], digest, row))
         newest = max(newest or "", batch[-1]["changed_at"].isoformat())
     done = 0
-    for start in range(0, len(pending), EMBED_CHUNK):
-        chunk = pending[start : start + EMBED_CHUNK]
-        matrix = embed([row for _, _, row in chunk])
-        vectors.append([i for i, _, _ in chunk], [h for _, h, _ in chunk], matrix)
-        done += len(chunk)
-        if progress is not None:
-            progress(done, len(pending))
+    waiting = 0  # papers left for another node to embed
+    for bucket, items in _buckets(pending, vectors.model, claim):
+        with claim(bucket) if claim is not None else nullcontext(True) as mine:
+            if not mine:  # another worker embeds this share now: copied from the store later
+                waiting += len(items)
+                continue
+            copied_here, done_here, waiting_here = _embed_items(
+                store, vectors, items, embed, progress, done, len(pending)
+            )
+        copied += copied_here
+        done += done_here
+        waiting += waiting_here
     state = index.state()
-    state[mark] = newest
+    if not waiting:  # moved on only once every changed paper has its vector here
+        state[mark] = newest
     index._save_state(state)
     return done
+
+
+def _publish_local(store: PaperStore, vectors: VectorStore) -> int:
+    """Store in the database the local vectors it lacks: those an older paperboard made before
+    vectors were shared, so other nodes copy them instead of embedding them again. One count
+    query when there are none to store; returns how many were stored."""
+    import numpy as np
+
+    shared = store.embeddings
+    known = vectors.known_hashes()
+    if shared.count(vectors.model) >= len(known):
+        return 0
+    loaded = vectors.load()
+    ids = [paper_id for paper_id in known if paper_id in loaded.row_of]
+    published = 0
+    for start in range(0, len(ids), EMBED_CHUNK):
+        part = ids[start : start + EMBED_CHUNK]
+        there = shared.get(vectors.model, part)
+        rows = [
+            (
+                paper_id,
+                known[paper_id],
+                np.asarray(loaded.vector(paper_id), dtype=np.float16).tobytes(),
+            )
+            for paper_id in part
+            if there.get(paper_id, ("",))[0] != known[paper_id]
+        ]
+        shared.put(vectors.model, rows)
+        published += len(rows)
+    if published:
+        log.info("stored %d local vectors in the database for other nodes", published)
+    return published
+
+
+EMBED_SHARES = 16
+"""A big embedding run is cut into this many shares (by a hash of the paper id); workers on
+several nodes each take the shares no other holds, so they split a backfill between them."""
+
+
+def _buckets(
+    pending: list[tuple[str, str, PaperRow]],
+    model: str,
+    claim: Callable[[str], AbstractContextManager[bool]] | None,
+) -> list[tuple[str, list[tuple[str, str, PaperRow]]]]:
+    """``pending`` cut into named shares (one share when nobody else could take part)."""
+    if claim is None or len(pending) <= EMBED_CHUNK:
+        return [(f"embed:{model}:all", pending)] if pending else []
+    shares: dict[int, list[tuple[str, str, PaperRow]]] = {}
+    for item in pending:
+        shares.setdefault(zlib.crc32(item[0].encode()) % EMBED_SHARES, []).append(item)
+    start = os.getpid() % EMBED_SHARES  # workers start on different shares
+    order = sorted(shares, key=lambda n: (n - start) % EMBED_SHARES)
+    return [(f"embed:{model}:{n}", shares[n]) for n in order]
+
+
+def _embed_items(
+    store: PaperStore,
+    vectors: VectorStore,
+    items: list[tuple[str, str, PaperRow]],
+    embed: Callable[[list[PaperRow]], Any] | None,
+    progress: Callable[[int, int], None] | None,
+    done_before: int,
+    total: int,
+) -> tuple[int, int, int]:
+    """Give each of ``items`` a local vector: the store's where it has one for that text, else
+    a new one (stored in the database first); returns (copied, embedded, left waiting)."""
+    import numpy as np
+
+    shared = store.embeddings
+    copied = done = waiting = 0
+    for start in range(0, len(items), EMBED_CHUNK):
+        chunk = items[start : start + EMBED_CHUNK]
+        stored = shared.get(vectors.model, [paper_id for paper_id, _, _ in chunk])
+        ready = [item for item in chunk if item[0] in stored and stored[item[0]][0] == item[1]]
+        if ready:
+            matrix = np.stack(
+                [np.frombuffer(stored[paper_id][1], dtype=np.float16) for paper_id, _, _ in ready]
+            )
+            vectors.append([i for i, _, _ in ready], [h for _, h, _ in ready], matrix)
+            copied += len(ready)
+        missing = [item for item in chunk if item not in ready]
+        if not missing:
+            continue
+        if embed is None:
+            waiting += len(missing)
+            continue
+        matrix = np.asarray(embed([row for _, _, row in missing]), dtype=np.float16)
+        shared.put(
+            vectors.model,
+            [(i, h, matrix[n].tobytes()) for n, (i, h, _) in enumerate(missing)],
+        )
+        vectors.append([i for i, _, _ in missing], [h for _, h, _ in missing], matrix)
+        done += len(missing)
+        if progress is not None:
+            progress(done_before + done, total)
+    return copied, done, waiting
+
+
+def _copy_stored(store: PaperStore, index: SearchIndex, vectors: VectorStore, mark: str) -> int:
+    """Append to ``vectors`` the rows the store holds for its model that were stored after
+    the ``mark`` (less ``OVERLAP``) and differ from the local ones; returns how many."""
+    import numpy as np
+
+    shared = store.embeddings
+    state = index.state()
+    seen = state.get(mark)
+    newest = shared.newest(vectors.model)
+    if newest is None or (seen is not None and newest.isoformat() <= seen):
+        return 0  # nothing stored since the last look: one indexed MAX() and done
+    known = vectors.known_hashes()
+    copied = 0
+    for batch in shared.stored_since(vectors.model, _mark(state, mark)):
+        fresh = [row for row in batch if known.get(row["paper_id"]) != row["text_hash"]]
+        if fresh:
+            matrix = np.stack([np.frombuffer(row["vector"], dtype=np.float16) for row in fresh])
+            if matrix.shape[1] != vectors.dim:
+                raise PaperboardError(
+                    f"the store's vectors for {vectors.model} have {matrix.shape[1]} dimensions, "
+                    f"not {vectors.dim}"
+                )
+            vectors.append(
+                [row["paper_id"] for row in fresh], [row["text_hash"] for row in fresh], matrix
+            )
+            for row in fresh:
+                known[row["paper_id"]] = row["text_hash"]
+            copied += len(fresh)
+        seen = max(seen or "", batch[-1]["stored_at"].isoformat())
+    state = index.state()
+    state[mark] = seen
+    index._save_state(state)
+    return copied
 
 
 def _facets_stale(index: SearchIndex) -> bool:

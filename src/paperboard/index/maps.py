@@ -1,6 +1,7 @@
 """The stored map of the literature: computed from the vectors and texts of every embedded paper,
 kept as ``HOME/index/map.json`` for the web pages to draw (``index/map_compute.py`` computes,
-``index/map_data.py`` says what is stored)."""
+``index/map_data.py`` says what is stored), and in the store's shared files, from which every
+other node's replica copies it (``index/replica.py``)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from paperboard.index.indexer import SearchIndex
 from paperboard.index.map_compute import compute_map
 from paperboard.index.map_data import LiteratureMap, from_json, to_json
 from paperboard.store.papers import PaperStore
+
+MAP_FILE = "map.json"
 
 
 def build_map(
@@ -31,14 +34,15 @@ def build_map(
     ids = [vectors.ids[i] for i in keep]
     texts = [f"{rows[pid]['title'] or ''}. {rows[pid]['abstract'] or ''}" for pid in ids]
     literature_map = compute_map(ids, vectors.rows(keep), texts, seed=seed, progress=progress)
-    path = index.folder / "map.json"
-    atomic_write(path, json.dumps(to_json(literature_map), separators=(",", ":")))
+    data = json.dumps(to_json(literature_map), separators=(",", ":")).encode()
+    store.shared_files.put(MAP_FILE, data)
+    atomic_write(index.folder / MAP_FILE, data)
     return literature_map
 
 
 def load_map(index: SearchIndex) -> LiteratureMap:
     """The stored map; NotFoundError when `paperboard map` has not been run."""
-    path = index.folder / "map.json"
+    path = index.folder / MAP_FILE
     if not path.exists():
         raise NotFoundError("no map yet: run paperboard map")
     return from_json(json.loads(path.read_text()))

@@ -23,6 +23,7 @@ from paperboard.core.errors import ConfigError
 from paperboard.store.community import CommunityStore
 from paperboard.store.digests import DigestStore
 from paperboard.store.interests import InterestStore
+from paperboard.store.leases import LeaseStore
 from paperboard.store.members import MemberStore
 from paperboard.store.papers import PaperStore
 from paperboard.store.submission_requests import SubmissionRequestStore
@@ -79,6 +80,10 @@ class Container:
     @cached_property
     def interests(self) -> InterestStore:
         return InterestStore(self.engine)
+
+    @cached_property
+    def leases(self) -> LeaseStore:
+        return LeaseStore(self.engine)
 
     @cached_property
     def submission_requests(self) -> SubmissionRequestStore:

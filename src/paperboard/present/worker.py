@@ -19,7 +19,8 @@ Jobs and when they are due (``PAPERBOARD_TIMEZONE`` decides what "today" and "07
   deliveries posted (:func:`paperboard.present.webhooks.run_webhooks`); reported only when there
   was something to do.
 
-When each job last ran is kept in ``HOME/worker.json``; each run is logged to
+When each job last finished is kept in the database (``job_runs``), with the lease each job
+runs under (``leases``), so any number of workers share one schedule; each run is logged to
 ``HOME/logs/worker.log`` (and imports and digests to their own tables). Digests are idempotent per
 subscriber and period, so a worker restarted in the middle of one simply finishes it. A job that
 fails, even with an unexpected exception (logged with its traceback), does not stop the jobs after
@@ -28,22 +29,24 @@ it or the next pass.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from paperboard.core.config import Settings
 from paperboard.core.errors import PaperboardError
-from paperboard.core.files import atomic_write
+from paperboard.present import metrics
 from paperboard.present.container import Container
+from paperboard.present.coordination import claimer, describe_holder, take_lease
+from paperboard.present.log_format import log_formatter
+from paperboard.present.mail.digests import DigestBusyError
 
 if TYPE_CHECKING:
+    from paperboard.store.leases import LeaseStore
     from paperboard.store.papers import PaperStore
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -54,48 +57,60 @@ class JobResult:
     job: str
     ok: bool
     summary: str
+    finished: bool = True  # False: another process does this job now (not done by this run)
 
 
-def _state_path(settings: Settings) -> Path:
-    return settings.home / "worker.json"
+SCHEDULED = ("ingest", "daily digest", "weekly digest")
 
 
-def load_state(settings: Settings) -> dict[str, str]:
-    try:
-        return dict(json.loads(_state_path(settings).read_text()))
-    except (FileNotFoundError, ValueError):
-        return {}
+def due_key(settings: Settings, job: str, now: datetime) -> str:
+    """The due time ``now`` falls in for ``job``: the start of its ingest slot (slots of
+    ``PAPERBOARD_INGEST_EVERY_MINUTES`` counted from the epoch, so every worker agrees), or the
+    local day of a digest. A job runs once per due time, whichever worker runs it."""
+    if job == "ingest":
+        slot = settings.ingest_every_minutes * 60
+        start = int(now.timestamp()) // slot * slot
+        return datetime.fromtimestamp(start, UTC).isoformat()
+    return now.astimezone(ZoneInfo(settings.timezone)).date().isoformat()
 
 
-def save_state(settings: Settings, state: dict[str, str]) -> None:
-    path = _state_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, json.dumps(state, indent=1))
+def load_state(settings: Settings, leases: LeaseStore) -> dict[str, str]:
+    """The due time each scheduled job last finished for, from the database's job runs."""
+    state: dict[str, str] = {}
+    for job in SCHEDULED:
+        last = leases.last_finished(job)
+        if last is not None:
+            state[job] = last["due"]
+    return state
 
 
 def due_jobs(settings: Settings, state: dict[str, str], now: datetime) -> list[str]:
-    """The jobs due at ``now`` (an aware datetime), in the order they should run."""
+    """The jobs due at ``now`` (an aware datetime), in the order they should run; ``state``
+    maps a job to the due time it last finished for."""
     local = now.astimezone(ZoneInfo(settings.timezone))
     jobs: list[str] = []
-    if settings.ingest_sources:
-        last = state.get("ingest")
-        if last is None or now - datetime.fromisoformat(last) >= timedelta(
-            minutes=settings.ingest_every_minutes
-        ):
-            jobs.append("ingest")
+    if settings.ingest_sources and state.get("ingest", "") < due_key(settings, "ingest", now):
+        jobs.append("ingest")
     hour, minute = (int(part) for part in settings.digest_time.split(":"))
     past_time = (local.hour, local.minute) >= (hour, minute)
-    if past_time and state.get("daily digest") != local.date().isoformat():
+    today = local.date().isoformat()
+    if past_time and state.get("daily digest") != today:
         jobs.append("daily digest")
     weekly_today = WEEKDAYS[local.weekday()] == settings.weekly_digest_day
-    if past_time and weekly_today and state.get("weekly digest") != local.date().isoformat():
+    if past_time and weekly_today and state.get("weekly digest") != today:
         jobs.append("weekly digest")
     return jobs
 
 
 def _ingest(settings: Settings, now: datetime) -> str:
     from paperboard.core.records import Checkpoint
-    from paperboard.index.indexer import build_neighbours, sync_facets, sync_lexical, sync_vectors
+    from paperboard.index.indexer import (
+        build_neighbours,
+        index_lock,
+        sync_facets,
+        sync_lexical,
+        sync_vectors,
+    )
     from paperboard.sources.arxiv_api import ArxivApiSource
     from paperboard.sources.arxiv_rss import ArxivRssSource
     from paperboard.sources.hf_daily import HfDailySource
@@ -163,14 +178,18 @@ def _ingest(settings: Settings, now: datetime) -> str:
                 if all(r.ok for r in reports):  # the next harvest starts from this one's day
                     store.write([], Checkpoint(key, utc_today.isoformat()))
             for report in reports:
+                metrics.count_ingested(item, report)  # metrics
                 summaries.append(f"{item}: {report.summary()}")
                 if not report.ok:
                     failures.append(f"{item}: {report.failure or 'nothing could be read'}")
-        added, removed = sync_lexical(store, app.index)
-        embedded = sync_vectors(store, app.index)
-        faceted = sync_facets(store, app.index) if settings.facets else 0
-        if embedded or faceted:
-            build_neighbours(app.index)
+        with index_lock(app.index, wait=True):
+            added, removed = sync_lexical(store, app.index)
+            claim = claimer(app.leases, settings)
+            embedded = sync_vectors(store, app.index, claim=claim)
+            metrics.count_embedded(embedded)  # metrics
+            faceted = sync_facets(store, app.index, claim=claim) if settings.facets else 0
+            if embedded or faceted:
+                build_neighbours(app.index)
         summaries.append(
             f"index: {added} indexed, {removed} removed, {embedded} embedded, {faceted} faceted"
         )
@@ -218,6 +237,7 @@ def _digest(settings: Settings, kind: str, now: datetime) -> str:
     period = period_for(kind, timezone=settings.timezone, now=now)
     with Container.open(settings) as app:
         report = send_digests(app, period)
+    metrics.count_digests(report)  # metrics
     if report.failed and not (report.sent or report.resent):
         raise PaperboardError(report.summary() + ": " + "; ".join(report.problems[:3]))
     return report.summary()
@@ -255,6 +275,7 @@ def _webhooks(settings: Settings, now: datetime) -> str:
     return run.summary()
 
 
+@metrics.count_jobs  # metrics: paperboard_jobs_total{job,outcome}
 def run_job(settings: Settings, job: str, now: datetime) -> JobResult:
     """Run one job. It fails with its one-line message on a PaperboardError; any other exception
     (a bug, or input nothing checks) fails it too, logged with its traceback to the worker log, so
@@ -272,6 +293,8 @@ def run_job(settings: Settings, job: str, now: datetime) -> JobResult:
             summary = _digest(settings, "weekly", now)
         else:
             raise PaperboardError(f"unknown job {job!r}")
+    except DigestBusyError as error:
+        return JobResult(job, True, str(error), finished=False)
     except PaperboardError as error:
         return JobResult(job, False, str(error))
     except Exception as error:
@@ -298,7 +321,7 @@ def _logger(settings: Settings) -> logging.Logger:
     if not any(isinstance(h, logging.FileHandler) for h in logger.handlers):
         settings.log_dir.mkdir(parents=True, exist_ok=True)
         handler = logging.FileHandler(path)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        handler.setFormatter(log_formatter(settings, "%(asctime)s %(levelname)s %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
     return logger
@@ -312,32 +335,50 @@ def run_worker(
     report: Callable[[JobResult], None] = lambda result: None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[JobResult]:
-    """Run due jobs; with ``once`` return after one pass, else check again every 30 seconds."""
+    """Run due jobs; with ``once`` return after one pass, else check again every 30 seconds.
+
+    Any number of workers may run against one database: each job runs under a lease
+    (``job:NAME``) that only one of them holds at a time, renewed while it runs, and a
+    scheduled job is marked finished for its due time in ``job_runs``, so it runs once per due
+    time. A worker that dies stops renewing; after ``PAPERBOARD_LEASE_SECONDS`` another takes
+    the job over (a digest run then sends only what is still missing)."""
     logger = _logger(settings)
     results: list[JobResult] = []
+
+    def say(result: JobResult) -> None:
+        (logger.info if result.ok else logger.error)("%s: %s", result.job, result.summary)
+        results.append(result)
+        report(result)
+
     while True:
         now = clock()
-        for every_pass in ("submissions", "webhooks"):
-            leftover = run_job(settings, every_pass, now)
-            if leftover.summary:  # a pass with nothing of this kind to do says nothing of it
-                (logger.info if leftover.ok else logger.error)(
-                    "%s: %s", every_pass, leftover.summary
-                )
-                results.append(leftover)
-                report(leftover)
-        state = load_state(settings)
-        for job in due_jobs(settings, state, now):
-            logger.info("%s: started", job)
-            result = run_job(settings, job, now)
-            (logger.info if result.ok else logger.error)("%s: %s", job, result.summary)
-            # A failed ingest waits for its next turn; a failed digest run is retried next pass
-            # (it only sends what is still missing).
-            if result.ok or job == "ingest":
-                local = now.astimezone(ZoneInfo(settings.timezone))
-                state[job] = now.isoformat() if job == "ingest" else local.date().isoformat()
-                save_state(settings, state)
-            results.append(result)
-            report(result)
+        with Container.open(settings) as app:
+            leases, holder, seconds = app.leases, settings.node, settings.lease_seconds
+            for every_pass in ("submissions", "webhooks"):
+                if not take_lease(leases, f"job:{every_pass}", settings):
+                    continue  # another worker is on it this moment
+                with leases.kept(f"job:{every_pass}", holder, seconds):
+                    leftover = run_job(settings, every_pass, now)
+                if leftover.summary:  # a pass with nothing of this kind to do says nothing of it
+                    say(leftover)
+            for job in due_jobs(settings, load_state(settings, leases), now):
+                due = due_key(settings, job, now)
+                if not take_lease(leases, f"job:{job}", settings):
+                    where = describe_holder(leases, f"job:{job}")
+                    say(JobResult(job, True, f"running in {where}", finished=False))
+                    continue
+                with leases.kept(f"job:{job}", holder, seconds):
+                    if leases.finished(job, due):  # finished by another worker meanwhile
+                        continue
+                    logger.info("%s: started", job)
+                    leases.started(job, due, holder)
+                    result = run_job(settings, job, now)
+                    # A failed ingest waits for its next turn; a failed digest run is retried
+                    # next pass (it only sends what is still missing), as is one that another
+                    # process is sending now (it may not finish).
+                    if result.finished and (result.ok or job == "ingest"):
+                        leases.finish(job, due, holder, result.summary)
+                say(result)
         if once:
             return results
         sleep(30)

@@ -8,6 +8,7 @@ same papers, and composes the rest.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -239,10 +240,30 @@ class DigestStore:
         message_id: str,
         top_ids: list[str],
         picks: list[dict[str, Any]],
-    ) -> dict[str, Any]:
-        """Commit what is about to be sent (and mark its papers as sent to this subscriber)."""
+    ) -> dict[str, Any] | None:
+        """Commit what is about to be sent (and mark its papers as sent to this subscriber);
+        None when this subscriber's digest of the period is already recorded (by another
+        sender: the caller sends nothing)."""
         now = datetime.now(UTC)
         papers = list(dict.fromkeys([*top_ids, *(p["id"] for p in picks)]))
+        try:
+            self._record_intent(subscriber_id, period_key, message_id, top_ids, picks, papers, now)
+        except IntegrityError:  # uq_digest_sends_subscriber_period: someone else's now
+            return None
+        record = self.send_record(subscriber_id, period_key)
+        assert record is not None
+        return record
+
+    def _record_intent(
+        self,
+        subscriber_id: int,
+        period_key: str,
+        message_id: str,
+        top_ids: list[str],
+        picks: list[dict[str, Any]],
+        papers: list[str],
+        now: datetime,
+    ) -> None:
         with begin_write(self.engine) as connection:
             connection.execute(
                 insert(digest_sends).values(
@@ -269,12 +290,11 @@ class DigestStore:
             ]
             if fresh:
                 connection.execute(insert(sent_papers), fresh)
-        record = self.send_record(subscriber_id, period_key)
-        assert record is not None
-        return record
 
     def record_empty(self, subscriber_id: int, period_key: str, reason: str) -> None:
-        with begin_write(self.engine) as connection:
+        """Record that this subscriber had nothing new in the period (nothing if another sender
+        recorded the period for them meanwhile)."""
+        with contextlib.suppress(IntegrityError), begin_write(self.engine) as connection:
             connection.execute(
                 insert(digest_sends).values(
                     subscriber_id=subscriber_id,

@@ -76,14 +76,16 @@ def index(
     from paperboard.index.indexer import (
         IndexReport,
         build_neighbours,
+        index_lock,
         sync_facets,
         sync_lexical,
         sync_vectors,
     )
+    from paperboard.present.coordination import claimer
 
     started = time.perf_counter()
     report = IndexReport()
-    with open_app() as app:
+    with open_app() as app, index_lock(app.index, wait=True):
         store, search_index, settings = app.papers, app.index, app.settings
         report.lexical, report.deleted = sync_lexical(store, search_index, rebuild=rebuild)
         if not lexical_only:
@@ -97,10 +99,12 @@ def index(
                 transient=True,
             ) as progress:
                 task = progress.add_task("embedding", total=None)
+                claim = claimer(app.leases, settings)
                 report.embedded = sync_vectors(
                     store,
                     search_index,
                     rebuild=rebuild,
+                    claim=claim,
                     progress=lambda done, total: progress.update(task, completed=done, total=total),
                 )
                 if settings.facets:
@@ -109,6 +113,7 @@ def index(
                         store,
                         search_index,
                         rebuild=rebuild,
+                        claim=claim,
                         progress=lambda done, total: progress.update(
                             task, completed=done, total=total
                         ),

@@ -27,6 +27,7 @@ from paperboard.core.config import Settings
 from paperboard.core.errors import PaperboardError
 from paperboard.core.names import normalize_email
 from paperboard.present.container import Container
+from paperboard.present.coordination import describe_holder, take_lease
 from paperboard.present.mail.messages import digest_message, message_id
 from paperboard.present.mail.outbox import Outbox
 from paperboard.present.mail.smtp import MailError, PermanentMailError
@@ -273,6 +274,10 @@ def prepare_all(
         yield from pool.imap(_prepare_in_worker, [(s, period) for s in subscribers], chunksize=32)
 
 
+class DigestBusyError(PaperboardError):
+    """Another process is sending this period's digests now."""
+
+
 def send_digests(
     app: Container,
     period: DigestPeriod,
@@ -308,6 +313,29 @@ def send_digests(
             report.written.append(path)
         return report
 
+    lease, holder = f"digest:{period.key}", settings.node
+    if not take_lease(app.leases, lease, settings):
+        raise DigestBusyError(
+            f"{period.key} is being sent by {describe_holder(app.leases, lease)}: nothing sent "
+            "here; its digests go out once"
+        )
+    with app.leases.kept(lease, holder, settings.lease_seconds):
+        return _send_held(app, period, due, report, mailer, processes, on_progress, sleep)
+
+
+def _send_held(
+    app: Container,
+    period: DigestPeriod,
+    due: list[SubscriberRow],
+    report: DigestReport,
+    mailer: Transport | None,
+    processes: int | None,
+    on_progress: Callable[[str], None] | None,
+    sleep: Callable[[float], None],
+) -> DigestReport:
+    """The sending part of :func:`send_digests`, run while this process holds the period's
+    lease (so no other sender works on it at the same time)."""
+    settings, digests = app.settings, app.digests
     run_id = digests.start_run(period.key)
     records = digests.records(period.key)
     pending = [s for s in due if s["id"] not in records or records[s["id"]]["status"] == "intent"]
@@ -348,6 +376,9 @@ def send_digests(
                     prepared.top_ids,
                     prepared.picks,
                 )
+                if record is None:  # recorded by a sender whose lease this one took over
+                    report.skipped += 1
+                    continue
                 resend = False
             wait = gap - (time.monotonic() - last_send)
             if wait > 0 and not isinstance(mailer, Outbox):  # the rate is the mail server's

@@ -25,12 +25,15 @@ from paperboard.core.errors import (
     NotFoundError,
     PaperboardError,
 )
+from paperboard.present.log_format import configure_logging
 from paperboard.present.web import openapi
 from paperboard.present.web.deps import SignInRequired
 from paperboard.present.web.middleware import (
     AnswerErrors,
     BodyLimit,
     JsonSuffix,
+    NoteRoute,
+    ObserveRequests,
     PageCache,
     RefuseControlCharacters,
     SecurityHeaders,
@@ -74,6 +77,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(services.settings)  # here: after uvicorn has set up its loggers
+        if services.refreshes_in_background:
+            services.replica.start(services.settings.replica_refresh_seconds)
         yield
         services.close()
 
@@ -110,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         feeds,
         for_you,
         library,
+        metrics,
         outbox,
         papers,
         saved_searches,
@@ -121,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     modules = (
         site,
+        metrics,
         api,
         feeds,
         auth,
@@ -167,6 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             message = "no such page"
         return _error(request, error.status_code, message, error.headers)
 
+    app.add_middleware(NoteRoute)  # innermost: the route template, for ObserveRequests
     app.add_middleware(PageCache, seconds=settings.page_cache_seconds)
     app.add_middleware(RefuseControlCharacters, answer=_error)
     app.add_middleware(AnswerErrors, answer=_error)  # unexpected exceptions: a 500 in our shape
@@ -180,6 +189,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         SecurityHeaders, https=lambda scope: secure_cookies(Request(scope), services.settings)
     )
+    app.add_middleware(ObserveRequests)  # outermost: every answer timed, refusals included
     return app
 
 

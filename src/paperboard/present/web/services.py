@@ -13,6 +13,7 @@ from typing import Any
 from paperboard.core.config import Settings
 from paperboard.index.indexer import SearchIndex
 from paperboard.index.map_data import LiteratureMap
+from paperboard.index.replica import Replica
 from paperboard.present.container import Container
 from paperboard.rank.recommend import PoolCache
 from paperboard.store.papers import PaperStore
@@ -33,6 +34,15 @@ class Services(Container):
     def pools(self) -> PoolCache:
         """The "for you" candidates, shared by every member's picks in this process."""
         return PoolCache()
+
+    @cached_property
+    def replica(self) -> Replica:
+        """This node's indexes kept in step with the store (``paperboard.index.replica``)."""
+        return Replica(self.settings, self.papers, self.index)
+
+    @property
+    def refreshes_in_background(self) -> bool:
+        return self.settings.replica_refresh_seconds > 0
 
     @cached_property
     def maps(self) -> MapCache:
@@ -63,6 +73,8 @@ class Services(Container):
         complete(self, request_id, self.fetch_arxiv)
 
     def close(self) -> None:
+        if "replica" in self.__dict__:
+            self.replica.stop()
         if self.arxiv_client is not None:
             self.arxiv_client.close()
         super().close()

@@ -25,14 +25,21 @@ Disallow: /submit
 Disallow: /verify/
 Disallow: /subscribe/confirm/
 Disallow: /unsubscribe/
+Disallow: /metrics
 Allow: /
 """
 
 
 @router.get(
     "/healthz",
-    summary="Whether the database and the search index answer",
-    responses={503: {"description": "the database or the lexical index does not answer"}},
+    summary="Whether the database and the search index answer, and how far behind the store "
+    "this node's indexes are",
+    responses={
+        503: {
+            "description": "the database or the lexical index does not answer, or this node "
+            "has not caught up with the store once yet (status: starting)"
+        }
+    },
 )
 def healthz(services: ServicesDep) -> Response:
     checks: dict[str, Any] = {}
@@ -49,7 +56,16 @@ def healthz(services: ServicesDep) -> Response:
     except Exception as error:
         log.warning("health check: lexical index: %s", error)
         checks["lexical_index"], healthy = f"failing: {type(error).__name__}", False
-    checks["status"] = "ok" if healthy else "failing"
+    ready = True
+    try:
+        replica = services.replica.status(background=services.refreshes_in_background)
+        checks.update(replica)
+        ready = bool(replica["ready"])
+    except Exception as error:
+        log.warning("health check: replica: %s", error)
+        checks["replica"], healthy = f"failing: {type(error).__name__}", False
+    checks["status"] = ("ok" if ready else "starting") if healthy else "failing"
+    healthy = healthy and ready
     return JSONResponse(
         checks, status_code=200 if healthy else 503, headers={"Cache-Control": "no-store"}
     )
