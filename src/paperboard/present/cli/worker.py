@@ -18,15 +18,31 @@ def worker(
         str | None,
         typer.Option("--now", help="Pretend it is this time (ISO 8601, for trying a schedule)."),
     ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            min=1,
+            max=65535,
+            help="Serve Prometheus metrics at http://HOST:PORT/metrics "
+            "(default: PAPERBOARD_WORKER_METRICS_PORT; unset, none).",
+        ),
+    ] = None,
 ) -> None:
     """Run ingestion, indexing and digests on schedule (PAPERBOARD_INGEST_SOURCES,
     PAPERBOARD_DIGEST_TIME, PAPERBOARD_TIMEZONE). Each run is logged to HOME/logs/worker.log.
 
     Example: paperboard worker --once --now 2026-11-23T07:30:00+01:00
     """
+    from paperboard.present.log_format import configure_logging
+    from paperboard.present.metrics import serve_worker_metrics
     from paperboard.present.worker import JobResult, describe, run_worker
 
     config = settings()
+    configure_logging(config)
+    port = metrics_port or config.worker_metrics_port
+    if port is not None:
+        serve_worker_metrics(port)
     clock = lambda: datetime.now(UTC)  # noqa: E731
     if now is not None:
         try:
@@ -44,7 +60,10 @@ def worker(
         )
 
     if not once:
-        console.print(f"paperboard worker: {describe(config)} (Ctrl-C stops)", markup=False)
+        serving = f"; metrics on port {port}" if port is not None else ""
+        console.print(
+            f"paperboard worker: {describe(config)}{serving} (Ctrl-C stops)", markup=False
+        )
     try:
         results = run_worker(config, once=once, clock=clock, report=show)
     except KeyboardInterrupt:

@@ -1,5 +1,5 @@
 """Pure ASGI middleware: ``.json`` twins, request size limit, control characters, errors,
-security headers, page cache.
+security headers, page cache, request durations for ``/metrics``.
 
 The page cache keeps anonymous GET responses (no session or ``pb_anon`` cookie, no API token, no
 cookie set by the response, not ``Cache-Control: private``/``no-store``) for
@@ -24,6 +24,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from paperboard.present.metrics import observe_request
 
 # Makes the one-line error answer (a page, or ``{"error": ...}``) for a request: app.py's.
 ErrorAnswer = Callable[[Request, int, str], Response]
@@ -309,7 +311,7 @@ class PageCache:
     def _cacheable_request(scope: Scope) -> bool:
         if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
             return False
-        if scope["path"].startswith(("/static/", "/docs", "/openapi")):
+        if scope["path"].startswith(("/static/", "/docs", "/openapi", "/metrics")):
             return False
         for name, value in scope["headers"]:
             # pb_anon: the page may hold a form token bound to this browser (sign in, sign up)
@@ -395,3 +397,69 @@ class PageCache:
         while len(self._cache) > self.entries:
             self._cache.popitem(last=False)
         return messages
+
+
+# -- request durations ----------------------------------------------------------------------------
+
+_ROUTE = "paperboard.route"  # scope key: a one-item list NoteRoute fills with the route template
+_TEMPLATES = 10_000  # paths whose template ObserveRequests remembers (cached pages skip routing)
+
+
+class ObserveRequests:
+    """Time every answer, from the first byte in to the last byte out, for
+    ``paperboard_http_request_duration_seconds``: labelled by method, the matched route's
+    template (``/papers/{paper_id}``, never the path itself, so the label's values are bounded;
+    ``other`` when no route matched) and status class.
+
+    Outermost, so refusals (413, control characters) and cached pages count too. The template is
+    learnt inside, after routing, by :class:`NoteRoute` (``JsonSuffix`` copies the scope, so the
+    router's own ``scope["route"]`` is not seen here); a page served from the cache never reaches
+    the router, so the template its path had last time is used."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._templates: dict[str, str] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        noted: list[str] = []
+        scope = {**scope, _ROUTE: noted}
+        status = 500  # an exception before any answer is what the server turns into a 500
+
+        async def watched(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        finally:
+            path: str = scope["path"]
+            if noted:
+                if len(self._templates) >= _TEMPLATES:
+                    self._templates.clear()
+                self._templates[path] = noted[0]
+            route = noted[0] if noted else self._templates.get(path, "other")
+            observe_request(scope["method"], route, status, time.perf_counter() - started)
+
+
+class NoteRoute:
+    """Innermost: after the router has answered, tell :class:`ObserveRequests` which route's
+    template matched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            noted = scope.get(_ROUTE)
+            route = scope.get("route")
+            template = getattr(route, "path", None)
+            if noted is not None and not noted and isinstance(template, str):
+                noted.append(template)

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from paperboard.core.errors import PaperboardError
 from paperboard.index.lexical import Filters
+from paperboard.present.metrics import search_timer
 from paperboard.present.web.deps import ServicesDep, ViewerDep
 from paperboard.present.web.openapi import html, redirect
 from paperboard.present.web.rendering import card, page
@@ -58,9 +59,10 @@ def run_search(
         filters = Filters(
             categories=(category,) if category else (), since=since, until=until, has_code=code
         )
-    return search(
-        index, services.papers, q, mode=mode, k=k, offset=offset, filters=filters, count=count
-    )
+    with search_timer(mode):  # paperboard_search_duration_seconds
+        return search(
+            index, services.papers, q, mode=mode, k=k, offset=offset, filters=filters, count=count
+        )
 
 
 def hit_cards(services: Services, result: SearchResult, viewer: Any) -> list[dict[str, Any]]:
