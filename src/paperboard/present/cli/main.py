@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 
 from paperboard import __version__
 from paperboard.core.errors import ConfigError, PaperboardError
+from paperboard.present.cli import backup as backup_commands
 from paperboard.present.cli import db as db_commands
 from paperboard.present.cli import demo as demo_commands
 from paperboard.present.cli import digest as digest_commands
@@ -119,6 +120,7 @@ library_commands.register(app)
 webhook_commands.register(app)
 worker_commands.register(app)
 mcp_commands.register(app)
+backup_commands.register(app)
 
 
 def _version(value: bool) -> None:
