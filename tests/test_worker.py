@@ -255,14 +255,15 @@ def test_the_worker_loop_survives_an_unexpected_error_and_stops_on_ctrl_c(
     results: list[JobResult] = []
 
     def sleep(seconds: float) -> None:
-        if len(results) == 2:
+        if len(results) == 4:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         run_worker(load_settings(), clock=lambda: next(passes), report=results.append, sleep=sleep)
-    assert [(r.job, r.ok) for r in results] == [("ingest", False), ("ingest", False)]
+    # Each pass: the worker's own index refresh fails, then the ingest (same broken state).
+    assert [(r.job, r.ok) for r in results] == [("index", False), ("ingest", False)] * 2
     assert all(r.summary.startswith("unexpected JSONDecodeError") for r in results)
-    assert (home / "logs" / "worker.log").read_text().count("Traceback") == 2
+    assert (home / "logs" / "worker.log").read_text().count("Traceback") == 4
 
 
 def _default_sigint() -> None:

@@ -19,6 +19,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -49,6 +51,7 @@ class RefreshReport:
     deleted: int = 0
     vectors: int = 0
     facets: int = 0
+    embedded: int = 0  # papers embedded here (a worker's refresh only)
     map: bool = False
     seconds: float = 0.0
 
@@ -60,8 +63,18 @@ class RefreshReport:
 class Replica:
     """Keeps one node's local indexes in step with the store."""
 
-    def __init__(self, settings: Settings, store: PaperStore, index: SearchIndex) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: PaperStore,
+        index: SearchIndex,
+        *,
+        claim: Callable[[str], AbstractContextManager[bool]] | None = None,
+    ) -> None:
+        """With ``claim`` (a worker's), papers without a vector are embedded too, each share of a
+        big run by whoever claims it (``sync_vectors``); without, vectors are only copied."""
         self.settings = settings
+        self.claim = claim
         self.store = store
         self.index = index
         self.refreshed_at: datetime | None = None  # the end of the last refresh that ran
@@ -104,9 +117,10 @@ class Replica:
             vectors = self.index.folder / "vectors"
             facets = self.index.folder / "facets"
             before = (folder_stamp(vectors), folder_stamp(facets))
-            sync_vectors(self.store, self.index, embed=False)
+            embed = self.claim is not None
+            report.embedded = sync_vectors(self.store, self.index, embed=embed, claim=self.claim)
             if self.settings.facets:
-                sync_facets(self.store, self.index, embed=False)
+                sync_facets(self.store, self.index, embed=embed, claim=self.claim)
             after = (folder_stamp(vectors), folder_stamp(facets))
             if after[0] != before[0]:
                 report.vectors = 1

@@ -12,6 +12,9 @@ Jobs and when they are due (``PAPERBOARD_TIMEZONE`` decides what "today" and "07
   (at most :data:`THUMBNAILS_PER_PASS`).
 - ``daily digest``: once a day from ``PAPERBOARD_DIGEST_TIME``, for yesterday.
 - ``weekly digest``: on ``PAPERBOARD_WEEKLY_DIGEST_DAY`` from the same time, for last week.
+- ``index``: every pass, this worker's own indexes follow the store (``Replica``), whichever
+  worker ingested; papers still without a vector are embedded here, a big run split with the
+  other workers by share leases; reported only when something changed.
 - ``submissions``: every pass, the submissions still queued that the site is not fetching (left
   by a crash or a restart of the site), fetched from arXiv with its pause between requests;
   reported only when there were some.
@@ -39,6 +42,7 @@ from zoneinfo import ZoneInfo
 
 from paperboard.core.config import Settings
 from paperboard.core.errors import PaperboardError
+from paperboard.index.replica import Replica
 from paperboard.present import metrics
 from paperboard.present.container import Container
 from paperboard.present.coordination import claimer, describe_holder, take_lease
@@ -350,38 +354,77 @@ def run_worker(
         results.append(result)
         report(result)
 
-    while True:
-        now = clock()
-        with Container.open(settings) as app:
-            leases, holder, seconds = app.leases, settings.node, settings.lease_seconds
-            for every_pass in ("submissions", "webhooks"):
-                if not take_lease(leases, f"job:{every_pass}", settings):
-                    continue  # another worker is on it this moment
-                with leases.kept(f"job:{every_pass}", holder, seconds):
-                    leftover = run_job(settings, every_pass, now)
-                if leftover.summary:  # a pass with nothing of this kind to do says nothing of it
-                    say(leftover)
-            for job in due_jobs(settings, load_state(settings, leases), now):
-                due = due_key(settings, job, now)
-                if not take_lease(leases, f"job:{job}", settings):
-                    where = describe_holder(leases, f"job:{job}")
-                    say(JobResult(job, True, f"running in {where}", finished=False))
+    with Container.open(settings) as own:
+        # This worker's own indexes follow the store every pass, whoever ingested: saved
+        # searches (webhooks, digest sections) search them. Papers without a vector are
+        # embedded here, a big run shared with the other workers by lease.
+        replica = Replica(settings, own.papers, own.index, claim=claimer(own.leases, settings))
+        while True:
+            now = clock()
+            _refresh(replica, say)
+            _pass(settings, now, say, logger)
+            if once:
+                return results
+            sleep(30)
+
+
+def _refresh(replica: Replica, say: Callable[[JobResult], None]) -> None:
+    """Bring this worker's indexes up to date; said only when it did something (or failed)."""
+    try:
+        report = replica.refresh(wait=True)
+    except PaperboardError as error:
+        say(JobResult("index", False, str(error)))
+        return
+    except Exception as error:  # as run_job: logged with its traceback, the jobs still run
+        _logger(replica.settings).exception("index: unexpected error")
+        detail = " ".join(str(error).split())[:200]
+        say(JobResult("index", False, f"unexpected {type(error).__name__}: {detail}"))
+        return
+    if report is not None and report.changed:
+        say(
+            JobResult(
+                "index",
+                True,
+                f"{report.lexical} indexed, {report.deleted} removed, "
+                f"{report.embedded} embedded{', vectors copied' if report.vectors else ''}",
+            )
+        )
+
+
+def _pass(
+    settings: Settings,
+    now: datetime,
+    say: Callable[[JobResult], None],
+    logger: logging.Logger,
+) -> None:
+    """One pass over the jobs: the every-pass ones, then those due, each under its lease."""
+    with Container.open(settings) as app:
+        leases, holder, seconds = app.leases, settings.node, settings.lease_seconds
+        for every_pass in ("submissions", "webhooks"):
+            if not take_lease(leases, f"job:{every_pass}", settings):
+                continue  # another worker is on it this moment
+            with leases.kept(f"job:{every_pass}", holder, seconds):
+                leftover = run_job(settings, every_pass, now)
+            if leftover.summary:  # a pass with nothing of this kind to do says nothing of it
+                say(leftover)
+        for job in due_jobs(settings, load_state(settings, leases), now):
+            due = due_key(settings, job, now)
+            if not take_lease(leases, f"job:{job}", settings):
+                where = describe_holder(leases, f"job:{job}")
+                say(JobResult(job, True, f"running in {where}", finished=False))
+                continue
+            with leases.kept(f"job:{job}", holder, seconds):
+                if leases.finished(job, due):  # finished by another worker meanwhile
                     continue
-                with leases.kept(f"job:{job}", holder, seconds):
-                    if leases.finished(job, due):  # finished by another worker meanwhile
-                        continue
-                    logger.info("%s: started", job)
-                    leases.started(job, due, holder)
-                    result = run_job(settings, job, now)
-                    # A failed ingest waits for its next turn; a failed digest run is retried
-                    # next pass (it only sends what is still missing), as is one that another
-                    # process is sending now (it may not finish).
-                    if result.finished and (result.ok or job == "ingest"):
-                        leases.finish(job, due, holder, result.summary)
-                say(result)
-        if once:
-            return results
-        sleep(30)
+                logger.info("%s: started", job)
+                leases.started(job, due, holder)
+                result = run_job(settings, job, now)
+                # A failed ingest waits for its next turn; a failed digest run is retried
+                # next pass (it only sends what is still missing), as is one that another
+                # process is sending now (it may not finish).
+                if result.finished and (result.ok or job == "ingest"):
+                    leases.finish(job, due, holder, result.summary)
+            say(result)
 
 
 def describe(settings: Settings) -> str:
