@@ -479,7 +479,7 @@ def _embed_changed(
     3. Every paper changed since the ``mark`` whose text hash has no local row yet: take its
        vector from the store when one is there for that text, else ``embed`` it (a chunk of rows
        at a time, stored in the database first, then locally). With ``embed=None`` (an app
-       server's replica) nothing is embedded and the mark stays, so a later run embeds it.
+       server's replica) this step is skipped: step 2 already copied every vector there is.
 
     With ``claim``, a big run is cut into shares, each embedded only by the caller that claims
     it (``claim(name)`` yields whether it got it): workers on several nodes split a backfill.
@@ -488,13 +488,23 @@ def _embed_changed(
     shared = store.embeddings
     state = index.state()
     since = _mark(state, mark)
+    newest_change = store.newest_change()  # read before the deletions: the overlap covers both
     deleted = store.deleted_since(since)
-    vectors.remove(deleted)
-    if deleted and embed is not None:
-        shared.delete(deleted)
+    if deleted:
+        known = vectors.known_hashes()
+        vectors.remove([paper_id for paper_id in deleted if paper_id in known])
+        if embed is not None:
+            shared.delete(deleted)
     copied = _copy_stored(store, index, vectors, f"{mark}:stored")
-    if embed is not None:
-        _publish_local(store, vectors)
+    if embed is None:
+        # A replica has all it can get: every vector any node stored is copied above (a text
+        # embedded again is stored again, so it is copied too). No paper needs reading.
+        state = index.state()
+        if newest_change is not None:
+            state[mark] = max(state.get(mark) or "", newest_change.isoformat())
+        index._save_state(state)
+        return 0
+    _publish_local(store, vectors)
     known = vectors.known_hashes()
     pending: list[tuple[str, str, PaperRow]] = []
     newest = state.get(mark)
