@@ -169,3 +169,21 @@ def test_vectors_made_before_they_were_shared_are_stored_for_the_others(
     second = SearchIndex(other_node(settings, tmp_path, "b"), models=model_cache)
     Replica(settings, store, second).refresh(wait=True)
     assert len(second.vector_store.load()) == len(CORPUS)
+
+
+def test_without_an_embedding_model_a_replica_serves_words_and_is_ready(
+    first_node: tuple[PaperStore, SearchIndex],
+    settings: Settings,
+    tmp_path: Path,
+) -> None:
+    store, _ = first_node
+    broken = tmp_path / "models-is-a-file"
+    broken.write_text("not a model folder")
+    second = SearchIndex(other_node(settings, tmp_path, "b"), models=broken)
+    replica = Replica(settings, store, second)
+    report = replica.refresh(wait=True)
+    assert report is not None and report.lexical == len(CORPUS) and not report.vectors
+    assert replica.status(background=True)["ready"] is True
+    assert not (second.folder / "vectors").exists() or not list(
+        (second.folder / "vectors").glob("chunk-*")
+    )

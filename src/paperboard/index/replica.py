@@ -81,18 +81,30 @@ class Replica:
         self.error: str | None = None  # the last refresh's failure, cleared by a success
         self._last_probe: tuple[object, ...] | None = None
         self._last_full = 0.0  # time.monotonic() of the last full pass
+        self._model_warned = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     # -- refreshing -----------------------------------------------------------------------------
 
-    def _probe(self) -> tuple[object, ...]:
+    def _vector_model(self) -> str | None:
+        """The model the vectors must come from; None (words only, said once in the log) when
+        the embedding model cannot be loaded here."""
+        try:
+            return str(self.index.vector_model)
+        except Exception as error:
+            if not self._model_warned:
+                log.warning("replica: no embedding model, words only: %s", error)
+                self._model_warned = True
+            return None
+
+    def _probe(self, model: str | None) -> tuple[object, ...]:
         """What changes when the store has something new for this node (cheap: indexed MAX()s)."""
         store = self.store
         return (
             store.newest_change(),
             store.newest_deletion(),
-            store.embeddings.newest(self.index.vector_model),
+            store.embeddings.newest(model) if model is not None else None,
             store.shared_files.stamp(MAP_FILE),
         )
 
@@ -105,7 +117,8 @@ class Replica:
         transaction that committed after a later one (its change stamp is older than the
         newest one already seen)."""
         started = time.monotonic()
-        probe = self._probe()
+        model = self._vector_model()
+        probe = self._probe(model)
         if probe == self._last_probe and started - self._last_full < FULL_EVERY:
             self.refreshed_at = datetime.now(UTC)
             return RefreshReport()
@@ -118,9 +131,12 @@ class Replica:
             facets = self.index.folder / "facets"
             before = (folder_stamp(vectors), folder_stamp(facets))
             embed = self.claim is not None
-            report.embedded = sync_vectors(self.store, self.index, embed=embed, claim=self.claim)
-            if self.settings.facets:
-                sync_facets(self.store, self.index, embed=embed, claim=self.claim)
+            if model is not None:
+                report.embedded = sync_vectors(
+                    self.store, self.index, embed=embed, claim=self.claim
+                )
+                if self.settings.facets:
+                    sync_facets(self.store, self.index, embed=embed, claim=self.claim)
             after = (folder_stamp(vectors), folder_stamp(facets))
             if after[0] != before[0]:
                 report.vectors = 1
