@@ -186,6 +186,9 @@ def main() -> None:
     parser.add_argument("--pg-dir", type=Path, help="PostgreSQL cluster folder (kept)")
     parser.add_argument("--database-url", help="an existing PostgreSQL instead of --pg-dir")
     parser.add_argument("--home", type=Path, required=True, help="the second node's HOME (reset)")
+    parser.add_argument(
+        "--fill-only", action="store_true", help="import and store vectors, no second node"
+    )
     parser.add_argument("--second-node-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.second_node_only:
@@ -200,6 +203,8 @@ def main() -> None:
     try:
         print(f"cluster benchmark, {args.papers:,} synthetic papers")
         fill(url, args.papers)
+        if args.fill_only:
+            return
         shutil.rmtree(args.home, ignore_errors=True)
         args.home.mkdir(parents=True)
         command = [
