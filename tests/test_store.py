@@ -98,6 +98,44 @@ def test_duplicates_inside_one_batch(store: PaperStore) -> None:
     assert store.get("2503.11731")["title"] == "Later"
 
 
+def test_a_new_paper_is_stored_alike_whether_alone_or_merged_in_its_batch(
+    store: PaperStore,
+) -> None:
+    # On SQLite a paper new to the store and alone in its batch is encoded before the write lock
+    # is taken; one that occurs twice goes through merge(). Both must store the same row.
+    fields: dict[str, object] = {
+        "abstract": "Code at https://github.com/o/r and https://example.org/p.",
+        "authors": ["Ada Lovelace"],
+        "categories": ["cs.LG", "stat.ML", "cs.LG"],
+        "updated_at": datetime(2025, 3, 20, 8, 30, tzinfo=UTC),
+        "versions": [{"version": 1, "created": "2025-03-18T00:00:00+00:00"}],
+        "comments": "12 pages",
+        "doi": "10.1/x",
+        "journal_ref": "J. 1",
+        "report_no": "R-1",
+        "license": "http://creativecommons.org/licenses/by/4.0/",
+        "submitter": "Ada",
+        "upvotes": 7,
+        "submitted_on_daily": date(2025, 3, 21),
+        "submitted_by": "akhaliq",
+    }
+    alone, twice = record(1, id="2503.00001", **fields), record(1, id="2503.00002", **fields)
+    counts = store.write([alone, twice, twice])
+    assert (counts.new, counts.updated, counts.unchanged) == (2, 0, 1)
+    first, second = store.get("2503.00001"), store.get("2503.00002")
+    assert first is not None and second is not None
+    assert {**first, "id": "2503.00002"} == second
+    # The stored text too (JSON, times), not only what reads back from it.
+    with store.engine.connect() as connection:
+        raw = connection.exec_driver_sql("SELECT * FROM papers ORDER BY id").all()
+    assert raw[0][1:] == raw[1][1:]
+    assert first["code_urls"] == ["https://github.com/o/r"]
+    assert first["categories"] == ["cs.LG", "stat.ML"] and first["upvotes"] == 7
+    listed = store.list_papers(date(2025, 3, 21), date(2025, 3, 21), category="stat")
+    assert [p["id"] for p in listed] == ["2503.00001", "2503.00002"]
+    assert store.write([alone]).unchanged == 1
+
+
 def test_checkpoint_is_saved_with_the_batch_and_dry_run_writes_nothing(store: PaperStore) -> None:
     counts = store.write([record(1)], Checkpoint("harvest-a", "token-1"), dry_run=True)
     assert counts.new == 1

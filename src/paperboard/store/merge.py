@@ -106,39 +106,47 @@ def merge(existing: dict[str, Any] | None, record: PaperRecord, now: datetime) -
     return row
 
 
-def _first_row(record: PaperRecord, now: datetime) -> dict[str, Any]:
-    """``merge(None, record)``, written out because bulk imports are mostly new papers."""
+def first_values(record: PaperRecord) -> tuple[Any, ...]:
+    """``merge(None, record)`` as values in the order of :data:`CONTENT_COLUMNS` (``added_at``
+    and ``changed_at`` are the store's to add). Written out because bulk imports are mostly new
+    papers, and a tuple because that is what the store binds; it needs no stored row, so the store
+    can compute it before it takes the write lock."""
     authors = record.authors or []
     categories = record.categories or []
     published = record.published_at
     submitted = record.submitted_on_daily
-    return {
-        "id": record.id,
-        "version": record.version,
-        "title": record.title,
-        "abstract": record.abstract,
-        "authors": authors,
-        "author_count": len(authors) if authors else record.author_count,
-        "categories": categories,
-        "published_at": published,
-        "updated_at": record.updated_at,
-        "versions": record.versions,
-        "comments": record.comments,
-        "doi": record.doi,
-        "journal_ref": record.journal_ref,
-        "report_no": record.report_no,
-        "license": record.license,
-        "submitter": record.submitter,
-        "primary_category": categories[0] if categories else None,
-        "code_urls": list(dict.fromkeys(record.code_urls)),
-        "project_urls": list(dict.fromkeys(record.project_urls)),
-        "sources": [record.source],
-        "upvotes": record.upvotes,
-        "submitted_on_daily": submitted,
-        "submitted_by": record.submitted_by,
-        "feed_date": submitted or (published.date() if published else None),
-        "added_at": now,
-    }
+    return (
+        record.id,
+        record.version,
+        record.title,
+        record.abstract,
+        authors,
+        len(authors) if authors else record.author_count,
+        categories,
+        published,
+        record.updated_at,
+        record.versions,
+        record.comments,
+        record.doi,
+        record.journal_ref,
+        record.report_no,
+        record.license,
+        record.submitter,
+        categories[0] if categories else None,
+        list(dict.fromkeys(record.code_urls)),
+        list(dict.fromkeys(record.project_urls)),
+        [record.source],
+        record.upvotes,
+        submitted,
+        record.submitted_by,
+        submitted or (published.date() if published else None),
+    )
+
+
+def _first_row(record: PaperRecord, now: datetime) -> dict[str, Any]:
+    row = dict(zip(CONTENT_COLUMNS, first_values(record), strict=True))
+    row["added_at"] = now
+    return row
 
 
 def is_changed(existing: dict[str, Any], merged: dict[str, Any]) -> bool:

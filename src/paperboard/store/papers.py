@@ -53,7 +53,7 @@ from paperboard.store.database import (
     write_connection,
 )
 from paperboard.store.embeddings import EmbeddingStore, SharedFiles
-from paperboard.store.merge import is_changed, merge
+from paperboard.store.merge import CONTENT_COLUMNS, first_values, is_changed, merge
 from paperboard.store.rows import CountedPaperRow, FilterFieldsRow, PaperRow
 from paperboard.store.schema import (
     Harvest,
@@ -151,6 +151,45 @@ def _bulk_insert(connection: Connection, table: Table, rows: list[dict[str, Any]
     connection.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', params)
 
 
+# A new paper's row on SQLite, staged before the write lock is taken: the values of
+# ``first_values`` encoded, then ``added_at`` and ``changed_at``, which are bound under the lock.
+_STAGED_ENCODERS = [
+    (index, encode)
+    for index, name in enumerate(CONTENT_COLUMNS)
+    if (encode := _sqlite_encoder(papers.c[name].type)) is not None
+]
+_STAGED_INSERT = "INSERT INTO papers ({}) VALUES ({})".format(
+    ", ".join(f'"{name}"' for name in (*CONTENT_COLUMNS, "added_at", "changed_at")),
+    ", ".join("?" * (len(CONTENT_COLUMNS) + 2)),
+)
+_CATEGORY_INSERT = "INSERT INTO paper_categories (paper_id, category, position) VALUES (?, ?, ?)"
+_CATEGORIES = CONTENT_COLUMNS.index("categories")
+
+StagedPaper = tuple[tuple[Any, ...], list[tuple[str, str, int]]]
+
+
+def _stage(records: Sequence[PaperRecord]) -> dict[str, StagedPaper | None]:
+    """Each record's paper row and category rows, encoded for SQLite as if it were new, by id;
+    ``None`` for an id that occurs more than once in the batch (those merge in order, under the
+    lock). Run before the write lock is taken, so another process can write meanwhile."""
+    staged: dict[str, StagedPaper | None] = {}
+    for record in records:
+        if record.id in staged:
+            staged[record.id] = None
+            continue
+        values = list(first_values(record))
+        categories = [
+            (record.id, category, position)
+            for position, category in enumerate(dict.fromkeys(values[_CATEGORIES]))
+        ]
+        for index, encode in _STAGED_ENCODERS:
+            value = values[index]
+            if value is not None:
+                values[index] = encode(value)
+        staged[record.id] = (tuple(values), categories)
+    return staged
+
+
 def category_condition(category: str) -> Any:
     """Papers listed in ``category`` (any position); an archive such as ``cs`` matches ``cs.*``."""
     column = paper_categories.c.category
@@ -198,13 +237,17 @@ class PaperStore:
         """Merge ``records`` into the store and save ``checkpoint``, all in one transaction.
 
         With ``dry_run`` the counts are computed exactly and the transaction is rolled back.
+        On SQLite each record's row as a new paper is encoded before the transaction begins, so
+        that a parallel importer can hold the write lock meanwhile; under the lock, records of
+        papers already stored (or repeated in the batch) go through :func:`merge` as always.
         """
+        staged = _stage(records) if self.engine.dialect.name == "sqlite" else {}
         for attempt in range(3):
             try:
                 with write_connection(self.engine) as connection:
                     transaction = connection.begin()
                     try:
-                        counts = self._write(connection, records)
+                        counts = self._write(connection, records, staged)
                         if checkpoint is not None:
                             self._save_checkpoint(connection, checkpoint)
                     except BaseException:
@@ -224,19 +267,29 @@ class PaperStore:
                 raise PaperboardError(f"database write failed: {db_error(error)}") from None
         raise AssertionError("unreachable")
 
-    def _write(self, connection: Connection, records: Sequence[PaperRecord]) -> WriteCounts:
+    def _write(
+        self,
+        connection: Connection,
+        records: Sequence[PaperRecord],
+        staged: dict[str, StagedPaper | None],
+    ) -> WriteCounts:
         counts = WriteCounts()
         if not records:
             return counts
         now = datetime.now(UTC)
-        ids = list(dict.fromkeys(record.id for record in records))
+        ids = list(staged) if staged else list(dict.fromkeys(record.id for record in records))
         stored: dict[str, dict[str, Any]] = {}
         for chunk in _chunks(ids):
             for row in connection.execute(select(papers).where(papers.c.id.in_(chunk))):
                 stored[row.id] = dict(row._mapping)
         current = dict(stored)
+        fresh: list[StagedPaper] = []  # staged rows of papers new to the store
         for record in records:
             before = current.get(record.id)
+            if before is None and (ready := staged.get(record.id)) is not None:
+                fresh.append(ready)
+                counts.new += 1
+                continue
             merged = merge(before, record, now)
             if before is None:
                 merged["changed_at"] = now
@@ -249,6 +302,9 @@ class PaperStore:
                 continue
             current[record.id] = merged
 
+        if fresh:
+            times = (_sqlite_datetime(now),) * 2
+            connection.exec_driver_sql(_STAGED_INSERT, [values + times for values, _ in fresh])
         inserts = [row for pid, row in current.items() if pid not in stored]
         updates = [row for pid, row in current.items() if pid in stored and row is not stored[pid]]
         if inserts:
@@ -277,6 +333,9 @@ class PaperStore:
         ]
         if category_rows:
             _bulk_insert(connection, paper_categories, category_rows)
+        fresh_categories = [row for _, categories in fresh for row in categories]
+        if fresh_categories:
+            connection.exec_driver_sql(_CATEGORY_INSERT, fresh_categories)
         return counts
 
     def _save_checkpoint(self, connection: Connection, checkpoint: Checkpoint) -> None:
