@@ -237,3 +237,50 @@ def test_parallel_import_reports_a_failure_of_either_process(store, tmp_path: Pa
     report = run_import(store, SnapshotSource(path), processes=2)
     assert report.failure is not None and "cannot read past line" in report.failure
     assert 0 < store.count() == report.read < 3000
+
+
+@pytest.mark.parametrize("count", [2, 3, 5])
+def test_shares_of_a_plain_file_hold_every_line_once(tmp_path: Path, count: int) -> None:
+    # Lines of very different lengths, so that share boundaries fall inside lines, on their
+    # first and last bytes; blank and bad lines keep their line numbers in every share.
+    lines = []
+    for n in range(1, 301):
+        if n % 37 == 0:
+            lines.append("{broken")
+        elif n % 41 == 0:
+            lines.append("   ")
+        else:
+            lines.append(
+                json.dumps({**ENTRY, "id": f"2501.{n:05d}", "comments": "x" * (n % 7) ** 4})
+            )
+    path = write_lines(tmp_path / "shares.jsonl", lines)
+    ids: list[str] = []
+    skips: list[str] = []
+    for index in range(count):
+        part = SnapshotSource(path).shard(index, count)
+        done, total = 0.0, None
+        for item in part.records():
+            if isinstance(item, PaperRecord):
+                ids.append(item.id)
+            else:
+                assert isinstance(item, Skip)
+                skips.append(item.where)
+            done, total = part.progress()
+        assert total is not None and 0 < done <= total < path.stat().st_size
+    expected = [f"2501.{n:05d}" for n in range(1, 301) if n % 37 and n % 41]
+    assert sorted(ids) == expected
+    assert sorted(skips) == sorted(f"shares.jsonl line {n}" for n in range(37, 301, 37))
+
+
+def test_share_boundaries_on_line_starts_and_shares_without_lines(tmp_path: Path) -> None:
+    # Two lines of one length: the second share starts exactly where the second line does.
+    lines = [json.dumps({**ENTRY, "id": f"2501.0000{n}"}) for n in (1, 2)]
+    path = write_lines(tmp_path / "two.jsonl", lines)
+    shares = [list(SnapshotSource(path).shard(i, 2).records()) for i in range(2)]
+    assert [[r.id for r in share if isinstance(r, PaperRecord)] for share in shares] == [
+        ["2501.00001"],
+        ["2501.00002"],
+    ]
+    path = write_lines(tmp_path / "one.jsonl", [json.dumps(ENTRY)])
+    items = [list(SnapshotSource(path).shard(i, 4).records()) for i in range(4)]
+    assert [len(found) for found in items] == [1, 0, 0, 0]
