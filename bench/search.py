@@ -5,15 +5,23 @@
    lexical index over their text and random unit vectors for the dense part (the query is still
    embedded by the real model, so its cost is included).
 
+Any ``--synthetic`` size works the same way (2,700,000 is all of arXiv); the build prints the
+import's rate and each step's time, and how much disk the home takes. A home is built once and
+kept: run again, it resumes an interrupted import (records already stored are left as they are)
+and goes on with the steps after it.
+
 Queries are 2–4 word phrases taken from real titles (``--queries``, default 500). Each mode runs
 every query once to warm up, then again timed; p50/p95 are of the timed pass. Similar papers (and
 "similar method", the facet ranking) are timed for 200 papers drawn at random, after 50 warm-ups;
-at 1M the facet vectors are random unit vectors too. Peak RSS is the
-process's high-water mark of a fresh process that loads the built indexes and runs the queries
-(the serving footprint); building is measured separately.
+in a synthetic corpus the facet vectors are random unit vectors too (``--no-facets`` builds none:
+at 2.7M they take 12 GB of disk, twice that while compacted). Peak RSS is the high-water mark of
+a fresh process that loads the built indexes and runs the queries (the serving footprint),
+read before the ANN recall check, whose exact search reads every vector; building is measured
+separately.
 
     python bench/search.py --home /tmp/bench40k          # real papers (embeds them once: slow)
     python bench/search.py --synthetic 1000000 --home /tmp/bench1m
+    python bench/search.py --synthetic 2700000 --home /tmp/bench2m7
 """
 
 from __future__ import annotations
@@ -63,7 +71,9 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def prepare(home: Path, synthetic: int | None) -> tuple[object, object, dict[str, float]]:
+def prepare(
+    home: Path, synthetic: int | None, facets: bool = True
+) -> tuple[object, object, dict[str, float]]:
     from paperboard.core.config import load_settings
     from paperboard.index.indexer import (
         SearchIndex,
@@ -85,10 +95,14 @@ def prepare(home: Path, synthetic: int | None) -> tuple[object, object, dict[str
         from ingest import synthesize
 
         source_path = synthesize(synthetic)
-    if store.count() == 0:
+    stored = store.count()
+    if stored == 0 or (synthetic and stored < synthetic):  # new, or an import cut short
         started = time.perf_counter()
-        run_import(store, SnapshotSource(source_path))
+        report = run_import(store, SnapshotSource(source_path))
+        if not report.ok:
+            raise SystemExit(f"import failed: {report.failure or report.summary()}")
         timings["import_s"] = time.perf_counter() - started
+        timings["import_papers_per_s"] = report.read / timings["import_s"]
     started = time.perf_counter()
     sync_lexical(store, index)
     timings["lexical_build_s"] = time.perf_counter() - started
@@ -98,12 +112,13 @@ def prepare(home: Path, synthetic: int | None) -> tuple[object, object, dict[str
     else:
         sync_vectors(store, index)
     timings["embed_s"] = time.perf_counter() - started
-    started = time.perf_counter()
-    if synthetic:
-        _random_rows(store, index.facet_store, seed=1)
-    else:
-        sync_facets(store, index)
-    timings["facets_s"] = time.perf_counter() - started
+    if facets:
+        started = time.perf_counter()
+        if synthetic:
+            _random_rows(store, index.facet_store, seed=1)
+        else:
+            sync_facets(store, index)
+        timings["facets_s"] = time.perf_counter() - started
     started = time.perf_counter()
     build_neighbours(index)
     timings["ann_build_s"] = time.perf_counter() - started
@@ -151,7 +166,7 @@ def measure(store, index, queries: list[str]) -> dict[str, tuple[float, float]]:
     from paperboard.rank.similar import similar
 
     papers = random.Random(5).sample(index.vectors.ids, min(200, len(index.vectors.ids)))
-    for facet in (None, "method"):
+    for facet in (None, "method") if index.facet_set() is not None else (None,):
         for paper in papers[:50]:  # warm-up
             similar(index, store, paper, k=10, facet=facet)
         samples = []
@@ -166,6 +181,11 @@ def measure(store, index, queries: list[str]) -> dict[str, tuple[float, float]]:
         index.embedder.embed_query(query)
         embed.append((time.perf_counter() - started) * 1000)
     results["query embedding"] = _percentiles(embed)
+    return results
+
+
+def recall_check(index, queries: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """ANN recall@10 against exact search (which reads every vector)."""
     if not index.neighbours.exact:
         ids = index.vectors.ids
         hits = []
@@ -175,7 +195,10 @@ def measure(store, index, queries: list[str]) -> dict[str, tuple[float, float]]:
             found = {pid for pid, _ in index.neighbours.search(vector, 10)}
             hits.append(len(truth & found) / 10)
         print(f"  ANN recall@10 against exact search: {statistics.mean(hits):.3f}")
-    return results
+
+
+def _disk_gib(folder: Path) -> float:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**30
 
 
 def main() -> None:
@@ -185,18 +208,22 @@ def main() -> None:
         "--synthetic", type=int, default=None, help="papers in the synthetic corpus"
     )
     parser.add_argument("--queries", type=int, default=500)
+    parser.add_argument(
+        "--no-facets", action="store_true", help="build no facet vectors (no similar method)"
+    )
     parser.add_argument("--serve-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not args.serve_only:
-        store, index, timings = prepare(args.home, args.synthetic)
+        store, index, timings = prepare(args.home, args.synthetic, facets=not args.no_facets)
         label = f"synthetic {args.synthetic:,}" if args.synthetic else "real 40,717"
         print(
             f"{label}: {store.count():,} papers, {len(index.vectors):,} vectors "
             f"({'exact' if index.neighbours.exact else 'faiss IVF-SQ8'})"
         )
-        for name, seconds in timings.items():
-            print(f"  {name:<16} {seconds:8.1f}")
-        print(f"  build peak RSS   {_peak_mib():,.0f} MiB")
+        for name, value in timings.items():
+            print(f"  {name:<20} {value:10,.1f}")
+        print(f"  build peak RSS       {_peak_mib():10,.0f} MiB")
+        print(f"  home on disk         {_disk_gib(args.home):10,.1f} GiB")
         sys.stdout.flush()
         # Serving is measured in a fresh process, so the building above does not count in its RSS.
         command = [
@@ -222,6 +249,8 @@ def main() -> None:
         f"  serving peak RSS {_peak_mib():,.0f} MiB "
         f"(a fresh process: index loaded, {len(queries)} queries per mode)"
     )
+    sys.stdout.flush()
+    recall_check(index, queries)
 
 
 if __name__ == "__main__":
