@@ -2,11 +2,13 @@
 paperboard home per test, the CLI, and a local HTTP server that plays recorded responses.
 
 Any test that uses ``db_url``, ``settings``, ``store`` or ``cli`` runs twice: on SQLite and on
-PostgreSQL. Set ``PAPERBOARD_TEST_BACKENDS=sqlite`` to run only one while developing.
+PostgreSQL (once, on SQLite, where it is marked ``@sqlite_only``). Set
+``PAPERBOARD_TEST_BACKENDS=sqlite`` to run only one while developing.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import socket
@@ -15,7 +17,9 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from glob import glob
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,13 +43,56 @@ BACKENDS = [
 ]
 
 
+# -- the order xdist hands the files out in -------------------------------------------------------
+
+# Files that take a minute or more on one worker, longest first (seconds in a full run on a loaded
+# 2-core machine: README 640, cluster 185, browser 140, literature map 115, embed 80, openapi 80,
+# for-you 70, mcp 60, base URL 50, replica 40). ``--dist loadfile`` runs a file whole on one
+# worker, and xdist hands out the files with the most tests first, which left those of a few tests
+# for the end: one worker busy with the README's demo for minutes after the others had finished
+# (a run's length 1,580 s instead of 1,210 s, replaying that run's durations). They go out first
+# instead, the rest after them, most tests first, as xdist would.
+LONG_FILES = (
+    "test_readme.py",
+    "test_cluster.py",
+    "test_browser.py",
+    "test_literature_map.py",
+    "test_embed.py",
+    "test_openapi.py",
+    "test_for_you.py",
+    "test_mcp.py",
+    "test_base_url.py",
+    "test_replica.py",
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config.option, "loadscopereorder"):  # xdist: keep the order set below
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # one process runs everything anyway: files in their usual order
+    tests = Counter(item.path for item in items)
+    first = {name: rank for rank, name in enumerate(LONG_FILES)}
+    files = {path: n for n, path in enumerate(tests)}
+    items.sort(
+        key=lambda item: (
+            first.get(item.path.name, len(first)),
+            -tests[item.path],
+            files[item.path],
+        )
+    )
+
+
 # -- PostgreSQL -----------------------------------------------------------------------------------
 
 
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
 
 
 def _pg_bin(name: str) -> str:
@@ -141,17 +188,33 @@ def postgres_server() -> Iterator[PostgresServer]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A new, empty database: a SQLite file, or a fresh database on the test PostgreSQL server."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'paperboard.db'}"
+# A test whose outcome is settled before any SQL runs (parsing and refusing a request, a command
+# line or a setting; HTTP to another server; documents built from no stored rows; the size of a
+# page of rows both engines hand back alike) would only repeat itself on PostgreSQL:
+# ``@sqlite_only`` runs it once, saying why on the test. What reads or writes the store in a way
+# the engines may differ on (SQL, dates, text, ids, transactions, concurrency) runs on both.
+sqlite_only = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+
+@contextmanager
+def new_database(backend: str, folder: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A new, empty database: a SQLite file in ``folder``, or a fresh database on the test
+    PostgreSQL server, dropped afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / 'paperboard.db'}"
         return
     server: PostgresServer = request.getfixturevalue("postgres_server")
     name = "t_" + uuid.uuid4().hex[:12]
     server.admin(f"CREATE DATABASE {name}")
     yield server.url(name)
     server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new, empty database: a SQLite file, or a fresh database on the test PostgreSQL server."""
+    with new_database(request.param, tmp_path, request) as url:
+        yield url
 
 
 # -- paperboard home, settings, store, CLI --------------------------------------------------------
@@ -280,8 +343,7 @@ class FakeServer:
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._httpd.server_port}"  # the address it was bound to
 
     def route(self, path: str, *replies: Reply | Callable[[SeenRequest], Reply]) -> None:
         with self._lock:
@@ -317,15 +379,36 @@ def fake_server() -> Iterator[FakeServer]:
 # -- the site, served over loopback ---------------------------------------------------------------
 
 
+def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of this run shared by its xdist workers (the parent of their own temporary
+    folders), or the run's temporary folder when it is not distributed."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextmanager
+def run_lock(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Path]:
+    """Holds a lock named ``name`` among the workers of this run; yields their shared folder."""
+    folder = run_folder(tmp_path_factory)
+    with open(folder / f"{name}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes, or the worker dies
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One folder for the built embedding model, shared by every test of the session."""
-    return tmp_path_factory.mktemp("models")
+    """One folder for the built embedding model, shared by every test of the run: the first
+    worker to need a model builds it, under the lock the model builder takes, and the others
+    read it."""
+    folder = run_folder(tmp_path_factory) / "models"
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 @pytest.fixture(scope="session")
 def demo_indexes(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Path:
-    """Search indexes (lexical, vectors, map) of the demo papers, built once and copied per test."""
+    """Search indexes (lexical, vectors, map) of the demo papers, built once per run (by the
+    first worker to need them, while the others wait) and copied per test."""
     from paperboard.index.indexer import (
         SearchIndex,
         build_neighbours,
@@ -337,21 +420,28 @@ def demo_indexes(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) ->
     from paperboard.sources.demo import DemoSource
     from paperboard.store.importer import run_import
 
-    home = tmp_path_factory.mktemp("demo-home")
-    settings = load_settings(
-        home=home, database_url=f"sqlite:///{home / 'demo.db'}", models_dir=model_cache
-    )
-    store = PaperStore.open(settings)
-    run_import(store, DemoSource(), processes=1)
-    index = SearchIndex(settings)
-    sync_lexical(store, index)
-    sync_vectors(store, index)
-    sync_facets(store, index)
-    build_neighbours(index)
-    build_map(store, index)
-    index.lexical.close()
-    store.close()
-    return home / "index"
+    with run_lock(tmp_path_factory, "demo-home") as shared:
+        home = shared / "demo-home"
+        built = home / "built"
+        if built.exists():
+            return home / "index"
+        shutil.rmtree(home, ignore_errors=True)  # what a worker that died midway left
+        home.mkdir()
+        settings = load_settings(
+            home=home, database_url=f"sqlite:///{home / 'demo.db'}", models_dir=model_cache
+        )
+        store = PaperStore.open(settings)
+        run_import(store, DemoSource(), processes=1)
+        index = SearchIndex(settings)
+        sync_lexical(store, index)
+        sync_vectors(store, index)
+        sync_facets(store, index)
+        build_neighbours(index)
+        build_map(store, index)
+        index.lexical.close()
+        store.close()
+        built.touch()
+        return home / "index"
 
 
 @dataclass
