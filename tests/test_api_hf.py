@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import FakeServer, Site
+from conftest import FakeServer, Site, sqlite_only
 from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError
 from huggingface_hub.hf_api import PaperAuthor, PaperInfo, User
@@ -522,6 +522,7 @@ def test_submit_of_an_unknown_paper_when_arxiv_fails(site: Site, fake_server: Fa
         ("sort=random", 422, "bad sort"),
     ],
 )
+@sqlite_only  # refused while reading the parameters, before any SQL
 def test_bad_query_parameters_get_a_clear_json_error(
     site: Site, query: str, status: int, message: str
 ) -> None:
@@ -531,6 +532,7 @@ def test_bad_query_parameters_get_a_clear_json_error(
     assert list(response.json()) == ["error"] and message in response.json()["error"]
 
 
+@sqlite_only  # refused while reading the parameters and the query, before any SQL
 def test_search_with_bad_input(site: Site) -> None:
     client = site.client()
     assert client.get("/api/papers/search").json() == []

@@ -23,9 +23,10 @@ from paperboard.core.records import PaperRecord
 from paperboard.store.papers import PaperStore
 
 
-def make_home(tmp_path: Path) -> dict[str, str]:
+def make_home(tmp_path: Path, model_cache: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOARD_")}
     env["PAPERBOARD_HOME"] = str(tmp_path / "home")
+    env["PAPERBOARD_MODELS_DIR"] = str(model_cache)  # the run's built model, not a build per test
     settings = load_settings(home=tmp_path / "home")
     store = PaperStore.open(settings)
     store.write(
@@ -86,8 +87,8 @@ def urls(port: int, fmt: str) -> set[str]:
     return set(re.findall(r"(?:<link>|href=\")(https?://[^<\"]+)", answer.text))
 
 
-def test_feed_links_name_the_port_served(tmp_path: Path) -> None:
-    env = make_home(tmp_path)
+def test_feed_links_name_the_port_served(tmp_path: Path, model_cache: Path) -> None:
+    env = make_home(tmp_path, model_cache)
     port = _free_port()
     with serving(env, port) as process:
         for _ in range(4):  # two workers: both must have been told
@@ -123,8 +124,8 @@ def test_a_served_address_is_used_only_while_no_base_url_is_set(tmp_path: Path) 
     assert with_served_url(settings).base_url == "http://127.0.0.1:8000"
 
 
-def test_a_set_base_url_wins_over_the_port(tmp_path: Path) -> None:
-    env = make_home(tmp_path)
+def test_a_set_base_url_wins_over_the_port(tmp_path: Path, model_cache: Path) -> None:
+    env = make_home(tmp_path, model_cache)
     env["PAPERBOARD_BASE_URL"] = "https://papers.example.org"
     port = _free_port()
     with serving(env, port):

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import CliResult, FakeServer, Reply
+from conftest import CliResult, FakeServer, Reply, sqlite_only
 
 Cli = Callable[..., CliResult]
 
@@ -65,6 +65,7 @@ def test_corrupted_gzip_snapshot_fails_in_one_line(one_paper: Cli, tmp_path: Pat
     assert paper_count(one_paper) == 1
 
 
+@sqlite_only  # a setting refused before the database is opened
 def test_home_that_is_a_file_is_a_bad_setting(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -78,6 +79,7 @@ def test_home_that_is_a_file_is_a_bad_setting(
     assert home.read_text() == "keep me"
 
 
+@sqlite_only  # a setting refused before the database is opened
 def test_home_that_cannot_be_made_is_a_bad_setting(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -98,6 +100,7 @@ def test_home_that_cannot_be_made_is_a_bad_setting(
         ["--week", "nonsense"],
     ],
 )
+@sqlite_only  # refused while reading the command line
 def test_list_usage_errors_are_one_line(one_paper: Cli, args: list[str]) -> None:
     result = one_paper("list", *args)
     assert result.exit_code == 2
@@ -111,18 +114,21 @@ def test_list_at_the_end_of_the_calendar(one_paper: Cli, args: list[str]) -> Non
     assert "no papers" in result.stdout
 
 
+@sqlite_only  # refused while reading the command line
 def test_unknown_command_is_one_line(cli: Cli) -> None:
     result = cli("lsit")
     assert result.exit_code == 2
     assert "lsit" in error_line(result)
 
 
+@sqlite_only  # refused while reading the command line
 def test_map_into_a_missing_folder_is_a_usage_error(one_paper: Cli) -> None:
     result = one_paper("map", "--svg", "/nonexistent/dir/map.svg")
     assert result.exit_code == 2
     assert "/nonexistent/dir" in error_line(result)
 
 
+@sqlite_only  # it sets a SQLite address of its own
 def test_sqlite_url_at_a_file_that_is_no_database(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -136,6 +142,7 @@ def test_sqlite_url_at_a_file_that_is_no_database(
     assert path.read_text() == "not a database\n" * 100
 
 
+@sqlite_only  # a setting refused before the database is opened
 def test_binary_config_file_is_a_bad_setting(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -147,6 +154,7 @@ def test_binary_config_file_is_a_bad_setting(
     assert str(path) in error_line(result)
 
 
+@sqlite_only  # a setting refused before the database is opened
 def test_ingest_sources_that_is_no_json_is_a_bad_setting(
     cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -161,6 +169,7 @@ def test_ingest_sources_that_is_no_json_is_a_bad_setting(
 PASSWORD = "correct horse battery"
 
 
+@sqlite_only  # refused before the database is opened
 def test_user_create_without_a_terminal_says_how(cli: Cli) -> None:
     result = cli("user", "create", "ada@example.org")
     assert result.exit_code == 2
@@ -201,6 +210,7 @@ def patient(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
         "http://127.0.0.1:{closed}/api/query",
     ],
 )
+@sqlite_only  # HTTP to no server; the store only notes the failed run
 def test_dead_network_fails_fast_in_one_line(
     cli: Cli, patient: None, monkeypatch: pytest.MonkeyPatch, url: str
 ) -> None:
@@ -214,6 +224,7 @@ def test_dead_network_fails_fast_in_one_line(
     assert "ConnectError" not in line and "Errno" not in line
 
 
+@sqlite_only  # HTTP to a failing server; the store only notes the failed run
 def test_tls_error_is_not_retried(
     cli: Cli, patient: None, monkeypatch: pytest.MonkeyPatch, fake_server: FakeServer
 ) -> None:
@@ -226,6 +237,7 @@ def test_tls_error_is_not_retried(
     assert "arXiv is unreachable right now" in error_line(result)
 
 
+@sqlite_only  # HTTP to a failing server; the store only notes the failed run
 def test_retries_of_a_503_stop_within_the_cap(
     cli: Cli, monkeypatch: pytest.MonkeyPatch, fake_server: FakeServer
 ) -> None:
@@ -244,6 +256,7 @@ def test_retries_of_a_503_stop_within_the_cap(
     assert 2 <= len(fake_server.requests) <= 4  # 0, 0.25, 0.75 s; the next pause would pass 1.5
 
 
+@sqlite_only  # HTTP to a failing server; the store only notes the failed run
 def test_a_retry_after_beyond_the_cap_is_not_waited_for(
     cli: Cli, monkeypatch: pytest.MonkeyPatch, fake_server: FakeServer
 ) -> None:
@@ -284,6 +297,7 @@ def silent_server() -> Iterator[int]:
     sock.close()
 
 
+@sqlite_only  # HTTP to a failing server; the store only notes the failed run
 def test_a_server_that_never_answers_is_given_up_within_the_cap(
     cli: Cli, monkeypatch: pytest.MonkeyPatch, silent_server: int
 ) -> None:

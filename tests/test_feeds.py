@@ -12,7 +12,7 @@ from typing import Any
 
 import feedparser
 import pytest
-from conftest import Site
+from conftest import Site, sqlite_only
 
 from paperboard.core.records import PaperRecord
 from paperboard.index.indexer import sync_lexical
@@ -309,6 +309,7 @@ def test_markup_and_control_characters_in_a_paper_do_not_break_the_feeds(
         ("/feeds/category/" + "a" * 41 + ".xml", 404, "no such category"),
     ],
 )
+@sqlite_only  # each is refused while reading the address, before any SQL
 def test_bad_input_gets_a_json_error(site: Site, path: str, status: int, message: str) -> None:
     response = site.client().get(path)
     assert response.status_code == status, response.text
@@ -363,6 +364,7 @@ def test_pages_link_their_feeds(papers: Site, page: str, feed: str) -> None:
         assert listed[: len(shown)] == shown, (feed, fmt)
 
 
+@sqlite_only  # the links in the page's head, the same whatever the rows
 def test_pages_without_a_feed_of_their_own_link_only_trending(site: Site) -> None:
     for page in ("/about", "/map", "/papers/week/2025-W21"):
         links = alternates(site, page)
@@ -370,6 +372,7 @@ def test_pages_without_a_feed_of_their_own_link_only_trending(site: Site) -> Non
         assert "application/atom+xml" not in links
 
 
+@sqlite_only  # the links in the page's head, the same whatever the rows
 def test_a_category_page_links_its_categorys_feed(papers: Site) -> None:
     links = alternates(papers, f"/papers/date/{DAY}?category=cs.LG")
     assert f"/feeds/date/{DAY}.xml?category=cs.LG" in links["application/rss+xml"]

@@ -9,7 +9,7 @@ import stat
 from typing import Any
 
 import pytest
-from conftest import Site
+from conftest import Site, sqlite_only
 from test_members import page_token, sign_up
 
 from paperboard.core.errors import NotFoundError
@@ -44,6 +44,7 @@ def assert_one_line_json_error(response: Any, *statuses: int) -> None:
         ("/signin?next=/%00", 400),
     ],
 )
+@sqlite_only  # refused, with its own message, before any route runs
 def test_control_characters_in_the_address_are_refused(site: Site, path: str, status: int) -> None:
     with site.client() as client:
         response = client.get(path)
@@ -210,6 +211,7 @@ def test_ids_beyond_64_bits_are_not_found(site: Site) -> None:
         ("Ada\x7f", "control"),
     ],
 )
+@sqlite_only  # refused by the form's checks before anything is stored
 def test_sign_up_refuses_blank_and_disguised_names(site: Site, name: str, message: str) -> None:
     with site.client() as client:
         response = sign_up(client, name=name)
@@ -260,6 +262,7 @@ def test_error_answers_carry_the_protective_headers(site: Site) -> None:
     assert crashed.status_code == 500 and too_large.status_code == 413
 
 
+@sqlite_only  # the router's answer: no SQL
 def test_method_not_allowed_says_what_is_allowed(site: Site) -> None:
     with site.client() as client:
         response = client.get("/signout")
