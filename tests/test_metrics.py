@@ -18,9 +18,10 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import FIXTURES, FakeServer, Reply, Site, start_site
+from conftest import FakeServer, Site, start_site
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
+from test_worker import hf_daily_papers
 
 from paperboard.core.config import Settings, load_settings
 from paperboard.core.errors import ConfigError
@@ -169,18 +170,8 @@ def ingest_and_digest_settings(
 ) -> Settings:
     """A worker that ingests the recorded daily papers of 2026-11-20 from a local endpoint and
     writes digests to the outbox, logging in JSON."""
-    daily = (FIXTURES / "hf_daily_papers_2026-11-20.json").read_text()
-    fake_server.route(
-        "/api/daily_papers",
-        lambda seen: Reply(
-            200,
-            daily if seen.query.get("date") == ["2026-11-20"] else "[]",
-            content_type="application/json",
-        ),
-    )
+    hf_daily_papers(fake_server, monkeypatch)
     for name, setting in {
-        "PAPERBOARD_HF_API_URL": fake_server.url,
-        "PAPERBOARD_INGEST_SOURCES": '["hf"]',
         "PAPERBOARD_MODELS_DIR": str(model_cache),
         "PAPERBOARD_DIGEST_TIME": "07:00",
         "PAPERBOARD_LOG_FORMAT": "json",

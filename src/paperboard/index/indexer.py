@@ -495,7 +495,7 @@ def _embed_changed(
         vectors.remove([paper_id for paper_id in deleted if paper_id in known])
         if embed is not None:
             shared.delete(deleted)
-    copied = _copy_stored(store, index, vectors, f"{mark}:stored")
+    _copy_stored(store, index, vectors, f"{mark}:stored")
     if embed is None:
         # A replica has all it can get: every vector any node stored is copied above (a text
         # embedded again is stored again, so it is copied too). No paper needs reading.
@@ -521,10 +521,9 @@ def _embed_changed(
             if not mine:  # another worker embeds this share now: copied from the store later
                 waiting += len(items)
                 continue
-            copied_here, done_here, waiting_here = _embed_items(
+            done_here, waiting_here = _embed_items(
                 store, vectors, items, embed, progress, done, len(pending)
             )
-        copied += copied_here
         done += done_here
         waiting += waiting_here
     state = index.state()
@@ -595,13 +594,13 @@ def _embed_items(
     progress: Callable[[int, int], None] | None,
     done_before: int,
     total: int,
-) -> tuple[int, int, int]:
+) -> tuple[int, int]:
     """Give each of ``items`` a local vector: the store's where it has one for that text, else
-    a new one (stored in the database first); returns (copied, embedded, left waiting)."""
+    a new one (stored in the database first); returns (embedded, left waiting)."""
     import numpy as np
 
     shared = store.embeddings
-    copied = done = waiting = 0
+    done = waiting = 0
     for start in range(0, len(items), EMBED_CHUNK):
         chunk = items[start : start + EMBED_CHUNK]
         stored = shared.get(vectors.model, [paper_id for paper_id, _, _ in chunk])
@@ -611,7 +610,6 @@ def _embed_items(
                 [np.frombuffer(stored[paper_id][1], dtype=np.float16) for paper_id, _, _ in ready]
             )
             vectors.append([i for i, _, _ in ready], [h for _, h, _ in ready], matrix)
-            copied += len(ready)
         missing = [item for item in chunk if item not in ready]
         if not missing:
             continue
@@ -627,7 +625,7 @@ def _embed_items(
         done += len(missing)
         if progress is not None:
             progress(done_before + done, total)
-    return copied, done, waiting
+    return done, waiting
 
 
 def _copy_stored(store: PaperStore, index: SearchIndex, vectors: VectorStore, mark: str) -> int:

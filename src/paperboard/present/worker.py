@@ -78,7 +78,7 @@ def due_key(settings: Settings, job: str, now: datetime) -> str:
     return now.astimezone(ZoneInfo(settings.timezone)).date().isoformat()
 
 
-def load_state(settings: Settings, leases: LeaseStore) -> dict[str, str]:
+def load_state(leases: LeaseStore) -> dict[str, str]:
     """The due time each scheduled job last finished for, from the database's job runs."""
     state: dict[str, str] = {}
     for job in SCHEDULED:
@@ -407,7 +407,7 @@ def _pass(
                 leftover = run_job(settings, every_pass, now)
             if leftover.summary:  # a pass with nothing of this kind to do says nothing of it
                 say(leftover)
-        for job in due_jobs(settings, load_state(settings, leases), now):
+        for job in due_jobs(settings, load_state(leases), now):
             due = due_key(settings, job, now)
             if not take_lease(leases, f"job:{job}", settings):
                 where = describe_holder(leases, f"job:{job}")
