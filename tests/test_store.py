@@ -3,6 +3,9 @@
 import threading
 from datetime import UTC, date, datetime
 
+from conftest import sqlite_only
+from sqlalchemy import event
+
 from paperboard.core.records import Checkpoint, PaperRecord
 from paperboard.sources.normalize import prepare
 from paperboard.store.papers import PaperStore
@@ -206,6 +209,33 @@ def test_concurrent_writers_keep_one_record_per_paper(store: PaperStore, setting
     assert errors == []
     assert store.count() == 300
     assert store.stats()["by_primary_category"] == {"cs.LG": 300}
+
+
+@sqlite_only  # the plan checked is SQLite's; PostgreSQL reads the same pages by the same query
+def test_each_page_of_changes_starts_where_the_last_ended_in_the_index(store: PaperStore) -> None:
+    # Written as "changed_at > a OR (changed_at = a AND id > b)" alone, the page query made
+    # SQLite walk its index from the first change for every page: quadratic over a big table.
+    store.write([record(1, id=f"2503.{n:05d}") for n in range(1, 8)])
+    queries: list[tuple[str, object]] = []
+
+    def seen(_conn, _cursor, statement, parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("SELECT") and "changed_at" in statement:
+            queries.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        pages = list(store.changed_since(None, batch=3))
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    assert [len(page) for page in pages] == [3, 3, 1]
+    later = [(statement, parameters) for statement, parameters in queries if parameters][1:]
+    assert later, queries
+    with store.engine.connect() as connection:
+        for statement, parameters in later:
+            plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+            details = " ".join(str(row[-1]) for row in plan)
+            wanted = "SEARCH papers USING INDEX ix_papers_changed_at (changed_at>?)"
+            assert wanted in details, details
 
 
 def test_changed_since_pages_through_changes_and_deletions_leave_tombstones(

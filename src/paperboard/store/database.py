@@ -17,7 +17,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import ColumnElement, Connection, Engine, and_, create_engine, event, or_
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 
@@ -30,6 +30,15 @@ _MIGRATION_LOCK = 0x70617065  # PostgreSQL advisory lock key held while migratin
 def db_error(error: Exception) -> str:
     """A driver's error message on one line (psycopg's span several)."""
     return " ".join(str(getattr(error, "orig", None) or error).split())
+
+
+def after_key(first: Any, second: Any, key: tuple[Any, Any]) -> ColumnElement[bool]:
+    """Rows after ``key`` in (first, second) order, for keyset paging over an index on ``first``.
+
+    The bound on ``first`` alone comes first on purpose: with only ``first > a OR (first = a AND
+    second > b)``, SQLite scans its index from the start for every page (measured at 1.5M papers:
+    0.38 s a page instead of 0.03 s), so reading a whole table took quadratic time."""
+    return and_(first >= key[0], or_(first > key[0], second > key[1]))
 
 
 def _json_dumps(value: Any) -> str:

@@ -13,10 +13,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, or_, select
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from paperboard.store.database import begin_write
+from paperboard.store.database import after_key, begin_write
 from paperboard.store.schema import PaperVector, SharedFile, table_of
 
 paper_vectors = table_of(PaperVector)
@@ -97,13 +97,7 @@ class EmbeddingStore:
                 query = query.where(paper_vectors.c.stored_at > since)
             if after is not None:
                 query = query.where(
-                    or_(
-                        paper_vectors.c.stored_at > after[0],
-                        and_(
-                            paper_vectors.c.stored_at == after[0],
-                            paper_vectors.c.paper_id > after[1],
-                        ),
-                    )
+                    after_key(paper_vectors.c.stored_at, paper_vectors.c.paper_id, after)
                 )
             query = query.order_by(paper_vectors.c.stored_at, paper_vectors.c.paper_id).limit(batch)
             with self.engine.connect() as connection:

@@ -29,7 +29,6 @@ from sqlalchemy import (
     Engine,
     Table,
     Text,
-    and_,
     bindparam,
     delete,
     func,
@@ -46,6 +45,7 @@ from paperboard.core.errors import PaperboardError
 from paperboard.core.names import author_key
 from paperboard.core.records import Checkpoint, PaperRecord
 from paperboard.store.database import (
+    after_key,
     begin_write,
     db_error,
     ensure_schema,
@@ -392,12 +392,7 @@ class PaperStore:
             if since is not None:
                 query = query.where(papers.c.changed_at > since)
             if after is not None:
-                query = query.where(
-                    or_(
-                        papers.c.changed_at > after[0],
-                        and_(papers.c.changed_at == after[0], papers.c.id > after[1]),
-                    )
-                )
+                query = query.where(after_key(papers.c.changed_at, papers.c.id, after))
             query = query.order_by(papers.c.changed_at, papers.c.id).limit(batch)
             with self.engine.connect() as connection:
                 rows = [cast(PaperRow, dict(row._mapping)) for row in connection.execute(query)]
