@@ -19,7 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tantivy import Query
 
+from paperboard.index import lexical
 from paperboard.index.lexical import (
+    _TEXT,
     VERSION_FILE,
     Filters,
     IndexVersionError,
@@ -28,6 +30,7 @@ from paperboard.index.lexical import (
     LexicalIndexError,
     _id_key,
     _key_id,
+    _terms,
 )
 from paperboard.index.query import QueryError, parse_query
 from paperboard.sources.normalize import prepare
@@ -888,6 +891,37 @@ def test_arbitrary_queries_never_raise_anything_but_query_error(
     for hit in index.search(query, k=3, filters=Filters(categories=("cs",), has_code=True)):
         assert "<script" not in hit.title_html
     index.search_ids(query, k=3)
+
+
+# -- terms computed once per word ------------------------------------------------------------------
+
+DEMO_PAPERS = Path(lexical.__file__).parent.parent / "data" / "demo_arxiv.jsonl.gz"
+
+
+def test_terms_of_every_demo_title_and_abstract_are_the_analyzers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(lexical, "TERM_CACHE_WORDS", 5_000)  # the cache also empties on the way
+    with gzip.open(DEMO_PAPERS, "rb") as stream:
+        records = [orjson.loads(line) for line in stream]
+    texts = [str(r.get(field) or "") for r in records for field in ("title", "abstract")]
+    assert len(texts) > 5_000
+    assert sum(not text.isascii() for text in texts) > 0
+    for text in texts:
+        assert _terms(text) == _TEXT.analyze(text), text[:80]
+    assert 0 < len(lexical._TERM_OF) <= 5_001
+
+
+WORDISH = st.text(
+    alphabet=st.sampled_from("aAbeiZz0179 _-.,'()/\u00e9\u00df\u0130\u212a\u0301"),
+    max_size=120,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(WORDISH, st.text(max_size=80), st.text(alphabet="ab", min_size=38, max_size=42)))
+def test_terms_of_any_text_are_the_analyzers(text: str) -> None:
+    assert _terms(text) == _TEXT.analyze(text)
 
 
 # -- real records ---------------------------------------------------------------------------------
