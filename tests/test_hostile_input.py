@@ -176,7 +176,7 @@ def test_an_unexpected_error_answers_in_the_shape_asked_for(site: Site) -> None:
 # -- 3. ids too big for the database ---------------------------------------------------------------
 
 
-def test_ids_beyond_64_bits_are_not_found(site: Site) -> None:
+def test_ids_beyond_the_keys_are_not_found(site: Site) -> None:
     big = "10000000000000000000"  # 10**19 > 2**63 - 1
     with site.client() as client:
         sign_up(client)
@@ -187,6 +187,10 @@ def test_ids_beyond_64_bits_are_not_found(site: Site) -> None:
             "delete": client.post(f"/comments/{big}/delete", data={"csrf_token": token}),
             "token": client.post(f"/account/tokens/{big}/delete", data={"csrf_token": token}),
             "2**63": client.get(f"/comments/{2**63}/edit"),
+            "2**31 (past PostgreSQL's integer keys)": client.get(f"/comments/{2**31}/edit"),
+            "2**31 token": client.post(
+                f"/account/tokens/{2**31}/delete", data={"csrf_token": token}
+            ),
             "negative": client.get("/comments/-1/edit"),
             "not a number": client.get("/comments/abc/edit"),
             "json twin": client.get(f"/comments/{big}/edit.json"),

@@ -12,9 +12,14 @@ from paperboard.present.web.security import SESSION_COOKIE, anonymous_csrf, chec
 from paperboard.present.web.services import Services
 from paperboard.store.rows import MemberRow
 
-# A row id in an address (a comment, an API token): what the databases' 64-bit integer keys can
-# hold. Anything else names no row: app.py answers 404 for path values that fail validation.
-RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+# The largest row id: the tables' INTEGER keys are 32-bit on PostgreSQL (64-bit on SQLite, where
+# ids count up from 1 and never get near this). A bigger id names no row; passed to PostgreSQL it
+# would fail the query ("integer out of range") instead.
+MAX_ROW_ID = 2**31 - 1
+
+# A row id in an address (a comment, an API token). Anything else names no row: app.py answers
+# 404 for path values that fail validation.
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 class SignInRequired(PaperboardError):

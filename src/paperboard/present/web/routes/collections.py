@@ -17,7 +17,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, BeforeValidator, Field
 
 from paperboard.core.errors import NotFoundError, PaperboardError
-from paperboard.present.web.deps import CsrfDep, MemberDep, RowId, ServicesDep, Viewer, ViewerDep
+from paperboard.present.web.deps import (
+    MAX_ROW_ID,
+    CsrfDep,
+    MemberDep,
+    RowId,
+    ServicesDep,
+    Viewer,
+    ViewerDep,
+)
 from paperboard.present.web.openapi import Responses, errors, html, redirect
 from paperboard.present.web.rendering import card, page
 from paperboard.present.web.services import Services
@@ -345,7 +353,7 @@ def collect(
     member: MemberDep,
     _csrf: CsrfDep,
     paper_id: str,
-    collection: Annotated[int | None, Form(ge=1, le=2**63 - 1), Blank] = None,
+    collection: Annotated[int | None, Form(ge=1, le=MAX_ROW_ID), Blank] = None,
     name: Name = "",
     note: Note = "",
 ) -> Response:
