@@ -237,9 +237,11 @@ def main() -> None:
         ]
         raise SystemExit(subprocess.call(command))
     from paperboard.core.config import load_settings
+    from paperboard.core.threads import limit_blas_for_serving
     from paperboard.index.indexer import SearchIndex
     from paperboard.store.papers import PaperStore
 
+    limit_blas_for_serving()  # as `paperboard serve` does
     settings = load_settings(home=args.home, database_url=None)
     store, index = PaperStore.open(settings), SearchIndex(settings)
     queries = _queries(args.queries)

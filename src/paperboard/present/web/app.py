@@ -25,6 +25,7 @@ from paperboard.core.errors import (
     NotFoundError,
     PaperboardError,
 )
+from paperboard.core.threads import limit_blas_for_serving
 from paperboard.present.log_format import configure_logging
 from paperboard.present.web import openapi
 from paperboard.present.web.deps import SignInRequired
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         configure_logging(services.settings)  # here: after uvicorn has set up its loggers
+        limit_blas_for_serving()
         if services.refreshes_in_background:
             services.replica.start(services.settings.replica_refresh_seconds)
         yield

@@ -1,0 +1,24 @@
+"""Thread limits for the numeric libraries in a process that serves requests.
+
+numpy's and scipy's OpenBLAS start one thread per core and, after each product, keep those threads
+spinning for a while in case another comes. A query's products are small (one vector against a few
+hundred rows), so the extra threads gain nothing there, and their spinning took the second core of
+a 2-core server from the search itself (2.7M papers: lexical p95 57.6 ms with the default, 45.8 ms
+with one BLAS thread; ``bench/search.py``). Batch jobs (index builds, the map) keep the default.
+"""
+
+from __future__ import annotations
+
+from threadpoolctl import threadpool_info, threadpool_limits
+
+
+def limit_blas_for_serving() -> int:
+    """Let the BLAS libraries use one thread for the rest of this process; returns how many are
+    loaded. numpy and faiss are imported first, so that their libraries are loaded (and limited)
+    now rather than later with the default. The pthreads OpenBLAS pools are process-wide; faiss's
+    OpenMP build takes the limit only in the calling thread."""
+    import faiss  # noqa: F401 -- loads its BLAS
+    import numpy  # noqa: F401 -- loads OpenBLAS
+
+    threadpool_limits(limits=1, user_api="blas")
+    return sum(1 for library in threadpool_info() if library.get("user_api") == "blas")
