@@ -117,6 +117,10 @@ def fill(database_url: str, papers: int) -> None:
         started = time.perf_counter()
         done = 0
         for batch in store.changed_since(None, batch=5000):
+            stored = store.embeddings.get(model, [row["id"] for row in batch])
+            batch = [row for row in batch if row["id"] not in stored]  # an earlier run's
+            if not batch:
+                continue
             matrix = rng.normal(size=(len(batch), 384)).astype(np.float32)
             matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
             half = matrix.astype(np.float16)
