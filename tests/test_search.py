@@ -98,16 +98,21 @@ def paper(topic: str, n: int, **fields: object) -> PaperRecord:
 CORPUS = [paper(topic, n) for topic in TOPICS for n in range(1, 7)]
 
 
-@pytest.fixture
-def indexed(
-    store: PaperStore, settings: Settings, model_cache: Path
-) -> tuple[PaperStore, SearchIndex]:
+def index_corpus(store: PaperStore, settings: Settings, model_cache: Path) -> SearchIndex:
+    """CORPUS written to ``store``, indexed lexically and by vectors, neighbours built."""
     store.write(CORPUS)
     index = SearchIndex(settings, models=model_cache)
     sync_lexical(store, index)
     sync_vectors(store, index)
     build_neighbours(index)
-    return store, index
+    return index
+
+
+@pytest.fixture
+def indexed(
+    store: PaperStore, settings: Settings, model_cache: Path
+) -> tuple[PaperStore, SearchIndex]:
+    return store, index_corpus(store, settings, model_cache)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -120,11 +125,7 @@ def searchable(
     with new_database(request.param, home, request) as url:
         settings = load_settings(home=home, database_url=url, models_dir=model_cache)
         store = PaperStore.open(settings)
-        store.write(CORPUS)
-        index = SearchIndex(settings, models=model_cache)
-        sync_lexical(store, index)
-        sync_vectors(store, index)
-        build_neighbours(index)
+        index = index_corpus(store, settings, model_cache)
         yield store, index
         index.lexical.close()
         store.close()

@@ -9,16 +9,15 @@ with one BLAS thread; ``bench/search.py``). Batch jobs (index builds, the map) k
 
 from __future__ import annotations
 
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
 
-def limit_blas_for_serving() -> int:
-    """Let the BLAS libraries use one thread for the rest of this process; returns how many are
-    loaded. numpy and faiss are imported first, so that their libraries are loaded (and limited)
-    now rather than later with the default. The pthreads OpenBLAS pools are process-wide; faiss's
-    OpenMP build takes the limit only in the calling thread."""
+def limit_blas_for_serving() -> None:
+    """Let the BLAS libraries use one thread for the rest of this process. numpy and faiss are
+    imported first, so that their libraries are loaded (and limited) now rather than later with
+    the default. The pthreads OpenBLAS pools are process-wide; faiss's OpenMP build takes the
+    limit only in the calling thread."""
     import faiss  # noqa: F401 -- loads its BLAS
     import numpy  # noqa: F401 -- loads OpenBLAS
 
     threadpool_limits(limits=1, user_api="blas")
-    return sum(1 for library in threadpool_info() if library.get("user_api") == "blas")
