@@ -8,11 +8,13 @@ import re
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
 from conftest import Site
 from test_authors import add_arxiv_slice
 from test_members import make_token, page_token, sign_up
 
 from paperboard.core.names import author_key
+from paperboard.index.terms import crowding, idf, term_counts, weighted
 from paperboard.rank.for_you import Extras, MemberModel, Mix, Pool, Signal, rank
 
 TOPICS = {
@@ -94,6 +96,52 @@ def test_the_mix_changes_the_list_as_it_says() -> None:
     }
     only = rank(model, Mix(only_categories=True, categories=("cs.LG",)), k=5)
     assert {pool.ids[p.index].split("-")[0] for p in only} == {"graph"}
+
+
+def test_crowding_is_the_closeness_of_a_papers_nearest_others() -> None:
+    texts = [
+        ("Graph neural networks", "Message passing on graphs."),
+        ("Graph neural networks", "Message passing graphs."),  # the same terms as the first
+        ("Protein folding", "Residue contact maps."),  # shares nothing
+        ("Graph neural nets", "Passing messages."),
+    ]
+    counts = term_counts(texts)
+    matrix = weighted(counts, idf(counts))
+    crowd = crowding(matrix, k=1)
+    assert crowd[0] == crowd[1] == pytest.approx(1.0, abs=1e-5)  # each other, never themselves
+    assert crowd[2] == 0.0
+    assert 0.0 < crowd[3] < 1.0
+    # A reference of every second row: row 2 is in it, and still not its own neighbour.
+    sampled = crowding(matrix, reference=2, k=1)
+    assert sampled[2] == 0.0
+    assert sampled[1] == pytest.approx(1.0, abs=1e-5)  # row 0 is in the reference
+    assert sampled[0] == 0.0  # its only other reference row is the protein paper
+    assert list(crowding(matrix[:1])) == [0.0]  # no other paper: no neighbours
+
+
+def test_a_paper_in_a_crowded_topic_needs_more_than_a_lone_one() -> None:
+    def row(pid: str, title: str, abstract: str) -> dict[str, Any]:
+        return {"id": pid, "title": title, "abstract": abstract, "authors": [], "categories": []}
+
+    rows = {
+        f"graph-{n}": row(f"graph-{n}", "Graph neural networks", f"Message passing, variant {n}.")
+        for n in range(20)
+    }
+    rows["protein"] = row("protein", "Protein folding", "Residue contact maps for structures.")
+    for n, words in enumerate(["volcanic ash plumes", "medieval trade routes", "coral reefs"]):
+        rows[f"other-{n}"] = row(f"other-{n}", words.title(), f"A study of {words}.")
+    liked = ("Graph neural networks and folding", "Message passing, variant, contact.")
+    rows["liked"] = row("liked", *liked)
+    for value in rows.values():
+        value["total_upvotes"] = 0
+    pool = Pool(list(rows.values()))  # type: ignore[arg-type]
+    cosine = pool.cosines(pool.vectors([rows["liked"]]))[:, 0]  # type: ignore[list-item]
+    graph, protein = pool.position["graph-1"], pool.position["protein"]
+    assert cosine[graph] > cosine[protein]  # by words alone each graph paper is closer
+    assert pool.crowding[graph] > 0.3 > 0.1 > pool.crowding[protein]
+    model = MemberModel.train(pool, [Signal("liked", 1.0, "x")], rows)  # type: ignore[arg-type]
+    picks = rank(model, extras=Extras(hidden={"liked"}), k=3)
+    assert pool.ids[picks[0].index] == "protein"
 
 
 def _ids(html: str) -> list[str]:

@@ -7,7 +7,10 @@ Term frequencies are sublinear (1 + log tf) and weighted by an inverse document 
 from a pool of papers (:func:`idf`), then each vector is scaled to unit length. Pairs carry what
 single words miss (``diffusion policy``, ``speculative decoding``): on the recsys development set
 they took a TF-IDF centroid from 0.108 to 0.144 nDCG@20 (a script over all 300 readers; the
-product's model with them scores 0.144 too: docs/performance.md).
+product's model with them scored 0.144 too, before crowding: docs/performance.md).
+
+:func:`crowding` says how close each paper's nearest others are, so that "for you" can discount
+what a busy topic gives every paper in it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorizer
 from sklearn.preprocessing import normalize
+from sparse_dot_topn import sp_matmul_topn
 
 from paperboard.index.embed import paper_text
 
@@ -64,3 +68,23 @@ def weighted(counts: sparse.csr_matrix, weights: np.ndarray) -> sparse.csr_matri
     out = sparse.csr_matrix(counts, copy=True)
     out.data *= weights[out.indices]
     return sparse.csr_matrix(normalize(out, copy=False))
+
+
+def crowding(matrix: sparse.csr_matrix, *, reference: int = 5_000, k: int = 10) -> np.ndarray:
+    """How crowded each row's neighbourhood is: the mean cosine of the row's ``k`` nearest rows
+    among a reference of at most ``reference`` rows spread evenly over ``matrix`` (a row is
+    never its own neighbour). Rows are unit length, as :func:`weighted` makes them."""
+    rows = matrix.shape[0]
+    step = max(1, -(-rows // reference))
+    chosen = np.arange(0, rows, step)
+    k = min(k, len(chosen) - 1)
+    if k < 1:
+        return np.zeros(rows)
+    nearest = sp_matmul_topn(matrix, matrix[chosen].T, top_n=k + 1, n_threads=2)
+    owner = np.repeat(np.arange(rows), np.diff(nearest.indptr))
+    values = np.where(chosen[nearest.indices] == owner, 0.0, nearest.data)
+    # Each row's k + 1 best, itself included when it is in the reference: keep the k best others.
+    table = np.zeros((rows, k + 1))
+    table[owner, np.arange(nearest.nnz) - nearest.indptr[owner]] = values
+    table.sort(axis=1)
+    return np.asarray(table[:, 1:].mean(axis=1))
