@@ -12,10 +12,14 @@ import pytest
 from conftest import Site
 from test_authors import add_arxiv_slice
 from test_members import make_token, page_token, sign_up
+from test_store import record
 
 from paperboard.core.names import author_key
+from paperboard.core.records import PaperRecord
 from paperboard.index.terms import crowding, idf, term_counts, weighted
 from paperboard.rank.for_you import Extras, MemberModel, Mix, Pool, Signal, rank
+from paperboard.rank.recommend import PoolCache
+from paperboard.store.papers import PaperStore
 
 TOPICS = {
     "protein": "Protein folding structure prediction with {x} residue contact maps and "
@@ -284,3 +288,26 @@ def test_a_collection_has_its_own_picks_learnt_from_its_papers_alone(site: Site)
         shared = stranger.get(f"/api/collections/{shelf}/for-you", params={"limit": 3}).json()
         assert [p["id"] for p in shared["papers"]] == [p["id"] for p in picks[:3]]
         assert stranger.get("/collections/999999/for-you").status_code == 404
+
+
+def test_the_sites_pool_is_rebuilt_on_a_thread_while_the_old_one_serves(
+    store: PaperStore,
+) -> None:
+    def paper(n: int) -> PaperRecord:
+        return record(id=f"2503.1173{n}", title=f"Graph study {n}", abstract="Graphs and nodes.")
+
+    store.write([paper(n) for n in range(3)])
+    cache = PoolCache(background=True, check_seconds=0.0)
+    first = cache.get(store)
+    assert sorted(first.ids) == ["2503.11730", "2503.11731", "2503.11732"]
+    store.write([paper(3)])
+    assert cache.get(store) is first  # answered with the pool it has, not rebuilt in the request
+    cache.settle(timeout=60)
+    rebuilt = cache.get(store)
+    assert rebuilt is not first and "2503.11733" in rebuilt.ids
+    # A digest run's cache (no background) rebuilds a stale pool before returning it.
+    batch = PoolCache(check_seconds=0.0)
+    before = batch.get(store)
+    store.write([paper(4)])
+    after = batch.get(store)
+    assert after is not before and "2503.11734" in after.ids

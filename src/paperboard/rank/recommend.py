@@ -11,6 +11,7 @@ refused, read (when hidden) or was sent (``exclude``) never appear.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -33,6 +34,8 @@ MAX_SIGNALS = 200
 SEARCH_MATCHES = 200
 POOL_SECONDS = 600.0
 CHECK_SECONDS = 30.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -102,14 +105,30 @@ def interests_of(
 
 class PoolCache:
     """The candidate pool of a window, rebuilt when papers come in (looked for at most every
-    :data:`CHECK_SECONDS`) or after :data:`POOL_SECONDS`."""
+    ``check_seconds``) or after ``max_age`` seconds.
 
-    def __init__(self) -> None:
+    With ``background`` (the site), only the first pool of a window is built inside a request:
+    later rebuilds (seconds for 20,000 papers) run on a thread while requests go on with the
+    pool they have, which the new one then replaces. Without it (digest runs), a stale pool is
+    rebuilt before it is returned.
+    """
+
+    def __init__(
+        self,
+        *,
+        background: bool = False,
+        check_seconds: float = CHECK_SECONDS,
+        max_age: float = POOL_SECONDS,
+    ) -> None:
+        self.background = background
+        self.check_seconds = check_seconds
+        self.max_age = max_age
         self._lock = threading.Lock()
         self._window: tuple[date | None, date | None] | None = None
         self._key: tuple[date, date, int] | None = None
         self._built = self._checked = 0.0
         self._pool: Pool | None = None
+        self._building: threading.Thread | None = None
 
     def get(self, store: PaperStore, start: date | None = None, end: date | None = None) -> Pool:
         """The pool of the feed days from ``start`` (default: :data:`WINDOW_DAYS` before
@@ -119,19 +138,54 @@ class PoolCache:
             if (
                 self._pool is not None
                 and self._window == (start, end)
-                and now - self._checked < CHECK_SECONDS
-                and now - self._built < POOL_SECONDS
+                and now - self._checked < self.check_seconds
+                and now - self._built < self.max_age
             ):
                 return self._pool
             last = end or store.latest_feed_date() or date.today()
             first = start or last - timedelta(days=WINDOW_DAYS)
             key = (first, last, store.count_papers(first, last))
             self._checked = now
-            if self._pool is None or key != self._key or now - self._built >= POOL_SECONDS:
+            stale = self._pool is None or key != self._key or now - self._built >= self.max_age
+            if (
+                stale
+                and self.background
+                and self._pool is not None
+                and self._window == (start, end)
+            ):
+                self._build_later(store, first, last, key)
+            elif stale:
                 self._pool = candidate_pool(store, first, last)
-                self._key, self._window, self._built = key, (start, end), now
+                self._key, self._built = key, now
             self._window = (start, end)
+            assert self._pool is not None
             return self._pool
+
+    def settle(self, timeout: float | None = None) -> None:
+        """Wait for a rebuild in progress, if any, to replace the pool."""
+        building = self._building
+        if building is not None:
+            building.join(timeout)
+
+    def _build_later(
+        self, store: PaperStore, first: date, last: date, key: tuple[date, date, int]
+    ) -> None:
+        if self._building is not None and self._building.is_alive():
+            return
+        window = self._window
+
+        def build() -> None:
+            try:
+                pool = candidate_pool(store, first, last)
+            except Exception:  # the old pool stays; the next check tries again
+                log.exception('could not rebuild the "for you" pool')
+                return
+            with self._lock:
+                if self._window == window:  # not replaced by another window meanwhile
+                    self._pool, self._key, self._built = pool, key, time.monotonic()
+
+        self._building = threading.Thread(target=build, name="for-you-pool", daemon=True)
+        self._building.start()
 
 
 def candidate_pool(store: PaperStore, start: date, end: date) -> Pool:

@@ -32,8 +32,9 @@ class Services(Container):
 
     @cached_property
     def pools(self) -> PoolCache:
-        """The "for you" candidates, shared by every member's picks in this process."""
-        return PoolCache()
+        """The "for you" candidates, shared by every member's picks in this process (rebuilt on
+        a thread, so no request waits for a new pool once there is one)."""
+        return PoolCache(background=True)
 
     @cached_property
     def replica(self) -> Replica:
