@@ -3,7 +3,8 @@
 Readers of a set in the layout of ``recsys-dev-2025`` are split by position (even: tune, odd:
 held back); the product's model (``rank/for_you.py``) ranks every candidate for each, with the
 crowding term as shipped and with it switched off (the pool's crowding set to zero). A change
-to the model is kept only if it wins on both halves. The home is one ``paperboard eval
+to the model is kept only if it wins on both halves; the reader-by-reader gain (with a
+bootstrap interval over readers) says how sure that is. The home is one ``paperboard eval
 --recommend --home H`` has filled (the corpus imported).
 
     python bench/for_you_split.py ../shared/data/recsys-dev-2025 --home H
@@ -60,6 +61,17 @@ def main() -> None:
             figures[name][n % 2].append((ndcg(ranked, judged, 20), recall(ranked, judged, 100)))
         pool.crowding = shipped
     store.close()
+    shipped = [v for half in (0, 1) for v, _ in figures["shipped"][half]]
+    plain = [v for half in (0, 1) for v, _ in figures["no crowding"][half]]
+    gains = np.asarray(shipped) - np.asarray(plain)
+    rng = np.random.default_rng(0)
+    means = [float(rng.choice(gains, len(gains)).mean()) for _ in range(5000)]
+    low, high = np.percentile(means, [2.5, 97.5])
+    print(
+        f"crowding, reader by reader: {int((gains > 0).sum())} better, "
+        f"{int((gains < 0).sum())} worse, {int((gains == 0).sum())} the same; "
+        f"mean nDCG@20 gain {gains.mean():+.4f} (bootstrap 95% interval {low:+.4f} to {high:+.4f})"
+    )
     print("| model | nDCG@20 tune half | nDCG@20 held-back half | all | recall@100 all |")
     print("| --- | --- | --- | --- | --- |")
     for name in variants:
