@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,7 @@ def main() -> None:
     readers, qrels = load_readers(arguments.folder)
     store = PaperStore.open(load_settings(home=arguments.home, database_url=None))
     rows = {row["id"]: row for batch in store.changed_since(None) for row in batch}
-    pools: dict[object, Pool] = {}
+    pools: dict[date, Pool] = {}
     variants = ("shipped", "no crowding")
     figures: dict[str, dict[int, list[tuple[float, float]]]] = {
         name: {0: [], 1: []} for name in variants
@@ -52,14 +53,14 @@ def main() -> None:
         history = [pid for pid in reader.history if pid in rows]
         signals = [Signal(pid, 1.0, "which you upvoted") for pid in history]
         judged = qrels.get(reader.id, {})
-        shipped = pool.crowding
+        as_built = pool.crowding
         for name in variants:
-            pool.crowding = shipped if name == "shipped" else np.zeros(len(pool))
+            pool.crowding = as_built if name == "shipped" else np.zeros(len(pool))
             model = MemberModel.train(pool, signals, rows)
             picks = rank(model, extras=Extras(hidden=set(history)), k=100)
             ranked = [pool.ids[p.index] for p in picks]
             figures[name][n % 2].append((ndcg(ranked, judged, 20), recall(ranked, judged, 100)))
-        pool.crowding = shipped
+        pool.crowding = as_built
     store.close()
     shipped = [v for half in (0, 1) for v, _ in figures["shipped"][half]]
     plain = [v for half in (0, 1) for v, _ in figures["no crowding"][half]]

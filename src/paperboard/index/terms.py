@@ -25,7 +25,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorize
 from sklearn.preprocessing import normalize
 from sparse_dot_topn import sp_matmul_topn
 
-from paperboard.index.embed import paper_text
+from paperboard.index.embed import cpu_count, paper_text
 
 DIMENSIONS = 2**20
 _WORD = re.compile(r"[a-z0-9]+")
@@ -80,7 +80,7 @@ def crowding(matrix: sparse.csr_matrix, *, reference: int = 5_000, k: int = 10) 
     k = min(k, len(chosen) - 1)
     if k < 1:
         return np.zeros(rows)
-    nearest = sp_matmul_topn(matrix, matrix[chosen].T, top_n=k + 1, n_threads=2)
+    nearest = sp_matmul_topn(matrix, matrix[chosen].T, top_n=k + 1, n_threads=cpu_count())
     owner = np.repeat(np.arange(rows), np.diff(nearest.indptr))
     values = np.where(chosen[nearest.indices] == owner, 0.0, nearest.data)
     # Each row's k + 1 best, itself included when it is in the reference: keep the k best others.
