@@ -117,7 +117,7 @@ class Watched:
     def __init__(self, browser: Browser, site: Site, width: str) -> None:
         self.width = width
         self.context: BrowserContext = browser.new_context(base_url=site.url, **WIDTHS[width])
-        self.context.set_default_timeout(5_000)
+        self.context.set_default_timeout(15_000)  # a loaded CI machine can take seconds to answer
         self.page = self.context.new_page()
         self.problems: list[str] = []
         self.requests: list[tuple[int, str]] = []

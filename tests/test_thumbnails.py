@@ -388,7 +388,7 @@ def test_cards_show_the_thumbnails_in_chromium(
     screenshot: Callable[..., Path],
 ) -> None:
     context = browser.new_context(base_url=sites["on"].url, **options)
-    context.set_default_timeout(5_000)
+    context.set_default_timeout(15_000)  # a loaded CI machine can take seconds
     page = context.new_page()
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
