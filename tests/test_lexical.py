@@ -580,6 +580,17 @@ def test_filter_feed_dates(index: LexicalIndex) -> None:
     assert index.search(parse_query("caching"), filters=published) == []
 
 
+def test_a_narrow_selection_lists_every_paper_the_filters_keep(index: LexicalIndex) -> None:
+    with_code = Filters(has_code=True)
+    expected = {p["id"] for p in PAPERS if p.get("code_urls")}
+    assert 0 < len(expected) < len(PAPERS)
+    assert set(index.selection(with_code, limit=len(expected)) or []) == expected
+    assert index.selection(with_code, limit=len(expected) - 1) is None  # more than asked for
+    assert index.selection(None, limit=1000) is None and index.selection(Filters(), limit=9) is None
+    nothing = Filters(since=date(1900, 1, 1), until=date(1900, 1, 2))
+    assert index.selection(nothing, limit=5) == []
+
+
 def test_filter_has_code(index: LexicalIndex) -> None:
     with_code = set(ids(index, "models", has_code=True))
     without = set(ids(index, "models", has_code=False))

@@ -180,6 +180,23 @@ def test_filters_apply_in_every_mode(searchable) -> None:
         )
 
 
+def test_a_narrow_filter_ranks_all_it_selects_by_meaning(
+    searchable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import paperboard.rank.search as searching
+
+    store, index = searchable
+    monkeypatch.setattr(searching, "DENSE_POOL", 1)  # few neighbours of the whole index
+    only = Filters(categories=("q-bio",))
+    selected = index.lexical.selection(only, limit=1000)
+    assert selected and 3 * len(selected) < index.lexical.count()
+    text = "speculative decoding to accelerate LLM inference"  # far from every q-bio paper
+    hits = search(index, store, text, mode="dense", k=2, filters=only, highlight=False).hits
+    nearest = index.vectors_rank(index.embedder.embed_query(text), selected)
+    assert [h.id for h in hits] == nearest[:2]  # the six nearest of all are about LLMs
+    assert all(h.title_html == "" == h.snippet_html for h in hits)  # nothing highlighted
+
+
 def test_field_clauses_constrain_hybrid_results(searchable) -> None:
     store, index = searchable
     hits = search(index, store, "cat:cs.CV rendering of scenes", k=20).hits

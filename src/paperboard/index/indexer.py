@@ -32,6 +32,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from paperboard.core.config import Settings
 from paperboard.core.errors import PaperboardError
 from paperboard.core.files import atomic_write
@@ -140,8 +142,8 @@ class SearchIndex:
         if not rows:
             return []
         scores = self.vectors.rows([row for _, row in rows]) @ query
-        order = sorted(range(len(rows)), key=lambda i: -float(scores[i]))
-        return [rows[i][0] for i in order]
+        order = np.argsort(-np.asarray(scores, dtype=np.float32), kind="stable")
+        return [rows[int(i)][0] for i in order]
 
     def refresh(self) -> None:
         """Drop loaded vectors so the next use reads what an indexing run wrote."""

@@ -789,6 +789,22 @@ class LexicalIndex:
         ids = self._ids(searcher, [address for _, address in hits])
         return [(paper_id, float(score)) for paper_id, (score, _) in zip(ids, hits, strict=True)]
 
+    def selection(self, filters: Filters | None, *, limit: int) -> list[str] | None:
+        """Every indexed paper the filters select, when they select at most ``limit`` of them;
+        None when they select more, or when there are no filters."""
+        parts = self._filters(filters)
+        if not parts:
+            return None
+        query = Query.boolean_query([(Occur.Must, Query.const_score_query(q, 0.0)) for q in parts])
+        searcher = self._searcher()
+        try:
+            hits = searcher.search(query, limit + 1, count=False).hits
+        except ValueError as error:  # should not happen; never let tantivy's text out
+            raise LexicalIndexError(f"the lexical search failed: {_first_line(error)}") from None
+        if len(hits) > limit:
+            return None
+        return self._ids(searcher, [address for _, address in hits])
+
     def match_count(self, query: ParsedQuery, *, filters: Filters | None = None) -> int:
         """How many indexed papers the query matches (any free word, every field and filter),
         however many a page shows: the total a search page reports."""

@@ -24,6 +24,9 @@ MODES = ("hybrid", "lexical", "dense")
 RRF_K = 60
 POOL = 100  # candidates taken from each ranking before fusion
 DENSE_POOL = 300  # dense candidates before filters are applied
+# Filters that select at most this many papers (a week of a field, say) have their selection
+# ranked by meaning exactly: the nearest neighbours of the whole index rarely fall inside it.
+NARROW = 5_000
 
 
 @dataclass
@@ -106,9 +109,12 @@ def search(
     offset: int = 0,
     filters: Filters | None = None,
     count: bool = False,
+    highlight: bool = True,
 ) -> SearchResult:
     """Search the papers; raises QueryError (one line) for a query that cannot be understood.
-    ``count`` also counts every lexical match (``SearchResult.total``), on another core."""
+    ``count`` also counts every lexical match (``SearchResult.total``), on another core;
+    ``highlight=False`` leaves the hits' ``title_html`` and ``snippet_html`` empty (for callers
+    that show no search page)."""
     if mode not in MODES:
         raise QueryError(f"unknown search mode {mode!r}: use one of {', '.join(MODES)}")
     started = time.perf_counter()
@@ -118,7 +124,7 @@ def search(
         row = store.get(query.paper_id)
         result.paper_id = query.paper_id
         if row is not None:
-            result.hits.append(_hit(row, 1.0, query))
+            result.hits.append(_hit(row, 1.0, query, highlight))
         if count:
             result.total = len(result.hits)
         result.milliseconds = (time.perf_counter() - started) * 1000
@@ -157,6 +163,8 @@ def search(
                     pid for pid, _ in index.lexical.search_ids(query, k=DENSE_POOL, filters=filters)
                 ]
             dense = index.vectors_rank(vector, lexical)
+        elif (selected := index.lexical.selection(filters, limit=NARROW)) is not None:
+            dense = index.vectors_rank(vector, selected)
         else:
             candidates = index.neighbours.search(vector, max(DENSE_POOL, wanted * 3))
             if filters is None or filters == Filters():
@@ -184,7 +192,7 @@ def search(
     dense_rank = {pid: r for r, pid in enumerate(dense, start=1)}
     for pid, score in page:
         if pid in rows:  # a paper deleted since it was indexed is left out
-            hit = _hit(rows[pid], score, query)
+            hit = _hit(rows[pid], score, query, highlight)
             hit.lexical_rank, hit.dense_rank = lexical_rank.get(pid), dense_rank.get(pid)
             result.hits.append(hit)
     if counting is not None:
@@ -206,7 +214,9 @@ def ranked_ids(
     return [hit.id for hit in search(index, store, text, mode=mode, k=k, filters=filters).hits]
 
 
-def _hit(row: CountedPaperRow, score: float, query: ParsedQuery) -> SearchHit:
+def _hit(row: CountedPaperRow, score: float, query: ParsedQuery, highlight: bool) -> SearchHit:
+    if not highlight:
+        return SearchHit(id=row["id"], score=score, paper=row, title_html="", snippet_html="")
     terms = _highlight_terms(query)
     return SearchHit(
         id=row["id"],
