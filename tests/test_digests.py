@@ -465,3 +465,68 @@ def test_a_saved_search_is_a_section_of_the_digest_and_never_repeats(
         )
         shown = record["top_ids"] + [p["id"] for p in record["picks"]]
         assert not set(shown) & set(later["top_ids"] + [p["id"] for p in later["picks"]])
+
+
+def test_the_fast_digest_bytes_are_the_same_message_as_email_messages(
+    settings: Any, store: Any
+) -> None:
+    from email import message_from_bytes
+    from email.policy import SMTP, default
+
+    from paperboard.present.container import Container
+    from paperboard.present.mail.digests import Composer
+    from paperboard.present.mail.messages import digest_bytes, digest_message
+    from paperboard.rank.digest import period_for
+
+    seed_day(store)
+    digests = DigestStore(store.engine)
+    digests.subscribe("a@example.org", confirmed=True)
+    subscriber = digests.due("daily")[0]
+    period = period_for("daily", DAY)
+    content = Composer(Container(settings, store)).content(subscriber, period)
+    for sender in (
+        "Papers <digest@papers.example.org>",
+        "Läbor Papers <digest@papers.example.org>",
+    ):
+        configured = settings.model_copy(update={"mail_from": sender})
+        fast = digest_bytes(configured, subscriber, period, content, msgid="<m@x>")
+        slow = digest_message(configured, subscriber, period, content, msgid="<m@x>")
+        assert fast.isascii() and b"\r\n" in fast and b"\n" not in fast.replace(b"\r\n", b"")
+        one = message_from_bytes(fast, policy=default)
+        two = message_from_bytes(slow.as_bytes(policy=SMTP), policy=default)
+        assert one.get_content_type() == two.get_content_type() == "multipart/alternative"
+        for name in two:
+            if name not in ("Date", "Content-Type"):
+                assert " ".join(str(one[name]).split()) == " ".join(str(two[name]).split()), name
+        assert one["From"].addresses[0].display_name == sender.split(" <")[0]
+        for kind in ("plain", "html"):
+            body = one.get_body((kind,))
+            assert body is not None and body["Content-Transfer-Encoding"] == "base64"
+            assert body.get_content() == two.get_body((kind,)).get_content()
+        assert "Digest paper number 1" in one.get_body(("plain",)).get_content()
+
+
+def test_digests_composed_in_batches_keep_their_order_and_mailed_papers(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from paperboard.present.mail import digests as sending
+    from paperboard.rank.digest import period_for
+
+    ids = seed_day(site.services.papers)
+    store = DigestStore(site.services.papers.engine)
+    for n in range(5):
+        store.subscribe(f"r{n}@example.org", confirmed=True, for_you=False)
+    subscribers = store.due("daily")
+    mailed = subscribers[3]["id"]
+    assert store.record_intent(mailed, "earlier", "<old@x>", ids[:2], []) is not None
+    monkeypatch.setattr(sending, "BATCH", 2)  # 5 subscribers: batches of 2, 2 and 1
+    period = period_for("daily", DAY)
+    for processes in (1, 2):
+        prepared = list(
+            sending.prepare_all(site.services, period, subscribers, processes=processes)
+        )
+        assert [p.subscriber_id for p in prepared] == [s["id"] for s in subscribers]
+        for p in prepared:
+            assert (set(ids[:2]) & set(p.top_ids)) == (
+                set() if p.subscriber_id == mailed else set(ids[:2])
+            )

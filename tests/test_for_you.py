@@ -311,3 +311,44 @@ def test_the_sites_pool_is_rebuilt_on_a_thread_while_the_old_one_serves(
     store.write([paper(4)])
     after = batch.get(store)
     assert after is not before and "2503.11734" in after.ids
+
+
+def test_interests_read_for_many_members_at_once_keep_each_members_own(site: Site) -> None:
+    from paperboard.rank.recommend import interests_of, interests_of_many
+
+    services = site.services
+    papers = services.papers
+    end = papers.latest_feed_date()
+    assert end is not None
+    ids = [row["id"] for row in papers.list_papers(date(2000, 1, 1), end, limit=8)]
+    assert len(ids) == 8
+    ada = services.members.create("ada@example.org", "Ada", "x")["id"]
+    bob = services.members.create("bob@example.org", "Bob", "x")["id"]
+    cy = services.members.create("cy@example.org", "Cy", "x")["id"]  # gives nothing
+    services.community.upvote(ada, ids[0])
+    services.interests.set_signal(ada, ids[1], "more")
+    services.interests.set_signal(ada, ids[2], "less")
+    services.interests.set_signal(ada, ids[3], "read")
+    shelf = services.interests.create_collection(ada, "Reading group")
+    services.interests.add_to_collection(ada, shelf, [ids[4]])
+    services.interests.follow(ada, "Grace Hopper")
+    services.interests.save_search(ada, "graphs", "graph neural networks")
+    services.community.upvote(bob, ids[5])
+    services.interests.set_signal(bob, ids[6], "less")
+    services.interests.set_signal(bob, ids[7], "read")
+    services.interests.save_settings(bob, hide_read=False, exploration=0.5, categories=["cs.CL"])
+
+    many = interests_of_many(services.community, services.interests, [ada, bob, cy])
+    assert set(many) == {ada, bob, cy}
+    a, b, c = many[ada], many[bob], many[cy]
+    assert {s.paper_id for s in a.signals if s.weight > 0} == {ids[0], ids[1], ids[4]}
+    assert [s.paper_id for s in a.signals if s.weight < 0] == [ids[2]]
+    assert a.hidden == {ids[0], ids[1], ids[2], ids[3], ids[4]}  # read papers hide by default
+    assert list(a.follows.values()) == ["Grace Hopper"]
+    assert a.saved_searches == [("graphs", "graph neural networks")]
+    assert [s.paper_id for s in b.signals] == [ids[5], ids[6]]
+    assert b.hidden == {ids[5], ids[6]}  # this member shows papers already read
+    assert b.mix.exploration == 0.5 and b.categories == ["cs.CL"] and not b.follows
+    assert c.signals == [] and c.hidden == set() and not c.saved_searches
+    for member_id, found in many.items():  # one member at a time reads the same
+        assert interests_of(services.community, services.interests, member_id) == found

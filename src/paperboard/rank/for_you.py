@@ -102,6 +102,8 @@ class Pool:
         self.votes = np.log1p(np.asarray([row["total_upvotes"] for row in self.rows], dtype=float))
         self._author_keys: list[set[str]] | None = None
         self._outside: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        # rows of papers outside the pool that members' signals name, kept like their vectors
+        self.outside_rows: dict[str, PaperRow] = {}
 
     def __len__(self) -> int:
         return len(self.rows)

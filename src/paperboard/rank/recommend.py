@@ -22,7 +22,15 @@ from paperboard.core.errors import PaperboardError
 from paperboard.index.indexer import SearchIndex
 from paperboard.index.lexical import Filters
 from paperboard.index.query import parse_query
-from paperboard.rank.for_you import Extras, MemberModel, Mix, Pool, Signal, rank
+from paperboard.rank.for_you import (
+    OUTSIDE_KEPT,
+    Extras,
+    MemberModel,
+    Mix,
+    Pool,
+    Signal,
+    rank,
+)
 from paperboard.rank.search import search
 from paperboard.store.community import CommunityStore
 from paperboard.store.interests import InterestStore
@@ -69,38 +77,53 @@ def interests_of(
 ) -> MemberInterests:
     """A member's interests as the stores hold them (newest signals first, at most
     :data:`MAX_SIGNALS`)."""
-    marks = interests.signals_of(member_id)
-    settings = interests.settings(member_id)
-    positives: dict[str, Signal] = {}
-    for pid, at in community.upvotes_of(member_id):
-        positives.setdefault(pid, Signal(pid, 1.0, "which you upvoted", at))
-    for pid, at in marks.get("more", []):
-        positives.setdefault(pid, Signal(pid, 1.0, "which you asked for more of", at))
-    for pid, at, name in interests.saved_papers(member_id):
-        positives.setdefault(pid, Signal(pid, 1.0, f"in your collection “{name}”", at))
-    oldest = datetime.min.replace(tzinfo=UTC)
-    ordered = sorted(positives.values(), key=lambda s: s.at or oldest, reverse=True)
-    ordered = ordered[:MAX_SIGNALS]
-    negatives = [Signal(pid, -1.0, "", at) for pid, at in marks.get("less", [])][:MAX_SIGNALS]
-    hidden = set(positives) | {pid for pid, _ in marks.get("less", [])}
-    if settings["hide_read"]:
-        hidden |= {pid for pid, _ in marks.get("read", [])}
-    return MemberInterests(
-        signals=ordered + negatives,
-        follows={row["key"]: row["name"] for row in interests.follows_of(member_id)},
-        saved_searches=[
-            (row["name"], row["query"]) for row in interests.saved_searches_of(member_id)
-        ],
-        mix=Mix(
-            exploration=settings["exploration"],
-            popularity=settings["popularity"],
-            only_categories=settings["only_categories"],
-            categories=tuple(settings["categories"]),
-        ),
-        hidden=hidden,
-        categories=list(settings["categories"]),
-        keywords=list(keywords),
-    )
+    found = interests_of_many(community, interests, [member_id])[member_id]
+    found.keywords = list(keywords)
+    return found
+
+
+def interests_of_many(
+    community: CommunityStore, interests: InterestStore, member_ids: Sequence[int]
+) -> dict[int, MemberInterests]:
+    """:func:`interests_of` for several members, with one query per kind of signal for all."""
+    ids = list(dict.fromkeys(member_ids))
+    marks_of = interests.signals_of_many(ids)
+    settings_of = interests.settings_of_many(ids)
+    upvotes_of = community.upvotes_of_many(ids)
+    saved_of = interests.saved_papers_of_many(ids)
+    follows_of = interests.follows_of_many(ids)
+    searches_of = interests.saved_searches_of_many(ids)
+    out: dict[int, MemberInterests] = {}
+    for member_id in ids:
+        marks, settings = marks_of[member_id], settings_of[member_id]
+        positives: dict[str, Signal] = {}
+        for pid, at in upvotes_of[member_id]:
+            positives.setdefault(pid, Signal(pid, 1.0, "which you upvoted", at))
+        for pid, at in marks.get("more", []):
+            positives.setdefault(pid, Signal(pid, 1.0, "which you asked for more of", at))
+        for pid, at, name in saved_of[member_id]:
+            positives.setdefault(pid, Signal(pid, 1.0, f"in your collection “{name}”", at))
+        oldest = datetime.min.replace(tzinfo=UTC)
+        ordered = sorted(positives.values(), key=lambda s: s.at or oldest, reverse=True)
+        ordered = ordered[:MAX_SIGNALS]
+        negatives = [Signal(pid, -1.0, "", at) for pid, at in marks.get("less", [])]
+        hidden = set(positives) | {pid for pid, _ in marks.get("less", [])}
+        if settings["hide_read"]:
+            hidden |= {pid for pid, _ in marks.get("read", [])}
+        out[member_id] = MemberInterests(
+            signals=ordered + negatives[:MAX_SIGNALS],
+            follows={row["key"]: row["name"] for row in follows_of[member_id]},
+            saved_searches=[(row["name"], row["query"]) for row in searches_of[member_id]],
+            mix=Mix(
+                exploration=settings["exploration"],
+                popularity=settings["popularity"],
+                only_categories=settings["only_categories"],
+                categories=tuple(settings["categories"]),
+            ),
+            hidden=hidden,
+            categories=list(settings["categories"]),
+        )
+    return out
 
 
 class PoolCache:
@@ -244,7 +267,7 @@ def recommend_for(
         else:
             rows[signal.paper_id] = pool.rows[at]
     if elsewhere:
-        rows.update(store.get_many(elsewhere))
+        rows.update(_outside_rows(store, pool, elsewhere))
     model = MemberModel.train(pool, member.signals, rows)
     hidden = member.hidden | set(exclude)
     extras = Extras(
@@ -265,6 +288,18 @@ def recommend_for(
         ):
             picks.append(pick)
     return picks
+
+
+def _outside_rows(store: PaperStore, pool: Pool, paper_ids: list[str]) -> dict[str, PaperRow]:
+    """Rows of papers outside the pool, read once per pool: members share papers, and a digest
+    run asks for the same ones again and again."""
+    kept = pool.outside_rows
+    missing = [pid for pid in paper_ids if pid not in kept]
+    if missing:
+        if len(kept) > OUTSIDE_KEPT:
+            kept.clear()
+        kept.update(store.get_many(missing))
+    return {pid: kept[pid] for pid in paper_ids if pid in kept}
 
 
 def recommend(
@@ -309,7 +344,12 @@ def _cold_start(
     if keywords:
         text = " ".join(keywords)
         result = search(
-            index, store, text, k=k * 3, filters=Filters(categories=tuple(categories), since=since)
+            index,
+            store,
+            text,
+            k=min(k * 3, k + len(seen)),  # enough to fill k after the seen papers are dropped
+            filters=Filters(categories=tuple(categories), since=since),
+            highlight=False,
         )
         for hit in result.hits:
             if hit.id not in seen:

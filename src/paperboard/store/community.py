@@ -109,13 +109,20 @@ class CommunityStore:
 
     def upvotes_of(self, member_id: int) -> list[tuple[str, datetime]]:
         """The member's upvoted papers with when, newest first (what recommendations learn from)."""
+        return self.upvotes_of_many([member_id])[member_id]
+
+    def upvotes_of_many(self, member_ids: Sequence[int]) -> dict[int, list[tuple[str, datetime]]]:
+        """:meth:`upvotes_of` for several members in one query (every id is a key)."""
+        out: dict[int, list[tuple[str, datetime]]] = {mid: [] for mid in member_ids}
         with self.engine.connect() as connection:
             rows = connection.execute(
-                select(votes.c.paper_id, votes.c.created_at)
-                .where(votes.c.member_id == member_id)
-                .order_by(votes.c.created_at.desc())
+                select(votes.c.member_id, votes.c.paper_id, votes.c.created_at)
+                .where(votes.c.member_id.in_(list(out)))
+                .order_by(votes.c.member_id, votes.c.created_at.desc())
             )
-            return [(row.paper_id, row.created_at) for row in rows]
+            for row in rows:
+                out[row.member_id].append((row.paper_id, row.created_at))
+        return out
 
     # -- comments -------------------------------------------------------------------------------
 

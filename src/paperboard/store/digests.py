@@ -331,6 +331,21 @@ class DigestStore:
                 ).scalars()
             )
 
+    def sent_paper_ids_of(self, subscriber_ids: list[int]) -> dict[int, set[str]]:
+        """:meth:`sent_paper_ids` of many subscribers in one query per 500 (each id is a key)."""
+        found: dict[int, set[str]] = {sid: set() for sid in subscriber_ids}
+        wanted = list(found)
+        with self.engine.connect() as connection:
+            for start in range(0, len(wanted), 500):
+                rows = connection.execute(
+                    select(sent_papers.c.subscriber_id, sent_papers.c.paper_id).where(
+                        sent_papers.c.subscriber_id.in_(wanted[start : start + 500])
+                    )
+                )
+                for subscriber_id, paper_id in rows:
+                    found[subscriber_id].add(paper_id)
+        return found
+
     # -- runs -----------------------------------------------------------------------------------
 
     def start_run(self, period_key: str) -> int:

@@ -189,14 +189,24 @@ class InterestStore:
 
     def signals_of(self, member_id: int) -> dict[str, list[tuple[str, datetime]]]:
         """Every signal of the member by kind, each list newest first."""
-        out: dict[str, list[tuple[str, datetime]]] = {kind: [] for kind in SIGNALS}
+        return self.signals_of_many([member_id])[member_id]
+
+    def signals_of_many(
+        self, member_ids: Sequence[int]
+    ) -> dict[int, dict[str, list[tuple[str, datetime]]]]:
+        """:meth:`signals_of` for several members in one query (every id is a key)."""
+        out: dict[int, dict[str, list[tuple[str, datetime]]]] = {
+            mid: {kind: [] for kind in SIGNALS} for mid in member_ids
+        }
         with self.engine.connect() as connection:
             for row in connection.execute(
-                select(signals.c.kind, signals.c.paper_id, signals.c.created_at)
-                .where(signals.c.member_id == member_id)
+                select(
+                    signals.c.member_id, signals.c.kind, signals.c.paper_id, signals.c.created_at
+                )
+                .where(signals.c.member_id.in_(list(out)))
                 .order_by(signals.c.created_at.desc(), signals.c.paper_id)
             ):
-                out.setdefault(row.kind, []).append((row.paper_id, row.created_at))
+                out[row.member_id].setdefault(row.kind, []).append((row.paper_id, row.created_at))
         return out
 
     def marks(self, member_id: int, paper_ids: Sequence[str]) -> dict[str, set[str]]:
@@ -226,24 +236,25 @@ class InterestStore:
     # -- settings -------------------------------------------------------------------------------
 
     def settings(self, member_id: int) -> InterestSettingsRow:
+        return self.settings_of_many([member_id])[member_id]
+
+    def settings_of_many(self, member_ids: Sequence[int]) -> dict[int, InterestSettingsRow]:
+        """:meth:`settings` for several members in one query (the defaults for those with none)."""
+        out = {mid: InterestSettingsRow(**DEFAULT_SETTINGS) for mid in member_ids}
         with self.engine.connect() as connection:
-            row = (
-                connection.execute(
-                    select(settings_table).where(settings_table.c.member_id == member_id)
+            rows = connection.execute(
+                select(settings_table).where(settings_table.c.member_id.in_(list(out)))
+            ).mappings()
+            for row in rows:
+                out[row["member_id"]] = InterestSettingsRow(
+                    categories=list(row["categories"] or []),
+                    exploration=float(row["exploration"]),
+                    popularity=float(row["popularity"]),
+                    only_categories=bool(row["only_categories"]),
+                    hide_read=bool(row["hide_read"]),
+                    onboarded_at=row["onboarded_at"],
                 )
-                .mappings()
-                .first()
-            )
-        if row is None:
-            return InterestSettingsRow(**DEFAULT_SETTINGS)
-        return InterestSettingsRow(
-            categories=list(row["categories"] or []),
-            exploration=float(row["exploration"]),
-            popularity=float(row["popularity"]),
-            only_categories=bool(row["only_categories"]),
-            hide_read=bool(row["hide_read"]),
-            onboarded_at=row["onboarded_at"],
-        )
+        return out
 
     def save_settings(self, member_id: int, **changes: Any) -> InterestSettingsRow:
         """Change some settings (the others keep their value); the weights are clipped to 0–1."""
@@ -436,17 +447,26 @@ class InterestStore:
     def saved_papers(self, member_id: int) -> list[tuple[str, datetime, str]]:
         """Every paper in any of the member's collections with when it was added and the
         collection's name, newest first, once each."""
+        return self.saved_papers_of_many([member_id])[member_id]
+
+    def saved_papers_of_many(
+        self, member_ids: Sequence[int]
+    ) -> dict[int, list[tuple[str, datetime, str]]]:
+        """:meth:`saved_papers` for several members in one query (every id is a key)."""
+        found: dict[int, dict[str, tuple[str, datetime, str]]] = {mid: {} for mid in member_ids}
         with self.engine.connect() as connection:
             rows = connection.execute(
-                select(items.c.paper_id, items.c.added_at, collections.c.name)
+                select(
+                    collections.c.member_id, items.c.paper_id, items.c.added_at, collections.c.name
+                )
                 .join(collections, collections.c.id == items.c.collection_id)
-                .where(collections.c.member_id == member_id)
+                .where(collections.c.member_id.in_(list(found)))
                 .order_by(items.c.added_at.desc(), items.c.paper_id)
             )
-            out: dict[str, tuple[str, datetime, str]] = {}
             for row in rows:
-                out.setdefault(row.paper_id, (row.paper_id, row.added_at, row.name))
-            return list(out.values())
+                kept = found[row.member_id]
+                kept.setdefault(row.paper_id, (row.paper_id, row.added_at, row.name))
+        return {mid: list(papers.values()) for mid, papers in found.items()}
 
     # -- follows --------------------------------------------------------------------------------
 
@@ -483,13 +503,22 @@ class InterestStore:
             )
 
     def follows_of(self, member_id: int) -> list[FollowRow]:
+        return self.follows_of_many([member_id])[member_id]
+
+    def follows_of_many(self, member_ids: Sequence[int]) -> dict[int, list[FollowRow]]:
+        """:meth:`follows_of` for several members in one query (every id is a key)."""
+        out: dict[int, list[FollowRow]] = {mid: [] for mid in member_ids}
         with self.engine.connect() as connection:
             rows = connection.execute(
-                select(follows.c.key, follows.c.name, follows.c.created_at)
-                .where(follows.c.member_id == member_id)
+                select(follows.c.member_id, follows.c.key, follows.c.name, follows.c.created_at)
+                .where(follows.c.member_id.in_(list(out)))
                 .order_by(follows.c.name)
-            ).mappings()
-            return [FollowRow(**dict(row)) for row in rows]  # type: ignore[typeddict-item]
+            )
+            for row in rows:
+                out[row.member_id].append(
+                    FollowRow(key=row.key, name=row.name, created_at=row.created_at)
+                )
+        return out
 
     # -- saved searches -------------------------------------------------------------------------
 
@@ -544,6 +573,13 @@ class InterestStore:
 
     def saved_searches_of(self, member_id: int) -> list[SavedSearchRow]:
         return self._saved_rows(saved.c.member_id == member_id)
+
+    def saved_searches_of_many(self, member_ids: Sequence[int]) -> dict[int, list[SavedSearchRow]]:
+        """:meth:`saved_searches_of` for several members in one query (every id is a key)."""
+        out: dict[int, list[SavedSearchRow]] = {mid: [] for mid in member_ids}
+        for row in self._saved_rows(saved.c.member_id.in_(list(out))):
+            out[row["member_id"]].append(row)
+        return out
 
     def saved_search(self, search_id: int) -> SavedSearchRow | None:
         found = self._saved_rows(saved.c.id == search_id)

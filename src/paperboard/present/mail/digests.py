@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from email.policy import SMTP  # CRLF line ends, as SMTP wants them
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from paperboard.core.errors import PaperboardError
 from paperboard.core.names import normalize_email
 from paperboard.present.container import Container
 from paperboard.present.coordination import describe_holder, take_lease
-from paperboard.present.mail.messages import digest_message, message_id
+from paperboard.present.mail.messages import digest_bytes, digest_message, message_id
 from paperboard.present.mail.outbox import Outbox
 from paperboard.present.mail.smtp import MailError, PermanentMailError
 from paperboard.present.mail.transport import Transport, open_transport
@@ -37,6 +36,7 @@ from paperboard.rank.recommend import (
     MemberInterests,
     PoolCache,
     interests_of,
+    interests_of_many,
     saved_search_matches,
 )
 from paperboard.store.rows import CountedPaperRow, SubscriberRow
@@ -94,6 +94,16 @@ class Composer:
         self.index = app.index
         self._top: dict[tuple[Any, ...], list[CountedPaperRow]] = {}
         self._cold: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        self._sent: dict[int, set[str]] = {}
+        self._interests: dict[int, MemberInterests] = {}
+
+    def prefetch(self, subscribers: list[SubscriberRow]) -> None:
+        """Read the already-mailed papers and the members' interests of a batch of subscribers
+        at once (each is used once, by the next :meth:`content` for that subscriber)."""
+        self._sent.update(self.digests.sent_paper_ids_of([s["id"] for s in subscribers]))
+        members = [s["member_id"] for s in subscribers if s["member_id"] and s["for_you"]]
+        if members:
+            self._interests.update(interests_of_many(self.community, self.interests, members))
 
     def _shared_top(
         self, period: DigestPeriod, categories: list[str], sent: set[str]
@@ -110,14 +120,20 @@ class Composer:
         return ranked[:TOP]
 
     def content(self, subscriber: SubscriberRow, period: DigestPeriod) -> DigestContent:
-        sent = self.digests.sent_paper_ids(subscriber["id"])
+        sent = self._sent.pop(subscriber["id"], None)
+        if sent is None:
+            sent = self.digests.sent_paper_ids(subscriber["id"])
         categories = list(subscriber["categories"] or [])
         content = DigestContent(top=self._shared_top(period, categories, sent))
         if not subscriber["for_you"]:
             return content
         banned = sent | {row["id"] for row in content.top}
         member_id = subscriber["member_id"]
-        member = interests_of(self.community, self.interests, member_id) if member_id else None
+        member = None
+        if member_id:
+            member = self._interests.pop(member_id, None) or interests_of(
+                self.community, self.interests, member_id
+            )
         if member is not None and member.saved_searches:
             content.picks = self._searches(member, period, banned | member.hidden)
             banned = banned | {pick["id"] for pick in content.picks}
@@ -190,6 +206,12 @@ class Composer:
     ) -> EmailMessage:
         return digest_message(self.settings, subscriber, period, content, msgid=msgid)
 
+    def message_bytes(
+        self, subscriber: SubscriberRow, period: DigestPeriod, content: DigestContent, msgid: str
+    ) -> bytes:
+        """:meth:`message` as sent over SMTP."""
+        return digest_bytes(self.settings, subscriber, period, content, msgid=msgid)
+
 
 @dataclass
 class Prepared:
@@ -220,9 +242,16 @@ def _start_worker(settings: Settings) -> None:
     _worker_composer = Composer(Container.open(settings))
 
 
-def _prepare_in_worker(job: tuple[SubscriberRow, DigestPeriod]) -> Prepared:
+def _prepare_in_worker(job: tuple[list[SubscriberRow], DigestPeriod]) -> list[Prepared]:
     assert _worker_composer is not None
-    return _prepare(_worker_composer, *job)
+    return _prepare_batch(_worker_composer, *job)
+
+
+def _prepare_batch(
+    composer: Composer, subscribers: list[SubscriberRow], period: DigestPeriod
+) -> list[Prepared]:
+    composer.prefetch(subscribers)
+    return [_prepare(composer, subscriber, period) for subscriber in subscribers]
 
 
 def _prepare(composer: Composer, subscriber: SubscriberRow, period: DigestPeriod) -> Prepared:
@@ -239,7 +268,7 @@ def _prepare(composer: Composer, subscriber: SubscriberRow, period: DigestPeriod
     if content.empty:
         return Prepared(subscriber["id"], [r["id"] for r in content.top], picks, None, None)
     msgid = message_id(composer.settings)
-    data = composer.message(subscriber, period, content, msgid).as_bytes(policy=SMTP)
+    data = composer.message_bytes(subscriber, period, content, msgid)
     return Prepared(subscriber["id"], [r["id"] for r in content.top], picks, msgid, data)
 
 
@@ -250,6 +279,7 @@ def default_processes(count: int) -> int:
 
 
 PARALLEL_FROM = 400
+BATCH = 32  # subscribers composed together (their mailed papers read in one query)
 
 
 def prepare_all(
@@ -262,16 +292,18 @@ def prepare_all(
     """Compose the digests of ``subscribers``, in their order. With several processes, each
     composes a share (choosing papers and rendering are CPU-bound); nothing here writes."""
     processes = default_processes(len(subscribers)) if processes is None else processes
+    batches = [subscribers[n : n + BATCH] for n in range(0, len(subscribers), BATCH)]
     if processes <= 1 or len(subscribers) < 2:
         composer = Composer(app)
-        for subscriber in subscribers:
-            yield _prepare(composer, subscriber, period)
+        for batch in batches:
+            yield from _prepare_batch(composer, batch, period)
         return
     # spawn, not fork: the parent may hold faiss/ONNX thread pools and open database handles.
     with get_context("spawn").Pool(
         processes, initializer=_start_worker, initargs=(app.settings,)
     ) as pool:
-        yield from pool.imap(_prepare_in_worker, [(s, period) for s in subscribers], chunksize=32)
+        for prepared in pool.imap(_prepare_in_worker, [(b, period) for b in batches]):
+            yield from prepared
 
 
 class DigestBusyError(PaperboardError):
@@ -356,9 +388,7 @@ def _send_held(
             if record is not None:  # an intent left by a killed run: the same message again
                 replayer = replayer or Composer(app)
                 content = replayer.replay(record)
-                data = replayer.message(subscriber, period, content, record["message_id"]).as_bytes(
-                    policy=SMTP
-                )
+                data = replayer.message_bytes(subscriber, period, content, record["message_id"])
                 resend = True
             else:
                 prepared = next(composed)
