@@ -8,7 +8,7 @@ import gzip
 import html
 import json
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from tantivy import Query
 from paperboard.index import lexical
 from paperboard.index.lexical import (
     _TEXT,
+    COUNTED_DAYS,
     VERSION_FILE,
     Filters,
     IndexVersionError,
@@ -589,6 +590,21 @@ def test_a_narrow_selection_lists_every_paper_the_filters_keep(index: LexicalInd
     assert index.selection(None, limit=1000) is None and index.selection(Filters(), limit=9) is None
     nothing = Filters(since=date(1900, 1, 1), until=date(1900, 1, 2))
     assert index.selection(nothing, limit=5) == []
+
+
+def test_a_selection_is_bounded_by_term_counts_before_it_is_run(fresh: LexicalIndex) -> None:
+    days = {p["id"]: p["published_at"].date() for p in PAPERS if p.get("published_at")}
+    last = max(days.values())
+    start = last - timedelta(days=20)
+    expected = {pid for pid, day in days.items() if day >= start}
+    assert 0 < len(expected) < len(PAPERS)
+    assert set(fresh.selection(Filters(since=start), limit=len(PAPERS)) or []) == expected
+    long_ago = Filters(since=last - timedelta(days=COUNTED_DAYS + 5))
+    assert fresh.selection(long_ago, limit=10_000) is None  # too many days to count: not run
+    later = last + timedelta(days=30)
+    fresh.upsert([paper("2601.00001", "A later paper", published=later.isoformat())])
+    fresh.commit()  # the index's last day is looked up again after a commit
+    assert fresh.selection(Filters(since=later), limit=5) == ["2601.00001"]
 
 
 def test_filter_has_code(index: LexicalIndex) -> None:

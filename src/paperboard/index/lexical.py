@@ -63,6 +63,7 @@ REBUILD_HINT = "rebuild it with `paperboard index --rebuild`"
 
 TITLE_WEIGHT = 2  # a word in the title counts twice as much as in the abstract or author names
 SNIPPET_CHARS = 200
+COUNTED_DAYS = 62  # a longer date filter is not bounded by counting its days one by one
 MAX_WORD_BYTES = 40  # longer "words" (base64, DNA strings) are not indexed
 
 WRITER_HEAP = 128_000_000  # bytes, shared by the writer's threads
@@ -226,6 +227,10 @@ def _day(value: Any) -> int | None:
     return None
 
 
+def _as_date(day: int) -> date:
+    return date(day // 10000, day // 100 % 100, day % 100)
+
+
 _NEW_STYLE_ID = re.compile(r"(\d{4})\.(\d{4,5})")
 
 
@@ -302,6 +307,7 @@ class LexicalIndex:
         self._bulk = False
         self._write_lock = threading.RLock()
         self._stamp = self._meta_stamp()
+        self._last_days: tuple[object, dict[str, int]] = (None, {})
 
     # -- opening ----------------------------------------------------------------------------------
 
@@ -791,12 +797,17 @@ class LexicalIndex:
 
     def selection(self, filters: Filters | None, *, limit: int) -> list[str] | None:
         """Every indexed paper the filters select, when they select at most ``limit`` of them;
-        None when they select more, or when there are no filters."""
+        None when they select more, or when there are no filters. Filters that term counts
+        cannot bound by ``limit`` are not run at all: listing a broad selection of a large
+        index to find it is broad costs more than the search it would serve."""
         parts = self._filters(filters)
-        if not parts:
+        if not parts or filters is None:
+            return None
+        searcher = self._searcher()
+        bound = self._upper_bound(searcher, filters)
+        if bound is None or bound > limit:
             return None
         query = Query.boolean_query([(Occur.Must, Query.const_score_query(q, 0.0)) for q in parts])
-        searcher = self._searcher()
         try:
             hits = searcher.search(query, limit + 1, count=False).hits
         except ValueError as error:  # should not happen; never let tantivy's text out
@@ -804,6 +815,49 @@ class LexicalIndex:
         if len(hits) > limit:
             return None
         return self._ids(searcher, [address for _, address in hits])
+
+    def _upper_bound(self, searcher: tantivy.Searcher, filters: Filters) -> int | None:
+        """At most how many papers ``filters`` select, from the counts of their terms (the
+        least of the bounds of each filter; deleted papers still count): None when no filter
+        can be bounded, such as a date range longer than :data:`COUNTED_DAYS`."""
+        bounds = []
+        wanted = filters.categories
+        counts = []
+        for category in (wanted,) if isinstance(wanted, str) else wanted:
+            value = str(category).strip().lower()
+            if value:
+                counts.append(searcher.doc_freq("category" if "." in value else "archive", value))
+        if counts:
+            bounds.append(sum(counts))
+        if filters.has_code is not None:
+            bounds.append(searcher.doc_freq("has_code", bool(filters.has_code)))
+        if filters.since is not None:
+            field = "feed_day" if filters.date_field == "feed" else "published_day"
+            last = self._last_day(searcher, field)
+            first = _day(filters.since)
+            end = min(last, _day(filters.until) or last) if last is not None else None
+            if first is not None and end is not None:
+                start, stop = _as_date(first), _as_date(end)
+                if stop < start:
+                    bounds.append(0)
+                elif (stop - start).days < COUNTED_DAYS:
+                    days = (start + timedelta(days=n) for n in range((stop - start).days + 1))
+                    bounds.append(sum(searcher.doc_freq(field, _day(d) or 0) for d in days))
+        return min(bounds) if bounds else None
+
+    def _last_day(self, searcher: tantivy.Searcher, field: str) -> int | None:
+        """The latest day of ``field`` in the index, found once per reload of the index."""
+        stamp, days = self._last_days
+        if stamp != self._stamp:
+            days = {}
+        if field not in days:
+            found = searcher.aggregate(Query.all_query(), {field: {"max": {"field": field}}})
+            value = (found.get(field) or {}).get("value")
+            if value is None:  # an empty index
+                return None
+            days = {**days, field: int(value)}
+            self._last_days = (self._stamp, days)
+        return days[field]
 
     def match_count(self, query: ParsedQuery, *, filters: Filters | None = None) -> int:
         """How many indexed papers the query matches (any free word, every field and filter),

@@ -26,7 +26,7 @@ POOL = 100  # candidates taken from each ranking before fusion
 DENSE_POOL = 300  # dense candidates before filters are applied
 # Filters that select at most this many papers (a week of a field, say) have their selection
 # ranked by meaning exactly: the nearest neighbours of the whole index rarely fall inside it.
-NARROW = 5_000
+NARROW = 2_000
 
 
 @dataclass
