@@ -227,6 +227,17 @@ def _day(value: Any) -> int | None:
     return None
 
 
+def _category_terms(filters: Filters) -> list[tuple[str, str]]:
+    """The (field, term) of each category filter: ``cs.CL`` a category, ``cs`` an archive."""
+    wanted = filters.categories
+    terms = []
+    for category in (wanted,) if isinstance(wanted, str) else wanted:
+        value = str(category).strip().lower()
+        if value:
+            terms.append(("category" if "." in value else "archive", value))
+    return terms
+
+
 def _as_date(day: int) -> date:
     return date(day // 10000, day // 100 % 100, day % 100)
 
@@ -632,13 +643,7 @@ class LexicalIndex:
         if filters is None:
             return []
         out: list[Query] = []
-        cats = []
-        wanted = filters.categories
-        for category in (wanted,) if isinstance(wanted, str) else wanted:
-            value = str(category).strip().lower()
-            if value:
-                field = "category" if "." in value else "archive"
-                cats.append(Query.term_query(self._schema, field, value))
+        cats = [Query.term_query(self._schema, f, v) for f, v in _category_terms(filters)]
         if cats:
             out.append(_any_of(cats))
         if filters.since is not None or filters.until is not None:
@@ -821,12 +826,7 @@ class LexicalIndex:
         least of the bounds of each filter; deleted papers still count): None when no filter
         can be bounded, such as a date range longer than :data:`COUNTED_DAYS`."""
         bounds = []
-        wanted = filters.categories
-        counts = []
-        for category in (wanted,) if isinstance(wanted, str) else wanted:
-            value = str(category).strip().lower()
-            if value:
-                counts.append(searcher.doc_freq("category" if "." in value else "archive", value))
+        counts = [searcher.doc_freq(f, v) for f, v in _category_terms(filters)]
         if counts:
             bounds.append(sum(counts))
         if filters.has_code is not None:

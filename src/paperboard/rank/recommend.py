@@ -94,6 +94,7 @@ def interests_of_many(
     follows_of = interests.follows_of_many(ids)
     searches_of = interests.saved_searches_of_many(ids)
     out: dict[int, MemberInterests] = {}
+    oldest = datetime.min.replace(tzinfo=UTC)
     for member_id in ids:
         marks, settings = marks_of[member_id], settings_of[member_id]
         positives: dict[str, Signal] = {}
@@ -103,7 +104,6 @@ def interests_of_many(
             positives.setdefault(pid, Signal(pid, 1.0, "which you asked for more of", at))
         for pid, at, name in saved_of[member_id]:
             positives.setdefault(pid, Signal(pid, 1.0, f"in your collection “{name}”", at))
-        oldest = datetime.min.replace(tzinfo=UTC)
         ordered = sorted(positives.values(), key=lambda s: s.at or oldest, reverse=True)
         ordered = ordered[:MAX_SIGNALS]
         negatives = [Signal(pid, -1.0, "", at) for pid, at in marks.get("less", [])]

@@ -322,14 +322,7 @@ class DigestStore:
             )
 
     def sent_paper_ids(self, subscriber_id: int) -> set[str]:
-        with self.engine.connect() as connection:
-            return set(
-                connection.execute(
-                    select(sent_papers.c.paper_id).where(
-                        sent_papers.c.subscriber_id == subscriber_id
-                    )
-                ).scalars()
-            )
+        return self.sent_paper_ids_of([subscriber_id])[subscriber_id]
 
     def sent_paper_ids_of(self, subscriber_ids: list[int]) -> dict[int, set[str]]:
         """:meth:`sent_paper_ids` of many subscribers in one query per 500 (each id is a key)."""
