@@ -108,9 +108,9 @@ class SearchIndex:
 
     @cached_property
     def lexical(self):  # type: ignore[no-untyped-def]
-        from paperboard.index.lexical import LexicalIndex
+        from paperboard.index.shards import open_lexical
 
-        return LexicalIndex.open(self.folder / "lexical")
+        return open_lexical(self.folder / "lexical")
 
     @cached_property
     def embedder(self):  # type: ignore[no-untyped-def]
@@ -337,7 +337,8 @@ def sync_lexical(
     An index left by a paperboard with another layout is rebuilt from the store (nothing is lost:
     every paper is there); ``upgrade=False`` raises IndexVersionError instead, for callers that
     must stay quick (a web request)."""
-    from paperboard.index.lexical import IndexVersionError, LexicalIndex, change_stamp
+    from paperboard.index.lexical import IndexVersionError, change_stamp
+    from paperboard.index.shards import open_lexical, shard_count, shards_for
 
     if not rebuild and upgrade:
         try:
@@ -345,9 +346,14 @@ def sync_lexical(
         except IndexVersionError:
             rebuild = True
     state = {} if rebuild else index.state()
-    if rebuild:
-        index.__dict__["lexical"] = LexicalIndex.open(index.folder / "lexical", rebuild=True)
     since = _mark(state, "lexical")
+    if since is None:  # a whole build: the shards are chosen for the store's size
+        shards = shards_for(store.count())
+        folder = index.folder / "lexical"
+        if rebuild or shards != shard_count(folder):
+            if "lexical" in index.__dict__:
+                index.lexical.close()
+            index.__dict__["lexical"] = open_lexical(folder, rebuild=True, shards=shards)
     last = since + OVERLAP if since is not None else None  # the newest change indexed last time
     if last is None or store.count_changed_since(last) >= BULK_PAPERS:
         index.lexical.bulk()

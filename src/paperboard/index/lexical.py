@@ -332,7 +332,7 @@ class LexicalIndex:
         """
         path = Path(path)
         if rebuild:
-            cls._remove(path)
+            cls.remove(path)
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -381,7 +381,8 @@ class LexicalIndex:
         atomic_write(path / VERSION_FILE, json.dumps({"schema_version": SCHEMA_VERSION}) + "\n")
 
     @staticmethod
-    def _remove(path: Path) -> None:
+    def remove(path: Path) -> None:
+        """Delete the index folder at ``path``; refuses a folder that holds anything else."""
         if not path.exists():
             return
         if not path.is_dir():
