@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
+import multiprocessing
 import os
 from pathlib import Path
 from typing import Any
@@ -254,3 +255,23 @@ def test_a_whole_build_splits_a_large_store_and_a_rebuild_joins_it_again(
     reopened = SearchIndex(settings).lexical
     assert isinstance(reopened, LexicalIndex) and reopened.count() == 450
     assert not (settings.home / "index" / "lexical" / "shard-0").exists()
+
+
+def _search_in_child(split: ShardedLexicalIndex, out: Any) -> None:
+    out.put([pid for pid, _ in split.search_ids(parse_query("language models"), k=20)])
+
+
+def test_a_forked_child_searches_the_shards_with_threads_of_its_own(
+    pair: tuple[LexicalIndex, ShardedLexicalIndex],
+) -> None:
+    _, split = pair
+    expected = [pid for pid, _ in split.search_ids(parse_query("language models"), k=20)]
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    child = context.Process(target=_search_in_child, args=(split, out))
+    child.start()
+    child.join(timeout=60)
+    if child.is_alive():  # an inherited pool waits for threads that are not in the child
+        child.kill()
+    assert child.exitcode == 0
+    assert out.get(timeout=5) == expected
