@@ -1,13 +1,19 @@
-"""A serving process runs its BLAS libraries with one thread (core/threads.py)."""
+"""A serving process runs its BLAS libraries with one thread, and each process has thread pools of
+its own (core/threads.py)."""
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
+import threading
+from typing import Any
 
 from conftest import sqlite_only
+
+from paperboard.core.threads import thread_pool
 
 PROBE = """
 import json
@@ -45,3 +51,25 @@ def test_the_site_limits_blas_to_one_thread(env: dict[str, str]) -> None:
     assert seen["before"] and all(n == 2 for _, n in seen["before"]), seen
     assert [name for name, _ in seen["during"]] == [name for name, _ in seen["before"]], seen
     assert all(n == 1 for _, n in seen["during"]), seen
+
+
+def _run_in_pool(out: Any) -> None:
+    pool = thread_pool("probe", 2)
+    out.put((pool.submit(threading.get_ident).result(timeout=20), id(pool)))
+
+
+def test_a_forked_child_gets_pools_of_its_own() -> None:
+    """A pool used before a fork would leave the child waiting for threads it does not have."""
+    pool = thread_pool("probe", 2)
+    assert thread_pool("probe", 2) is pool and thread_pool("other", 2) is not pool
+    assert pool.submit(threading.get_ident).result() != threading.get_ident()
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    child = context.Process(target=_run_in_pool, args=(out,))
+    child.start()
+    child.join(timeout=60)
+    if child.is_alive():
+        child.kill()
+    assert child.exitcode == 0
+    _, child_pool = out.get(timeout=5)
+    assert child_pool != id(pool)

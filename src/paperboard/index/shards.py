@@ -20,14 +20,13 @@ from __future__ import annotations
 import heapq
 import json
 import os
-import threading
 import zlib
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 from paperboard.core.files import atomic_write
+from paperboard.core.threads import thread_pool
 from paperboard.index.lexical import (
     REBUILD_HINT,
     Filters,
@@ -43,21 +42,6 @@ SHARD_PAPERS = 1_000_000  # papers per shard before an index is split: below, on
 MAX_SHARDS = 8
 
 T = TypeVar("T")
-
-# Searches of the shards after the first (which runs on the caller's thread); shared by every
-# index in the process, sized for a few requests at once. A forked child makes its own: the
-# parent's threads are not in it, and an inherited pool could wait for them forever.
-_POOL: tuple[int, ThreadPoolExecutor] | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def _pool() -> ThreadPoolExecutor:
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None or _POOL[0] != os.getpid():
-            pool = ThreadPoolExecutor(max_workers=2 * MAX_SHARDS, thread_name_prefix="pb-shard")
-            _POOL = (os.getpid(), pool)
-        return _POOL[1]
 
 
 def shards_for(papers: int) -> int:
@@ -142,7 +126,7 @@ class ShardedLexicalIndex:
 
     def _each(self, call: Callable[[LexicalIndex], T]) -> list[T]:
         """``call`` on every shard at once: the first on this thread, the others on the pool."""
-        pool = _pool()
+        pool = thread_pool("shards", 2 * MAX_SHARDS)  # a few requests at once
         futures = [pool.submit(call, shard) for shard in self.shards[1:]]
         first = call(self.shards[0])
         return [first, *(future.result() for future in futures)]

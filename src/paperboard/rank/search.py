@@ -9,10 +9,11 @@ to embed and are ranked lexically. A query that is an arXiv id or URL goes strai
 from __future__ import annotations
 
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from paperboard.core.errors import PaperboardError
+from paperboard.core.threads import thread_pool
 from paperboard.index.highlight import mark, snippet
 from paperboard.index.indexer import SearchIndex
 from paperboard.index.lexical import Filters
@@ -23,6 +24,7 @@ from paperboard.store.rows import CountedPaperRow, FilterFieldsRow
 MODES = ("hybrid", "lexical", "dense")
 RRF_K = 60
 POOL = 100  # candidates taken from each ranking before fusion
+BM25_THREADS = ("bm25", 4)  # BM25 and its count, beside the dense half (started on first use)
 DENSE_POOL = 300  # dense candidates before filters are applied
 # Filters that select at most this many papers (a week of a field, say) have their selection
 # ranked by meaning exactly: the nearest neighbours of the whole index rarely fall inside it.
@@ -74,10 +76,6 @@ def matches_filters(paper: FilterFieldsRow, filters: Filters | None) -> bool:
     if filters.until and (day is None or day > filters.until):
         return False
     return not (filters.has_code is not None and bool(paper.get("code_urls")) != filters.has_code)
-
-
-# Threads start on first use, so importing this costs nothing.
-_BM25 = ThreadPoolExecutor(max_workers=4, thread_name_prefix="paperboard-bm25")
 
 
 def fuse(*rankings: list[str], k: int = RRF_K) -> list[tuple[str, float]]:
@@ -135,7 +133,11 @@ def search(
     dense: list[str] = []
     rows: dict[str, CountedPaperRow] = {}
     pending: Future[list[tuple[str, float]]] | None = None
-    counting = _BM25.submit(index.lexical.match_count, query, filters=filters) if count else None
+    counting = (
+        thread_pool(*BM25_THREADS).submit(index.lexical.match_count, query, filters=filters)
+        if count
+        else None
+    )
     dense_ready = mode != "lexical" and bool(query.text) and index.dense_ready()
     if mode == "lexical" or not query.text:  # ranked by words alone: the page is all it needs
         lexical = [pid for pid, _ in index.lexical.search_ids(query, k=wanted, filters=filters)]
@@ -147,7 +149,7 @@ def search(
     elif mode == "hybrid":
         # BM25 runs on another core while the query is embedded and its neighbours found (both
         # let go of the GIL), so hybrid costs about the slower of the two, not their sum.
-        pending = _BM25.submit(
+        pending = thread_pool(*BM25_THREADS).submit(
             index.lexical.search_ids, query, k=max(POOL, wanted), filters=filters
         )
     if mode in ("hybrid", "dense") and query.text and not dense_ready:

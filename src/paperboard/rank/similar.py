@@ -17,19 +17,16 @@ a shared method in an unrelated field does not outrank the same method on the sa
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from paperboard.core.errors import NotFoundError, PaperboardError
+from paperboard.core.threads import thread_pool
 from paperboard.index.facets import FACETS, facet_vectors
 from paperboard.index.indexer import SearchIndex
 from paperboard.store.papers import PaperStore
 from paperboard.store.rows import CountedPaperRow, PaperRow
-
-# Threads start on first use, so importing this costs nothing.
-_LEXICAL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="paperboard-more-like")
 
 POOL = 100
 LEXICAL_WEIGHT = 0.3  # fitted on the dev split of bench/devset/similar (0.2-0.5 within 0.013)
@@ -93,7 +90,7 @@ def _rankings(
     paper_id = row["id"]
     # The lexical query runs on another core while the neighbours are found (tantivy and faiss
     # both let go of the GIL): at 1M papers each takes 8-19 ms.
-    pending = _LEXICAL.submit(index.lexical.more_like, row, k=k)
+    pending = thread_pool("more-like", 4).submit(index.lexical.more_like, row, k=k)
     found: list[tuple[str, float]] = []
     vector = None
     if index.dense_ready():
