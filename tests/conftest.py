@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from glob import glob
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -580,6 +580,29 @@ def slow_smtp() -> Iterator[SmtpSink]:
 
 CHROMIUM = "/usr/bin/chromium"
 
+# scripts/test installs every Debian program the tests start, and says so with this variable:
+# there a missing program fails its tests instead of skipping them, so that a broken install step
+# (a fresh CI machine without haproxy, say) cannot pass unnoticed as a row of skips.
+PROGRAMS_REQUIRED = os.environ.get("PAPERBOARD_TEST_PROGRAMS") == "required"
+
+
+def _missing_message(package: str) -> str:
+    return f"Debian's {package} is not installed (scripts/test installs it)"
+
+
+def needs_program(path: str | None, package: str) -> pytest.MarkDecorator:
+    """Skip the marked tests when ``path`` (from Debian's ``package``) is missing, except under
+    scripts/test, where they run and fail."""
+    missing = path is None or not Path(path).exists()
+    return pytest.mark.skipif(missing and not PROGRAMS_REQUIRED, reason=_missing_message(package))
+
+
+def program_missing(package: str) -> NoReturn:
+    """Skip the running test for a missing program; fail it under scripts/test."""
+    if PROGRAMS_REQUIRED:
+        pytest.fail(_missing_message(package))
+    pytest.skip(_missing_message(package))
+
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
@@ -587,9 +610,7 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
-        pytest.skip(
-            f"no Chromium at {CHROMIUM}: install Debian's chromium package (scripts/test does)"
-        )
+        program_missing("chromium")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM)
         yield chromium

@@ -9,13 +9,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import CHROMIUM, Site
+from conftest import CHROMIUM, Site, needs_program
 from playwright.sync_api import Browser, Route, expect
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(),
-    reason=f"no Chromium at {CHROMIUM}: install Debian's chromium package (scripts/test does)",
-)
+pytestmark = needs_program(CHROMIUM, "chromium")
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FakeServer, Site
+from conftest import FakeServer, Site, needs_program
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from test_authors import add_arxiv_slice
 from test_community import serve_fake_arxiv
@@ -31,10 +31,7 @@ PAPER = "2505.13308"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(),
-    reason=f"no Chromium at {CHROMIUM}: install Debian's chromium package (scripts/test does)",
-)
+pytestmark = needs_program(CHROMIUM, "chromium")
 
 # -- fixtures -------------------------------------------------------------------------------------
 

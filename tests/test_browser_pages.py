@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Site, _free_port, start_site
+from conftest import Site, _free_port, needs_program, start_site
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from test_members import PASSWORD
 
@@ -45,10 +45,7 @@ WIDTHS = {
 # No hyphen nor any other place a browser may break a line: it overflowed the phone's paper page.
 LONG_URL = "https://example.org/datasets/" + "averylongsegmentwithoutabreak" * 8 + "?v=1"
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(),
-    reason=f"no Chromium at {CHROMIUM}: install Debian's chromium package (scripts/test does)",
-)
+pytestmark = needs_program(CHROMIUM, "chromium")
 
 
 # -- fixtures -------------------------------------------------------------------------------------

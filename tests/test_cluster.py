@@ -26,7 +26,15 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import FIXTURES, FakeServer, PostgresServer, Reply, SmtpSink, _free_port
+from conftest import (
+    FIXTURES,
+    FakeServer,
+    PostgresServer,
+    Reply,
+    SmtpSink,
+    _free_port,
+    needs_program,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
@@ -36,7 +44,7 @@ LAG_BOUND = 30.0  # seconds from a worker's ingest ending to the paper being fou
 PASSWORD = "correct horse battery staple"
 PAPER_ID, PAPER_WORDS = "2611.01234", "Sparse Mixtures for Everyone"
 
-pytestmark = pytest.mark.skipif(not Path(HAPROXY).exists(), reason="Debian's haproxy is missing")
+pytestmark = needs_program(HAPROXY, "haproxy")
 
 
 def _command(*args: str) -> list[str]:

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import FakeServer, Reply, SeenRequest
+from conftest import FakeServer, Reply, SeenRequest, program_missing
 
 from paperboard.core.config import load_settings
 from paperboard.core.errors import ConfigError
@@ -258,7 +258,7 @@ def render_haproxy(port: int, servers: list[str], inter: str = "100ms") -> str:
 def test_haproxy_accepts_its_configuration() -> None:
     haproxy = tool("haproxy")
     if haproxy is None:
-        pytest.skip("haproxy is not installed (Debian: apt-get install haproxy)")
+        program_missing("haproxy")
     done = subprocess.run(
         [haproxy, "-c", "-f", str(DEPLOY / "haproxy.cfg")],
         capture_output=True,
@@ -273,7 +273,7 @@ def test_haproxy_accepts_its_configuration() -> None:
 def test_nginx_accepts_its_configuration(tmp_path: Path) -> None:
     nginx = tool("nginx")
     if nginx is None:
-        pytest.skip("nginx is not installed (Debian: apt-get install nginx)")
+        program_missing("nginx")
     temporary = "\n".join(
         f"    {kind}_temp_path {tmp_path / kind};"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -331,7 +331,7 @@ def balanced(tmp_path: Path) -> Iterator[tuple[str, Backend, Backend]]:
     """HAProxy with deploy/haproxy.cfg in front of two backends: its URL and the backends."""
     haproxy = tool("haproxy")
     if haproxy is None:
-        pytest.skip("haproxy is not installed (Debian: apt-get install haproxy)")
+        program_missing("haproxy")
     one, two = Backend("app1"), Backend("app2")
     port = free_port()
     config = tmp_path / "haproxy.cfg"

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Site, SmtpSink
+from conftest import Site, SmtpSink, needs_program
 
 from paperboard.core.records import PaperRecord
 from paperboard.present.mail.digests import send_digests
@@ -18,7 +18,7 @@ from paperboard.rank.digest import period_for
 from paperboard.store.digests import DigestStore
 
 CHROMIUM = "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}")
+pytestmark = needs_program(CHROMIUM, "chromium")
 
 
 @pytest.fixture

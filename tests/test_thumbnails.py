@@ -19,7 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, CliResult, FakeServer, Reply, Site, _free_port, start_site
+from conftest import (
+    FIXTURES,
+    CliResult,
+    FakeServer,
+    Reply,
+    Site,
+    _free_port,
+    needs_program,
+    start_site,
+)
 from PIL import Image, ImageDraw
 
 from paperboard.core.config import Settings, load_settings
@@ -364,7 +373,7 @@ LOADED = """() => {
 }"""
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}")
+@needs_program(CHROMIUM, "chromium")
 @pytest.mark.parametrize(
     ("width", "options"),
     [
