@@ -373,6 +373,33 @@ def plain(fragment: str) -> str:
 # -- ranking, stemming, phrases -------------------------------------------------------------------
 
 
+def test_a_word_in_the_title_counts_title_weight_times(tmp_path: Path) -> None:
+    built = LexicalIndex.open(tmp_path / "index")
+    built.upsert(
+        [
+            paper("2501.00001", "Quasar spectra", "We fit quasar spectra with a model."),
+            paper("2501.00002", "Galaxy surveys", "Nothing about the word here."),
+            paper("2501.00003", "Hyphen-ated words", "A quasar, and a self-supervised method."),
+        ]
+    )
+    built.commit()
+
+    def score(text: str) -> float:
+        return dict(built.search_ids(parse_query(text), k=5))["2501.00001"]
+
+    # free words: the title's score counted TITLE_WEIGHT times, plus the abstract's
+    both = score("quasar")
+    assert both == pytest.approx(2 * score("ti:quasar") + score("abs:quasar"), rel=1e-5)
+    assert lexical.TITLE_WEIGHT == 2
+    # a hyphenated word ranks by its pairs, weighted alike
+    pairs = dict(built.search_ids(parse_query("quasar-spectra"), k=5))["2501.00001"]
+    title_pair = Query.term_query(built._schema, "title_pairs", "quasar_spectra")
+    abstract_pair = Query.term_query(built._schema, "abstract_pairs", "quasar_spectra")
+    searcher = built._searcher()
+    alone = [searcher.search(q, 1).hits[0][0] for q in (title_pair, abstract_pair)]
+    assert pairs == pytest.approx(2 * alone[0] + alone[1], rel=1e-5)
+
+
 def test_count(index: LexicalIndex) -> None:
     assert index.count() == len(PAPERS)
     assert "2501.00001" in index and "nope" not in index

@@ -17,11 +17,11 @@ Fields and how their text is cut into terms:
 A query's free words are OR-ed: each word scores in the title (counted 2x), the abstract and the
 author names, a hyphenated word or quoted two-word phrase by its pairs in the title (2x) and the
 abstract, and the scores add up, so a paper with more of the words ranks higher. Every ranking
-clause is a plain term query, so tantivy's block-max WAND skips the papers that cannot reach the
-top k: one positional phrase in the OR would turn that off for the whole query (measured at 1M
-papers: p95 19 ms against 8 ms). Quoted phrases of three or more words stay exact phrase queries on
-``title``/``abstract``. A query that has no ranking words (``au:hinton``, ``cat:cs.LG`` alone) lists
-the papers it selects, newest first.
+clause is a term query (the title's boosted), so tantivy's block-max WAND skips the papers that
+cannot reach the top k: one positional phrase in the OR would turn that off for the whole query
+(measured at 1M papers: p95 19 ms against 8 ms). Quoted phrases of three or more words stay exact
+phrase queries on ``title``/``abstract``. A query that has no ranking words (``au:hinton``,
+``cat:cs.LG`` alone) lists the papers it selects, newest first.
 
 One process writes at a time (tantivy's lock); another writer waits up to ``lock_timeout`` seconds,
 then gets a :class:`LexicalIndexError`. Readers reload when the index on disk changes, so a
@@ -274,6 +274,15 @@ def _any_of(queries: Sequence[Query]) -> Query:
     if len(queries) == 1:
         return queries[0]
     return Query.boolean_query([(Occur.Should, q) for q in queries])
+
+
+def _weighted(query: Query, weight: int) -> Query:
+    """``query`` with its score multiplied by ``weight``. A boosted term query is still scored by
+    a plain term scorer (tantivy passes the boost down into its BM25 weight), so an OR of them
+    keeps block-max WAND; it used to be the same clause repeated, which scores alike but reads
+    the title's postings twice (measured at 2.7M papers: `search_ids` p95 10.6 against 10.0 ms,
+    the same rankings)."""
+    return query if weight == 1 else Query.boost_query(query, float(weight))
 
 
 def _should(queries: Sequence[Query]) -> Query | None:
@@ -574,17 +583,14 @@ class LexicalIndex:
         return Query.phrase_query(self._schema, field, list(tokens), slop=slop)
 
     def _in_text(self, text: str, fields: Sequence[str], title_weight: int = 1) -> list[Query]:
-        """Clauses for a word or phrase in each field. The title's clause comes ``title_weight``
-        times: scores add up, and a flat OR of plain term queries keeps tantivy's block-max WAND
-        (top-k pruning), which a boost wrapper would turn off."""
+        """Clauses for a word or phrase in each field, the title's weighted by ``title_weight``."""
         tokens = _tokens(_TEXT, text)
         if not tokens:
             return []
-        queries = []
-        for field in fields:
-            query = self._match(field, tokens)
-            queries += [query] * (title_weight if field == "title" else 1)
-        return queries
+        return [
+            _weighted(self._match(field, tokens), title_weight if field == "title" else 1)
+            for field in fields
+        ]
 
     def _in_names(self, text: str) -> Query | None:
         tokens = _tokens(_NAMES, text)
@@ -624,7 +630,9 @@ class LexicalIndex:
             return self._anywhere(text)
         queries = []
         for pair in pairs:
-            queries += [Query.term_query(self._schema, "title_pairs", pair)] * TITLE_WEIGHT
+            queries.append(
+                _weighted(Query.term_query(self._schema, "title_pairs", pair), TITLE_WEIGHT)
+            )
             queries.append(Query.term_query(self._schema, "abstract_pairs", pair))
         names = self._in_names(text) if quoted else None  # "self" in "self-supervised" is no name
         return queries if names is None else [*queries, names]
@@ -903,7 +911,7 @@ class LexicalIndex:
 
         queries = []
         for term in title_terms[:max_terms]:
-            queries += [Query.term_query(self._schema, "title", term)] * TITLE_WEIGHT
+            queries.append(_weighted(Query.term_query(self._schema, "title", term), TITLE_WEIGHT))
             queries.append(Query.term_query(self._schema, "abstract", term))
         for term in abstract_terms:
             queries.append(Query.term_query(self._schema, "title", term))
