@@ -1,5 +1,6 @@
 """``paperboard backup`` and ``restore`` on both engines: a store with papers, a member and an
-upvote comes back whole in a fresh database (same rows, same lexical search results); a database
+upvote comes back whole in a fresh database (same rows, same lexical search results), and with
+its embeddings (a new home on it ranks by meaning alike without embedding anything); a database
 with data is not replaced without --force; a file that is no backup changes nothing; a backup taken
 while papers keep arriving is one consistent snapshot; an older backup is migrated on restore."""
 
@@ -19,7 +20,7 @@ from conftest import CliResult, PostgresServer
 from paperboard.core.config import Settings, load_settings
 from paperboard.core.errors import PaperboardError
 from paperboard.core.records import PaperRecord
-from paperboard.index.indexer import SearchIndex, sync_lexical
+from paperboard.index.indexer import SearchIndex, build_neighbours, sync_lexical, sync_vectors
 from paperboard.rank.search import search
 from paperboard.sources.normalize import prepare
 from paperboard.store.backup import backup, libpq_url, pg_tool
@@ -153,6 +154,54 @@ def test_a_backup_comes_back_whole_in_a_fresh_database(
     finally:
         restored.close()
     assert top_ids(fresh.settings) == searches_before
+
+
+def indexed_by_meaning(settings: Settings) -> tuple[int, dict[str, list[str]]]:
+    """Index the store as ``paperboard index`` does, embedding only papers with no stored vector:
+    how many it embedded, and the top papers of each query ranked by meaning and hybrid."""
+    store = PaperStore.open(settings)
+    index = SearchIndex(settings)
+    try:
+        sync_lexical(store, index)
+        embedded = sync_vectors(store, index)
+        build_neighbours(index)
+        return embedded, {
+            f"{mode} {query}": [hit.id for hit in search(index, store, query, mode=mode).hits]
+            for query in QUERIES
+            for mode in ("dense", "hybrid")
+        }
+    finally:
+        index.lexical.close()
+        store.close()
+
+
+def test_a_restored_deployment_ranks_by_meaning_without_embedding_again(
+    cli: Cli,
+    store: PaperStore,
+    fresh: Deployment,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    model_cache: Path,
+) -> None:
+    monkeypatch.setenv("PAPERBOARD_MODELS_DIR", str(model_cache))
+    ids = fill(store)
+    embedded, rankings = indexed_by_meaning(load_settings())
+    assert embedded == len(ids) and all(rankings.values())
+    model = SearchIndex(load_settings()).vector_model
+    vectors = store.embeddings.get(model, ids)
+    assert len(vectors) == len(ids)
+    path = tmp_path / "paperboard.backup"
+    assert cli("backup", str(path)).exit_code == 0
+
+    fresh.use(monkeypatch)
+    assert cli("restore", str(path)).exit_code == 0
+    restored = PaperStore.open(fresh.settings)
+    try:
+        assert restored.embeddings.get(model, ids) == vectors  # the same float16 bytes
+    finally:
+        restored.close()
+    # a new home on the restored database: every vector comes from it, none is embedded again
+    assert indexed_by_meaning(fresh.settings) == (0, rankings)
 
 
 def test_restore_refuses_a_database_with_papers_unless_forced(
