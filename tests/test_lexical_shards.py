@@ -129,6 +129,24 @@ def test_highlighted_pages_follow_the_merged_order(
     assert any("<mark>" in hit.title_html + hit.snippet_html for hit in pages)
 
 
+@pytest.mark.parametrize("text", ["au:zhang", "cat:cs.CV", "cat:cs.LG au:wang"])
+def test_a_query_with_nothing_to_rank_lists_every_shards_papers_newest_first(
+    pair: tuple[LexicalIndex, ShardedLexicalIndex], papers: list[dict[str, Any]], text: str
+) -> None:
+    whole, split = pair
+    day = {p["id"]: p["published_at"].date() if p["published_at"] else None for p in papers}
+    query = parse_query(text)
+    total = whole.match_count(query)
+    assert total > 20
+    listed = [pid for pid, _ in split.search_ids(query, k=total)]
+    # the same days in the same order as one index (papers of one day may come in another order)
+    assert [day[pid] for pid in listed] == [day[pid] for pid, _ in whole.search_ids(query, k=total)]
+    first = [day[pid] for pid, _ in split.search_ids(query, k=10)]
+    assert first == [day[pid] for pid in listed[:10]]
+    pages = [hit.id for offset in (0, 10) for hit in split.search(query, k=10, offset=offset)]
+    assert [day[pid] for pid in pages] == [day[pid] for pid in listed[:20]]
+
+
 def test_filters_and_selections_cover_every_shard(
     pair: tuple[LexicalIndex, ShardedLexicalIndex], papers: list[dict[str, Any]]
 ) -> None:

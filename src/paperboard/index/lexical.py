@@ -715,7 +715,10 @@ class LexicalIndex:
 
     def _hits(
         self, parsed: ParsedQuery, k: int, filters: Filters | None, offset: int
-    ) -> tuple[tantivy.Searcher, Query | None, list[tuple[float, Any]]]:
+    ) -> tuple[tantivy.Searcher, Query | None, list[tuple[float, float, Any]]]:
+        """The searcher, the highlight query and ``(score, order key, address)`` of each hit, in
+        order: the key is the score, or the publication day (``YYYYMMDD``, 0 for none) for a
+        query with nothing to rank by, whose hits come newest first with a score of 0."""
         if k <= 0:
             return self._searcher(), None, []
         if isinstance(parsed, str):  # forgive a caller that did not parse
@@ -728,14 +731,13 @@ class LexicalIndex:
         try:
             if parsed.ranked or parsed.paper_id is not None:
                 hits = searcher.search(query, k, count=False, offset=offset).hits
-            else:  # nothing to rank by: newest first
-                hits = searcher.search(
-                    query, k, count=False, offset=offset, order_by_field="published_day"
-                ).hits
-                hits = [(0.0, address) for _, address in hits]
+                return searcher, highlight, [(score, score, at) for score, at in hits]
+            hits = searcher.search(
+                query, k, count=False, offset=offset, order_by_field="published_day"
+            ).hits
         except ValueError as error:  # should not happen; never let tantivy's text out
             raise LexicalIndexError(f"the lexical search failed: {_first_line(error)}") from None
-        return searcher, highlight, hits
+        return searcher, highlight, [(0.0, float(day or 0), at) for day, at in hits]
 
     def search(
         self,
@@ -748,6 +750,20 @@ class LexicalIndex:
     ) -> list[LexicalHit]:
         """The best ``k`` papers for a query (after skipping ``offset``), with highlighted title and
         abstract snippet. A query for a paper id returns that paper if it is indexed."""
+        keyed = self.search_keyed(query, k=k, filters=filters, highlight=highlight, offset=offset)
+        return [hit for _, hit in keyed]
+
+    def search_keyed(
+        self,
+        query: ParsedQuery,
+        *,
+        k: int = 10,
+        filters: Filters | None = None,
+        highlight: bool = True,
+        offset: int = 0,
+    ) -> list[tuple[float, LexicalHit]]:
+        """:meth:`search` with each hit's order key (its score, or its publication day when the
+        query ranks nothing), by which the results of several indexes merge."""
         searcher, marks, hits = self._hits(query, k, filters, offset)
         title_gen = abstract_gen = None
         if highlight and marks is not None and hits:
@@ -758,7 +774,7 @@ class LexicalIndex:
             )
             abstract_gen.set_max_num_chars(SNIPPET_CHARS)
         out = []
-        for score, address in hits:
+        for score, key, address in hits:
             doc = searcher.doc(address)
             title = doc.get_first("title") or ""
             abstract = doc.get_first("abstract") or ""
@@ -774,7 +790,8 @@ class LexicalIndex:
                     snippet_html = fragment(abstract, spans, start, end)
             if not snippet_html:
                 snippet_html = lead(abstract, SNIPPET_CHARS)
-            out.append(LexicalHit(str(doc.get_first("id")), float(score), title_html, snippet_html))
+            hit = LexicalHit(str(doc.get_first("id")), float(score), title_html, snippet_html)
+            out.append((float(key), hit))
         return out
 
     def indexed_changes(self, ids: Sequence[str]) -> dict[str, int]:
@@ -805,9 +822,21 @@ class LexicalIndex:
         self, query: ParsedQuery, *, k: int = 100, filters: Filters | None = None
     ) -> list[tuple[str, float]]:
         """``(id, score)`` of the best ``k`` papers, best first, no highlighting (for fusion)."""
+        return [
+            (paper_id, score)
+            for _, paper_id, score in self.search_ids_keyed(query, k=k, filters=filters)
+        ]
+
+    def search_ids_keyed(
+        self, query: ParsedQuery, *, k: int = 100, filters: Filters | None = None
+    ) -> list[tuple[float, str, float]]:
+        """``(order key, id, score)`` of :meth:`search_ids`' papers (see :meth:`search_keyed`)."""
         searcher, _, hits = self._hits(query, k, filters, 0)
-        ids = self._ids(searcher, [address for _, address in hits])
-        return [(paper_id, float(score)) for paper_id, (score, _) in zip(ids, hits, strict=True)]
+        ids = self._ids(searcher, [address for _, _, address in hits])
+        return [
+            (float(key), paper_id, float(score))
+            for paper_id, (score, key, _) in zip(ids, hits, strict=True)
+        ]
 
     def selection(self, filters: Filters | None, *, limit: int) -> list[str] | None:
         """Every indexed paper the filters select, when they select at most ``limit`` of them;

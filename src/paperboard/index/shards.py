@@ -199,18 +199,19 @@ class ShardedLexicalIndex:
             query = parse_query(query)
         wanted = max(0, offset) + k
         found = self._each(
-            lambda shard: shard.search(query, k=wanted, filters=filters, highlight=highlight)
+            lambda shard: shard.search_keyed(query, k=wanted, filters=filters, highlight=highlight)
         )
-        merged = heapq.merge(*found, key=lambda hit: -hit.score)
-        return list(merged)[max(0, offset) : wanted]
+        merged = heapq.merge(*found, key=lambda keyed: -keyed[0])
+        return [hit for _, hit in merged][max(0, offset) : wanted]
 
     def search_ids(
         self, query: ParsedQuery, *, k: int = 100, filters: Filters | None = None
     ) -> list[tuple[str, float]]:
         if isinstance(query, str):
             query = parse_query(query)
-        found = self._each(lambda shard: shard.search_ids(query, k=k, filters=filters))
-        return list(heapq.merge(*found, key=lambda hit: -hit[1]))[:k]
+        found = self._each(lambda shard: shard.search_ids_keyed(query, k=k, filters=filters))
+        merged = heapq.merge(*found, key=lambda keyed: -keyed[0])
+        return [(paper_id, score) for _, paper_id, score in merged][:k]
 
     def indexed_changes(self, ids: Sequence[str]) -> dict[str, int]:
         groups = self._grouped(dict.fromkeys(ids), lambda paper_id: paper_id)
