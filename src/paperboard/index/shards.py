@@ -6,7 +6,8 @@ uses one core. At all of arXiv that tail was three times the median. Here the pa
 by a hash of their id into ``n`` tantivy indexes of the same layout (:class:`LexicalIndex` each,
 in ``shard-0`` … ``shard-{n-1}`` under the lexical folder, with ``paperboard-shards.json`` saying
 how many), and a search runs on every shard at once, each on its own thread (tantivy lets go of
-the GIL), then the hits are merged by score.
+the GIL), then the hits are merged by score (a query of fields alone, which ranks nothing, by
+publication day: newest first, as in one index).
 
 Each shard scores with its own term statistics. Split by a hash, shards of a million papers or
 more have nearly the same ones, so a merged top k is what one index would give up to rounding;
